@@ -1,0 +1,225 @@
+/**
+ * The ready-to-paste connection snippets the share dialog and `harbor token add` show (DESIGN.md section 4).
+ * Every snippet is rendered from one model, so all clients always agree on the URL and the token.
+ */
+
+export interface ConnectionInput {
+  /** The hosted server's name as Harbor routes it (`/mcp/<serverName>`). */
+  serverName: string;
+  /** Public base URL, e.g. `https://x.trycloudflare.com` or `http://127.0.0.1:7837`. */
+  baseUrl: string;
+  token: string;
+  teammate: string;
+  /** Name the server gets inside the client; derived from serverName when absent. */
+  clientName?: string;
+}
+
+export type ClientId = 'claude-code' | 'cursor' | 'vscode' | 'claude-desktop' | 'windsurf' | 'codex' | 'connector';
+
+export interface Snippet {
+  client: ClientId;
+  title: string;
+  language: 'shell' | 'json' | 'toml' | 'text';
+  text: string;
+  /** Where the text goes, when it is a file. */
+  file?: string;
+  /** What else the user must do, in words (may contain the token: the bundle is shown to its owner only). */
+  note?: string;
+}
+
+export interface ConnectionBundle {
+  serverName: string;
+  clientName: string;
+  teammate: string;
+  /** The MCP endpoint, `<base>/mcp/<serverName>`; the token goes in the Authorization header. */
+  url: string;
+  /** `<base>/t/<token>/mcp/<serverName>`, for clients that take only a URL. A secret, like the token. */
+  connectorUrl: string;
+  snippets: Snippet[];
+}
+
+/** Environment variable Codex reads the token from (`bearer_token_env_var`). */
+export const CODEX_TOKEN_ENV = 'HARBOR_TOKEN';
+/** VS Code input id; shared by every Harbor server so VS Code asks for the token once. */
+export const VSCODE_INPUT_ID = 'harbor-token';
+
+/**
+ * Claude Code (`claude mcp add`) and Codex (`codex mcp add`) reject server names outside
+ * `[A-Za-z0-9_-]`, and the Anthropic API rejects tool names (`mcp__<server>__<tool>`) with other
+ * characters, so the name a client sees is a slug of the hosted name; the URL keeps the real name.
+ */
+export function clientNameFor(serverName: string): string {
+  const slug = serverName
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48)
+    .replace(/-+$/, '');
+  return slug || 'harbor';
+}
+
+function trimmedBase(baseUrl: string): URL {
+  let base: URL;
+  try {
+    base = new URL(baseUrl);
+  } catch {
+    throw new TypeError(`not a URL: ${baseUrl}`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`not an http(s) URL: ${baseUrl}`);
+  if (base.username || base.password || base.search || base.hash) {
+    throw new TypeError('the base URL must not carry credentials, a query or a fragment');
+  }
+  return base;
+}
+
+function joinPath(base: URL, ...segments: string[]): string {
+  const prefix = base.pathname.replace(/\/+$/, '');
+  return `${base.origin}${prefix}/${segments.join('/')}`;
+}
+
+export function mcpUrl(baseUrl: string, serverName: string): string {
+  return joinPath(trimmedBase(baseUrl), 'mcp', encodeURIComponent(serverName));
+}
+
+export function connectorUrl(baseUrl: string, serverName: string, token: string): string {
+  return joinPath(trimmedBase(baseUrl), 't', encodeURIComponent(token), 'mcp', encodeURIComponent(serverName));
+}
+
+/**
+ * Quotes one shell word so POSIX shells, PowerShell and cmd.exe all read it back unchanged when it can:
+ * bare when plainly safe, double quotes when nothing inside is special to them, single quotes otherwise
+ * (POSIX and PowerShell only; names that need this are rare once slugged).
+ */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_\-.,:/@%+=]+$/.test(word)) return word;
+  if (!/[$`"\\!\r\n%]/.test(word)) return `"${word}"`;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * A TOML basic string. JSON's escapes are all valid TOML escapes; TOML additionally forbids a raw DEL and
+ * `\u` escapes of lone surrogates, which JSON.stringify would emit.
+ */
+export function tomlString(value: string): string {
+  return JSON.stringify(value.replace(LONE_SURROGATE, '\uFFFD')).replace(/\x7f/g, '\\u007F');
+}
+
+export function tomlKey(key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) ? key : tomlString(key);
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}
+
+/** mcp-remote refuses plain http except to localhost/127.0.0.1 unless told otherwise. */
+function mcpRemoteNeedsAllowHttp(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'http:' && hostname !== 'localhost' && hostname !== '127.0.0.1';
+}
+
+export function buildConnectionBundle(input: ConnectionInput): ConnectionBundle {
+  const { serverName, token, teammate } = input;
+  const name = input.clientName ?? clientNameFor(serverName);
+  const url = mcpUrl(input.baseUrl, serverName);
+  const connector = connectorUrl(input.baseUrl, serverName, token);
+  const bearer = `Bearer ${token}`;
+
+  const mcpRemoteArgs = ['mcp-remote', url, '--header', 'Authorization:${AUTH_HEADER}'];
+  if (mcpRemoteNeedsAllowHttp(url)) mcpRemoteArgs.push('--allow-http');
+
+  const snippets: Snippet[] = [
+    {
+      client: 'claude-code',
+      title: 'Claude Code',
+      language: 'shell',
+      text: ['claude', 'mcp', 'add', '--transport', 'http', name, url, '--header', `Authorization: ${bearer}`]
+        .map(shellQuote)
+        .join(' '),
+    },
+    {
+      client: 'cursor',
+      title: 'Cursor',
+      language: 'json',
+      file: '~/.cursor/mcp.json (or .cursor/mcp.json in a project)',
+      text: json({ mcpServers: { [name]: { url, headers: { Authorization: bearer } } } }),
+    },
+    {
+      client: 'vscode',
+      title: 'VS Code',
+      language: 'json',
+      file: '.vscode/mcp.json',
+      text: json({
+        servers: { [name]: { type: 'http', url, headers: { Authorization: `Bearer \${input:${VSCODE_INPUT_ID}}` } } },
+        inputs: [
+          {
+            type: 'promptString',
+            id: VSCODE_INPUT_ID,
+            description: `Harbor token for ${teammate}`,
+            password: true,
+          },
+        ],
+      }),
+      note: `VS Code asks for the token when it first starts the server; paste: ${token}`,
+    },
+    {
+      client: 'claude-desktop',
+      title: 'Claude Desktop (through mcp-remote)',
+      language: 'json',
+      file: 'claude_desktop_config.json (Settings → Developer → Edit Config)',
+      text: json({ mcpServers: { [name]: { command: 'npx', args: mcpRemoteArgs, env: { AUTH_HEADER: bearer } } } }),
+      // Windows splits args on spaces, hence no space after the colon and the token in env.
+      note: 'Needs Node.js on this machine; restart Claude Desktop after editing.',
+    },
+    {
+      client: 'windsurf',
+      title: 'Windsurf',
+      language: 'json',
+      file: '~/.codeium/windsurf/mcp_config.json',
+      text: json({ mcpServers: { [name]: { serverUrl: url, headers: { Authorization: bearer } } } }),
+    },
+    {
+      client: 'codex',
+      title: 'Codex',
+      language: 'toml',
+      file: '~/.codex/config.toml',
+      text: [
+        `[mcp_servers.${tomlKey(name)}]`,
+        `url = ${tomlString(url)}`,
+        `bearer_token_env_var = ${tomlString(CODEX_TOKEN_ENV)}`,
+        '',
+      ].join('\n'),
+      note: `Codex reads the token from the environment it starts in:\nexport ${CODEX_TOKEN_ENV}=${shellQuote(token)}`,
+    },
+    {
+      client: 'connector',
+      title: 'claude.ai / ChatGPT connector',
+      language: 'text',
+      text: connector,
+      note:
+        'Paste as the URL of a custom connector. The token is part of this URL: share it like a password.' +
+        (new URL(url).protocol === 'https:' ? '' : '\nclaude.ai and ChatGPT reach only public https URLs: share through the tunnel.'),
+    },
+  ];
+
+  return { serverName, clientName: name, teammate, url, connectorUrl: connector, snippets };
+}
+
+/** The bundle as a plain-text block for a terminal. */
+export function renderBundleText(bundle: ConnectionBundle): string {
+  const lines = [
+    `Harbor server "${bundle.serverName}" for ${bundle.teammate}`,
+    `URL: ${bundle.url}  (header  Authorization: Bearer <token>)`,
+    '',
+  ];
+  for (const snippet of bundle.snippets) {
+    lines.push(`== ${snippet.title}${snippet.file ? ` — ${snippet.file}` : ''}`);
+    lines.push(...snippet.text.replace(/\n$/, '').split('\n').map((line) => `  ${line}`));
+    if (snippet.note) lines.push(...snippet.note.split('\n').map((line) => `  # ${line}`));
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,58 @@
+/**
+ * Where audit entries live. An interface, because multi-replica deployments keep them in PostgreSQL
+ * (DESIGN.md section 9); asynchronous for the same reason, even though SQLite answers synchronously.
+ */
+
+/** One MCP call: who called what on which server, when, for how long, and whether it failed. */
+export interface AuditEntry {
+  teammate: string;
+  server: string;
+  /** JSON-RPC method, e.g. `tools/call`. */
+  method: string;
+  /** Tool name for `tools/call`. */
+  tool?: string;
+  durationMs: number;
+  ok: boolean;
+  error?: string;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+export interface StoredAuditEntry extends AuditEntry {
+  /** Increases with insertion order. */
+  id: number;
+}
+
+export interface AuditQuery {
+  teammate?: string;
+  server?: string;
+  /** At most this many entries (clamped to 1..1000, default 100). */
+  limit?: number;
+  /** Only entries strictly older than this (epoch ms), for paging back. */
+  before?: number;
+}
+
+export interface AuditPrune {
+  /** Keep at most this many newest entries. */
+  maxRows?: number;
+  /** Delete entries with `at` before this (epoch ms). */
+  olderThan?: number;
+}
+
+export interface AuditStore {
+  append(entries: readonly AuditEntry[]): Promise<void>;
+  /** Newest first. */
+  query(query: AuditQuery): Promise<StoredAuditEntry[]>;
+  /** Returns how many entries were deleted. */
+  prune(policy: AuditPrune): Promise<number>;
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const AUDIT_QUERY_DEFAULT_LIMIT = 100;
+export const AUDIT_QUERY_MAX_LIMIT = 1000;
+
+export function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return AUDIT_QUERY_DEFAULT_LIMIT;
+  return Math.min(AUDIT_QUERY_MAX_LIMIT, Math.max(1, Math.floor(limit)));
+}

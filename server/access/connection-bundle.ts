@@ -192,7 +192,11 @@ export function buildConnectionBundle(input: ConnectionInput): ConnectionBundle 
         `bearer_token_env_var = ${tomlString(CODEX_TOKEN_ENV)}`,
         '',
       ].join('\n'),
-      note: `Codex reads the token from the environment it starts in:\nexport ${CODEX_TOKEN_ENV}=${shellQuote(token)}`,
+      note: [
+        'Codex reads the token from the environment it starts in:',
+        `export ${CODEX_TOKEN_ENV}=${shellQuote(token)}`,
+        `PowerShell: $env:${CODEX_TOKEN_ENV} = '${token.replace(/'/g, "''")}'`,
+      ].join('\n'),
     },
     {
       client: 'connector',

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/**
+ * One hosted stdio server, in the shape Claude Desktop and Cursor configs already use, so an entry
+ * pastes in unchanged; Harbor's own fields sit beside the usual ones.
+ */
+export const StdioServerSchema = z
+  .object({
+    command: z.string().min(1, 'command must not be empty'),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+    /** shared: one upstream for all sessions; serial: one request in flight; isolated: one upstream per session. */
+    mode: z.enum(['shared', 'serial', 'isolated']).default('shared'),
+    /** Cap on upstream processes in isolated mode. */
+    maxIsolated: z.number().int().positive().default(10),
+    memoryLimitMb: z.number().positive().default(512),
+    restart: z
+      .object({
+        maxCrashes: z.number().int().positive().default(10),
+        windowSeconds: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ maxCrashes: 10, windowSeconds: 60 }),
+    cache: z
+      .object({
+        tools: z.union([z.literal('readOnly'), z.array(z.string())]),
+        ttlSeconds: z.number().positive().default(300),
+      })
+      .strict()
+      .optional(),
+    /** Upstream request timeout; a hung upstream answers the client with an error instead of hanging it. */
+    requestTimeoutSeconds: z.number().positive().default(300),
+    disabled: z.boolean().default(false),
+  })
+  .strict();
+
+export const DocsSchema = z
+  .object({
+    folder: z.string().min(1),
+    /** Seconds between background mtime scans; file-system events trigger scans sooner. */
+    rescanSeconds: z.number().positive().default(30),
+  })
+  .strict();
+
+export const HarborConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    mcpServers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'server names may use letters, digits, _ . -'), StdioServerSchema).default({}),
+    docs: DocsSchema.optional(),
+    port: z.number().int().min(0).max(65535).default(7837),
+    host: z.string().default('127.0.0.1'),
+    /** Largest request body accepted; beyond it, 413. */
+    maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    sessionTtlSeconds: z.number().positive().default(30 * 60),
+    /** Extra origins allowed to call the MCP endpoints from a browser (the tunnel's is added while sharing). */
+    allowedOrigins: z.array(z.string()).default([]),
+    /** auto: JSON when the answer is quick, SSE once the call streams or takes long; json: never SSE (quick tunnels); sse: always SSE. */
+    responseMode: z.enum(['auto', 'json', 'sse']).default('auto'),
+  })
+  .strict();
+
+export type HarborConfig = z.infer<typeof HarborConfigSchema>;
+export type StdioServerConfig = z.infer<typeof StdioServerSchema>;
+export type DocsConfig = z.infer<typeof DocsSchema>;

@@ -1,0 +1,91 @@
+import { mkdirSync, existsSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { DocsIndex } from './docs-index.ts';
+
+const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: false } as const;
+
+/** The built-in "team docs" MCP server: lexical search over the indexed folder. One instance per upstream. */
+export function createDocsServer(index: DocsIndex, version: string): McpServer {
+  const server = new McpServer(
+    { name: 'harbor-docs', version },
+    {
+      instructions:
+        'Team documents shared through Harbor. Use search_docs to find documents by words in them, then read_doc with a path from the results.',
+    },
+  );
+
+  server.registerTool(
+    'search_docs',
+    {
+      title: 'Search team docs',
+      description: 'Full-text search over the team documents; returns the best matches first with a snippet each.',
+      inputSchema: { query: z.string().min(1).describe('Words to look for'), limit: z.number().int().min(1).max(50).optional() },
+      annotations: READ_ONLY,
+    },
+    async ({ query, limit }) => {
+      const hits = index.search(query, limit ?? 10);
+      const text =
+        hits.length === 0
+          ? `No document matches "${query}" (${index.count} documents indexed).`
+          : hits.map((h, i) => `${i + 1}. ${h.path} — ${h.title}\n   ${h.snippet.replace(/\s+/g, ' ')}`).join('\n');
+      return {
+        content: [{ type: 'text', text }],
+        structuredContent: { results: hits, mode: 'lexical' },
+      };
+    },
+  );
+
+  server.registerTool(
+    'read_doc',
+    {
+      title: 'Read a team doc',
+      description: 'The full text of one document, by the path search_docs or list_docs gave.',
+      inputSchema: { path: z.string().min(1) },
+      annotations: READ_ONLY,
+    },
+    async ({ path }) => {
+      const text = await index.read(path);
+      if (text === null) {
+        return { isError: true, content: [{ type: 'text', text: `No document at "${path}". Use list_docs to see the paths.` }] };
+      }
+      return { content: [{ type: 'text', text }] };
+    },
+  );
+
+  server.registerTool(
+    'list_docs',
+    {
+      title: 'List team docs',
+      description: 'Paths and titles of the indexed documents, optionally under a folder prefix.',
+      inputSchema: { prefix: z.string().optional() },
+      annotations: READ_ONLY,
+    },
+    async ({ prefix }) => {
+      const docs = index.list(prefix ?? '');
+      const text = docs.length === 0 ? 'No documents.' : docs.map((d) => `${d.path} — ${d.title} (${d.size} bytes)`).join('\n');
+      return { content: [{ type: 'text', text }] };
+    },
+  );
+
+  return server;
+}
+
+/** First start: a docs folder with a welcome document, so Harbor serves something useful at once. */
+export function ensureDocsFolder(folder: string): void {
+  mkdirSync(folder, { recursive: true });
+  if (existsSync(join(folder, 'welcome.md')) || readdirSync(folder).length > 0) return;
+  writeFileSync(
+    join(folder, 'welcome.md'),
+    `# Welcome to Harbor
+
+This folder is served to your team by Harbor's built-in **docs** MCP server.
+Drop Markdown, text or code files here; they are indexed within seconds and
+teammates can find them with the \`search_docs\` tool, read them with
+\`read_doc\`, and browse them with \`list_docs\`.
+
+Add a teammate with \`harbor token add <name>\` and send them the snippet it prints.
+`,
+  );
+}

@@ -1,0 +1,512 @@
+import type { Logger } from '../logger.ts';
+import type { ClientCapabilities, ClientPeer } from './client-peer.ts';
+import {
+  ErrorCode,
+  errorResponse,
+  isRequest,
+  isResponse,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from './jsonrpc.ts';
+import { LATEST_PROTOCOL_VERSION, negotiateProtocolVersion } from './protocol-version.ts';
+import type { Upstream } from './upstream.ts';
+
+export interface RouterOptions {
+  serverName: string;
+  /** One client request in flight at a time, so server→client requests are always attributable. */
+  serial: boolean;
+  /** Whether the upstream may ask clients for their roots (only meaningful when one session owns it). */
+  offerRoots: boolean;
+  requestTimeoutMs: number;
+  log: Logger;
+  /** Called for every client request answered, for metrics and the audit log. */
+  onCallDone?: (event: CallEvent) => void;
+}
+
+export interface CallEvent {
+  session: ClientPeer;
+  method: string;
+  tool: string | undefined;
+  durationMs: number;
+  error: string | undefined;
+}
+
+interface InFlight {
+  session: ClientPeer;
+  originalId: JsonRpcId;
+  method: string;
+  tool: string | undefined;
+  startedAt: number;
+  originalProgressToken: JsonRpcId | undefined;
+  timer: NodeJS.Timeout;
+}
+
+interface ServerRequest {
+  session: ClientPeer;
+  upstreamId: JsonRpcId;
+}
+
+interface SessionState {
+  /** client id → gateway id of its requests in flight */
+  inFlight: Map<JsonRpcId, number>;
+  subscriptions: Set<string>;
+}
+
+interface InitializeResult {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  serverInfo: Record<string, unknown>;
+  instructions?: string;
+}
+
+const HARBOR_CLIENT_INFO = { name: 'harbor', version: '0.1.0' };
+
+/**
+ * Multiplexes many client sessions onto one upstream MCP server. Client request ids and progress
+ * tokens are rewritten to gateway-unique numbers so answers route back to the session that asked; a
+ * server→client request goes only to a session proven to be its origin (DESIGN.md section 3).
+ */
+export class UpstreamRouter {
+  readonly upstream: Upstream;
+  readonly #options: RouterOptions;
+  readonly #sessions = new Map<ClientPeer, SessionState>();
+  readonly #inFlight = new Map<number, InFlight>();
+  readonly #serverRequests = new Map<number, ServerRequest>();
+  readonly #internal = new Map<number, (response: JsonRpcResponse) => void>();
+  /** Requests waiting for the upstream to be initialised, or for their turn in serial mode. */
+  #waiting: Array<{ session: ClientPeer; request: JsonRpcRequest }> = [];
+  #nextId = 1;
+  #init: Promise<InitializeResult> | null = null;
+  #initResult: InitializeResult | null = null;
+  #closed = false;
+
+  constructor(upstream: Upstream, options: RouterOptions) {
+    this.upstream = upstream;
+    this.#options = options;
+    upstream.onMessage = (message) => this.#fromUpstream(message);
+    upstream.onDown = (reason) => this.#upstreamDown(reason);
+    upstream.onUp = () => this.#upstreamUp();
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  get inFlightCount(): number {
+    return this.#inFlight.size;
+  }
+
+  attach(session: ClientPeer): void {
+    if (!this.#sessions.has(session)) this.#sessions.set(session, { inFlight: new Map(), subscriptions: new Set() });
+  }
+
+  /** Forgets a session: its calls in flight are cancelled upstream, its subscriptions released. */
+  detach(session: ClientPeer): void {
+    const state = this.#sessions.get(session);
+    if (!state) return;
+    this.#sessions.delete(session);
+    this.#waiting = this.#waiting.filter((w) => w.session !== session);
+    for (const gatewayId of state.inFlight.values()) {
+      const entry = this.#inFlight.get(gatewayId);
+      if (!entry) continue;
+      clearTimeout(entry.timer);
+      this.#inFlight.delete(gatewayId);
+      this.#sendUpstream({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: gatewayId, reason: 'client session ended' },
+      });
+    }
+    for (const [gatewayId, request] of this.#serverRequests) {
+      if (request.session !== session) continue;
+      this.#serverRequests.delete(gatewayId);
+      this.#sendUpstream(errorResponse(request.upstreamId, ErrorCode.InternalError, 'client session ended'));
+    }
+    for (const uri of state.subscriptions) {
+      if (!this.#anySubscribed(uri)) this.#internalRequest('resources/unsubscribe', { uri }).catch(() => {});
+    }
+    this.#pump();
+  }
+
+  /** Answers a client's initialize from the upstream's own (cached) initialize result. */
+  async initialize(session: ClientPeer, request: JsonRpcRequest): Promise<JsonRpcResponse> {
+    const params = request.params ?? {};
+    session.capabilities = (params.capabilities as ClientCapabilities | undefined) ?? {};
+    this.attach(session);
+    try {
+      const result = await this.#ensureInitialized();
+      const answer: InitializeResult = {
+        ...result,
+        protocolVersion: negotiateProtocolVersion(params.protocolVersion),
+      };
+      return { jsonrpc: '2.0', id: request.id, result: answer };
+    } catch (error) {
+      this.detach(session);
+      return errorResponse(
+        request.id,
+        ErrorCode.UpstreamUnavailable,
+        `server "${this.#options.serverName}" did not initialise: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** A message from a client session (anything but initialize). */
+  fromClient(session: ClientPeer, message: JsonRpcMessage): void {
+    const state = this.#sessions.get(session);
+    if (!state) {
+      if (isRequest(message)) {
+        session.deliver(errorResponse(message.id, ErrorCode.InvalidRequest, 'session is not initialised'), message.id);
+      }
+      return;
+    }
+    if (isRequest(message)) {
+      if (message.method === 'ping') {
+        session.deliver({ jsonrpc: '2.0', id: message.id, result: {} }, message.id);
+        return;
+      }
+      if (message.method === 'resources/unsubscribe') {
+        const uri = String(message.params?.uri ?? '');
+        state.subscriptions.delete(uri);
+        if (this.#anySubscribed(uri)) {
+          session.deliver({ jsonrpc: '2.0', id: message.id, result: {} }, message.id);
+          return;
+        }
+      } else if (message.method === 'resources/subscribe') {
+        state.subscriptions.add(String(message.params?.uri ?? ''));
+      }
+      this.#waiting.push({ session, request: message });
+      this.#pump();
+      return;
+    }
+    if (isResponse(message)) {
+      this.#answerServerRequest(session, message);
+      return;
+    }
+    this.#clientNotification(session, state, message as JsonRpcNotification);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const session of [...this.#sessions.keys()]) this.detach(session);
+    await this.upstream.close();
+  }
+
+  #clientNotification(session: ClientPeer, state: SessionState, message: JsonRpcNotification): void {
+    switch (message.method) {
+      case 'notifications/initialized':
+        return; // Harbor initialised the upstream itself
+      case 'notifications/cancelled': {
+        const requestId = message.params?.requestId as JsonRpcId | undefined;
+        if (requestId === undefined) return;
+        const waitingIndex = this.#waiting.findIndex((w) => w.session === session && w.request.id === requestId);
+        if (waitingIndex >= 0) {
+          this.#waiting.splice(waitingIndex, 1);
+          return;
+        }
+        const gatewayId = state.inFlight.get(requestId);
+        if (gatewayId === undefined) return;
+        this.#finish(gatewayId);
+        this.#sendUpstream({ ...message, params: { ...message.params, requestId: gatewayId } });
+        this.#pump();
+        return;
+      }
+      case 'notifications/progress': {
+        // Progress on a server→client request (rare); its token is the upstream's own.
+        this.#sendUpstream(message);
+        return;
+      }
+      default:
+        this.#sendUpstream(message);
+    }
+  }
+
+  /** Sends waiting requests upstream, one at a time in serial mode. */
+  #pump(): void {
+    if (!this.#initResult || !this.upstream.up) {
+      if (this.#waiting.length > 0 && !this.#closed) void this.#ensureInitialized().then(() => this.#pump(), () => this.#failWaiting());
+      return;
+    }
+    while (this.#waiting.length > 0) {
+      if (this.#options.serial && this.#inFlight.size > 0) return;
+      const next = this.#waiting.shift()!;
+      this.#forward(next.session, next.request);
+    }
+  }
+
+  #failWaiting(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const { session, request } of waiting) {
+      session.deliver(
+        errorResponse(request.id, ErrorCode.UpstreamUnavailable, `server "${this.#options.serverName}" is not available`),
+        request.id,
+      );
+    }
+  }
+
+  #forward(session: ClientPeer, request: JsonRpcRequest): void {
+    const state = this.#sessions.get(session);
+    if (!state) return;
+    const gatewayId = this.#nextId++;
+    let params = request.params;
+    let originalProgressToken: JsonRpcId | undefined;
+    const meta = params?._meta as Record<string, unknown> | undefined;
+    if (meta && meta.progressToken !== undefined) {
+      originalProgressToken = meta.progressToken as JsonRpcId;
+      params = { ...params, _meta: { ...meta, progressToken: gatewayId } };
+    }
+    const timer = setTimeout(() => this.#timeout(gatewayId), this.#options.requestTimeoutMs);
+    timer.unref();
+    this.#inFlight.set(gatewayId, {
+      session,
+      originalId: request.id,
+      method: request.method,
+      tool: request.method === 'tools/call' ? String(request.params?.name ?? '') : undefined,
+      startedAt: performance.now(),
+      originalProgressToken,
+      timer,
+    });
+    state.inFlight.set(request.id, gatewayId);
+    const forwarded: JsonRpcRequest = { jsonrpc: '2.0', id: gatewayId, method: request.method };
+    if (params) forwarded.params = params;
+    this.#sendUpstream(forwarded);
+  }
+
+  #timeout(gatewayId: number): void {
+    const entry = this.#finish(gatewayId);
+    if (!entry) return;
+    const seconds = Math.round(this.#options.requestTimeoutMs / 1000);
+    this.#sendUpstream({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: gatewayId, reason: `timed out after ${seconds}s` },
+    });
+    this.#reply(entry, errorResponse(entry.originalId, ErrorCode.UpstreamUnavailable, `server "${this.#options.serverName}" did not answer within ${seconds}s`));
+    this.#pump();
+  }
+
+  /** Removes a request from the books; returns it if it was still in flight. */
+  #finish(gatewayId: number): InFlight | undefined {
+    const entry = this.#inFlight.get(gatewayId);
+    if (!entry) return undefined;
+    clearTimeout(entry.timer);
+    this.#inFlight.delete(gatewayId);
+    this.#sessions.get(entry.session)?.inFlight.delete(entry.originalId);
+    return entry;
+  }
+
+  #reply(entry: InFlight, response: JsonRpcResponse): void {
+    entry.session.deliver(response, entry.originalId);
+    this.#options.onCallDone?.({
+      session: entry.session,
+      method: entry.method,
+      tool: entry.tool,
+      durationMs: performance.now() - entry.startedAt,
+      error: response.error?.message,
+    });
+  }
+
+  #fromUpstream(message: JsonRpcMessage): void {
+    if (isResponse(message)) {
+      const id = message.id;
+      if (typeof id !== 'number') return;
+      const internal = this.#internal.get(id);
+      if (internal) {
+        this.#internal.delete(id);
+        internal(message);
+        return;
+      }
+      const entry = this.#finish(id);
+      if (!entry) return; // cancelled or timed out already
+      const response: JsonRpcResponse = { ...message, id: entry.originalId };
+      this.#reply(entry, response);
+      this.#pump();
+      return;
+    }
+    if (isRequest(message)) {
+      this.#serverRequest(message);
+      return;
+    }
+    this.#upstreamNotification(message as JsonRpcNotification);
+  }
+
+  #upstreamNotification(message: JsonRpcNotification): void {
+    const method = message.method;
+    if (method === 'notifications/progress') {
+      const token = message.params?.progressToken;
+      if (typeof token !== 'number') return;
+      const entry = this.#inFlight.get(token);
+      if (!entry || entry.originalProgressToken === undefined) return;
+      entry.session.deliver(
+        { ...message, params: { ...message.params, progressToken: entry.originalProgressToken } },
+        entry.originalId,
+      );
+      return;
+    }
+    if (method === 'notifications/cancelled') {
+      // The upstream withdrew one of its own server→client requests.
+      const requestId = message.params?.requestId;
+      for (const [gatewayId, request] of this.#serverRequests) {
+        if (request.upstreamId !== requestId) continue;
+        this.#serverRequests.delete(gatewayId);
+        request.session.deliver({ ...message, params: { ...message.params, requestId: gatewayId } });
+      }
+      return;
+    }
+    if (method === 'notifications/resources/updated') {
+      const uri = message.params?.uri;
+      for (const [session, state] of this.#sessions) if (state.subscriptions.has(String(uri))) session.deliver(message);
+      return;
+    }
+    if (method.endsWith('/list_changed')) {
+      for (const session of this.#sessions.keys()) session.deliver(message);
+      return;
+    }
+    // Logging and anything else carries no link to a request: only an unambiguous origin gets it.
+    const origin = this.#origin();
+    if (origin) origin.session.deliver(message, origin.relatedId);
+    else this.#options.log.debug({ server: this.#options.serverName, method }, 'dropped a notification whose origin is ambiguous');
+  }
+
+  /** The session that must have caused an unattributed upstream message, if provable. */
+  #origin(): { session: ClientPeer; relatedId: JsonRpcId | undefined } | null {
+    let found: { session: ClientPeer; relatedId: JsonRpcId | undefined } | null = null;
+    for (const [session, state] of this.#sessions) {
+      if (state.inFlight.size === 0) continue;
+      if (found) return null;
+      found = { session, relatedId: state.inFlight.keys().next().value };
+    }
+    if (found) return found;
+    if (this.#sessions.size === 1) {
+      const only = this.#sessions.keys().next().value!;
+      return { session: only, relatedId: undefined };
+    }
+    return null;
+  }
+
+  #serverRequest(request: JsonRpcRequest): void {
+    if (request.method === 'ping') {
+      this.#sendUpstream({ jsonrpc: '2.0', id: request.id, result: {} });
+      return;
+    }
+    const origin = this.#origin();
+    if (!origin) {
+      const busy = [...this.#sessions.values()].filter((s) => s.inFlight.size > 0).length;
+      this.#options.log.warn(
+        { server: this.#options.serverName, method: request.method, sessionsInFlight: busy },
+        'refused a server→client request whose origin is ambiguous; use mode "serial" or "isolated" for this server',
+      );
+      this.#sendUpstream(
+        errorResponse(
+          request.id,
+          ErrorCode.AmbiguousOrigin,
+          `Harbor cannot tell which client caused this ${request.method} request (${busy} sessions have calls in flight on a shared upstream); configure mode "serial" or "isolated" for server "${this.#options.serverName}"`,
+        ),
+      );
+      return;
+    }
+    const capability = REQUIRED_CAPABILITY[request.method];
+    if (capability && !origin.session.capabilities[capability]) {
+      this.#sendUpstream(errorResponse(request.id, ErrorCode.MethodNotFound, `the client does not support ${request.method}`));
+      return;
+    }
+    const gatewayId = this.#nextId++;
+    this.#serverRequests.set(gatewayId, { session: origin.session, upstreamId: request.id });
+    origin.session.deliver({ ...request, id: gatewayId }, origin.relatedId);
+  }
+
+  #answerServerRequest(session: ClientPeer, response: JsonRpcResponse): void {
+    if (typeof response.id !== 'number') return;
+    const pending = this.#serverRequests.get(response.id);
+    // Only the session that was asked may answer: ids are guessable.
+    if (!pending || pending.session !== session) return;
+    this.#serverRequests.delete(response.id);
+    this.#sendUpstream({ ...response, id: pending.upstreamId });
+  }
+
+  #anySubscribed(uri: string): boolean {
+    for (const state of this.#sessions.values()) if (state.subscriptions.has(uri)) return true;
+    return false;
+  }
+
+  #sendUpstream(message: JsonRpcMessage): void {
+    if (this.upstream.up) this.upstream.send(message);
+  }
+
+  #internalRequest(method: string, params: Record<string, unknown>, timeoutMs = 30_000): Promise<JsonRpcResponse> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#internal.delete(id);
+        reject(new Error(`${method} timed out after ${Math.round(timeoutMs / 1000)}s`));
+      }, timeoutMs);
+      timer.unref();
+      this.#internal.set(id, (response) => {
+        clearTimeout(timer);
+        resolve(response);
+      });
+      this.upstream.send({ jsonrpc: '2.0', id, method, params });
+    });
+  }
+
+  #ensureInitialized(): Promise<InitializeResult> {
+    if (this.#initResult && this.upstream.up) return Promise.resolve(this.#initResult);
+    this.#init ??= this.#handshake().finally(() => {
+      this.#init = null;
+    });
+    return this.#init;
+  }
+
+  async #handshake(): Promise<InitializeResult> {
+    if (!this.upstream.up) await this.upstream.start();
+    const capabilities: Record<string, unknown> = { sampling: {}, elicitation: {} };
+    if (this.#options.offerRoots) capabilities.roots = { listChanged: true };
+    const response = await this.#internalRequest('initialize', {
+      protocolVersion: LATEST_PROTOCOL_VERSION,
+      capabilities,
+      clientInfo: HARBOR_CLIENT_INFO,
+    });
+    if (response.error) throw new Error(response.error.message);
+    const result = response.result as InitializeResult;
+    this.upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    this.#initResult = result;
+    // Subscriptions survive an upstream restart.
+    const uris = new Set<string>();
+    for (const state of this.#sessions.values()) for (const uri of state.subscriptions) uris.add(uri);
+    for (const uri of uris) this.#internalRequest('resources/subscribe', { uri }).catch(() => {});
+    return result;
+  }
+
+  #upstreamDown(reason: string): void {
+    this.#initResult = null;
+    for (const [, resolve] of this.#internal) resolve(errorResponse(null, ErrorCode.UpstreamUnavailable, reason));
+    this.#internal.clear();
+    this.#serverRequests.clear();
+    for (const gatewayId of [...this.#inFlight.keys()]) {
+      const entry = this.#finish(gatewayId)!;
+      this.#reply(
+        entry,
+        errorResponse(entry.originalId, ErrorCode.UpstreamUnavailable, `server "${this.#options.serverName}" ${reason}; the call was not completed`),
+      );
+    }
+  }
+
+  #upstreamUp(): void {
+    // A restart after a crash: re-initialise at once if anyone is waiting or connected.
+    if (this.#closed || this.#initResult || this.#init) return;
+    if (this.#sessions.size > 0 || this.#waiting.length > 0) {
+      void this.#ensureInitialized().then(() => this.#pump(), (error: Error) => {
+        this.#options.log.warn({ server: this.#options.serverName, err: error.message }, 're-initialise after restart failed');
+      });
+    }
+  }
+}
+
+const REQUIRED_CAPABILITY: Record<string, keyof ClientCapabilities> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};

@@ -1,0 +1,23 @@
+import type { JsonRpcMessage } from './jsonrpc.ts';
+
+/**
+ * One running MCP server the gateway talks to: a stdio child or an in-process server. The transport
+ * layer below this interface may restart; the router re-initialises on `onUp`.
+ */
+export interface Upstream {
+  readonly name: string;
+  /** Starts the process (or server); resolves once it can take messages. */
+  start(): Promise<void>;
+  send(message: JsonRpcMessage): void;
+  /** Stops for good; no restart follows. */
+  close(): Promise<void>;
+  /** True while messages can be sent. */
+  readonly up: boolean;
+  onMessage: (message: JsonRpcMessage) => void;
+  /** The upstream went away (crash, kill, restart); in-flight calls will never be answered. */
+  onDown: (reason: string) => void;
+  /** The upstream (re)started and needs a fresh initialize. */
+  onUp: () => void;
+  /** Process id, for status and the memory watchdog; undefined in process. */
+  readonly pid?: number | undefined;
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientCapabilities } from '../gateway/client-peer.ts';
+import type { HostedServer } from '../gateway/hosted-server.ts';
+import { isRequest, type JsonRpcMessage } from '../gateway/jsonrpc.ts';
+import { sendError } from './http-errors.ts';
+import { parseMessages } from './parse-messages.ts';
+import { BodyTooLargeError, readBody } from './read-body.ts';
+import type { HostSession } from './session-registry.ts';
+import { SseStream } from './sse-stream.ts';
+import type { Caller, EndpointContext } from './streamable-endpoint.ts';
+
+/** A 2024-11-05 HTTP+SSE session: one long GET stream out, POSTs to the endpoint it announced in. */
+export class LegacySseSession implements HostSession {
+  readonly id = randomUUID();
+  readonly teammate: string;
+  readonly server: HostedServer;
+  readonly transport = 'sse' as const;
+  capabilities: ClientCapabilities = {};
+  lastActivity = Date.now();
+  readonly #stream: SseStream;
+
+  constructor(stream: SseStream, teammate: string, server: HostedServer) {
+    this.#stream = stream;
+    this.teammate = teammate;
+    this.server = server;
+  }
+
+  get openStreams(): number {
+    return this.#stream.closed ? 0 : 1;
+  }
+
+  deliver(message: JsonRpcMessage): void {
+    this.lastActivity = Date.now();
+    this.#stream.send(JSON.stringify(message), { event: 'message' });
+  }
+
+  close(): void {
+    this.#stream.end();
+  }
+}
+
+/** GET /sse/<name>: opens the stream and tells the client where to POST. */
+export function openLegacyStream(
+  res: ServerResponse,
+  hosted: HostedServer,
+  caller: Caller,
+  messagesPath: string,
+  ctx: EndpointContext,
+): void {
+  const stream = new SseStream(res, { heartbeat: ctx.heartbeat });
+  const session = new LegacySseSession(stream, caller.teammate, hosted);
+  ctx.registry.add(session);
+  stream.onClose = () => void ctx.registry.end(session.id, 'stream closed');
+  stream.send(`${messagesPath}?sessionId=${session.id}`, { event: 'endpoint' });
+}
+
+/** POST /messages/<name>?sessionId=…: accepted at once, answered on the stream. */
+export async function postLegacyMessage(
+  req: IncomingMessage,
+  res: ServerResponse,
+  hosted: HostedServer,
+  caller: Caller,
+  sessionId: string | null,
+  ctx: EndpointContext,
+): Promise<void> {
+  if (!sessionId) {
+    sendError(res, 400, 'Bad Request: sessionId query parameter is required');
+    return;
+  }
+  const session = ctx.registry.get(sessionId);
+  if (!(session instanceof LegacySseSession) || session.server !== hosted || session.teammate !== caller.teammate) {
+    sendError(res, 404, 'Session not found');
+    return;
+  }
+  let body: string;
+  try {
+    body = await readBody(req, ctx.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) sendError(res, 413, error.message, { headers: { Connection: 'close' } });
+    else sendError(res, 400, 'could not read the request body');
+    return;
+  }
+  const parsed = parseMessages(body);
+  if (!parsed.ok) {
+    sendError(res, parsed.status, parsed.message, { code: parsed.code });
+    return;
+  }
+  res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
+  session.lastActivity = Date.now();
+  for (const message of parsed.messages) {
+    if (isRequest(message) && message.method === 'initialize') {
+      const response = await hosted.openSession(session, message);
+      session.deliver(response);
+    } else hosted.message(session, message);
+  }
+}

@@ -1,0 +1,28 @@
+import { ErrorCode, validateMessage, type JsonRpcMessage } from '../gateway/jsonrpc.ts';
+
+export type ParsedBody =
+  | { ok: true; messages: JsonRpcMessage[]; batch: boolean }
+  | { ok: false; status: number; code: number; message: string };
+
+const MAX_BATCH = 100;
+
+/** Parses a POST body into JSON-RPC messages: -32700 for broken JSON, -32600 for a bad envelope. */
+export function parseMessages(body: string): ParsedBody {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    return { ok: false, status: 400, code: ErrorCode.ParseError, message: `Parse error: ${(error as Error).message}` };
+  }
+  const batch = Array.isArray(value);
+  const items = batch ? (value as unknown[]) : [value];
+  if (items.length === 0) return { ok: false, status: 400, code: ErrorCode.InvalidRequest, message: 'empty batch' };
+  if (items.length > MAX_BATCH) {
+    return { ok: false, status: 400, code: ErrorCode.InvalidRequest, message: `a batch holds at most ${MAX_BATCH} messages` };
+  }
+  for (const item of items) {
+    const problem = validateMessage(item);
+    if (problem) return { ok: false, status: 400, code: ErrorCode.InvalidRequest, message: `Invalid request: ${problem}` };
+  }
+  return { ok: true, messages: items as JsonRpcMessage[], batch };
+}

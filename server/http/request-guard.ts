@@ -1,0 +1,63 @@
+import type { IncomingMessage } from 'node:http';
+
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * DNS-rebinding protection: a page on evil.example that resolves to 127.0.0.1 still sends its own
+ * Host and Origin, so both must name this server (or the tunnel's public hostname while sharing).
+ */
+export class RequestGuard {
+  #port = 0;
+  readonly #extraHosts = new Set<string>();
+  readonly #extraOrigins: Set<string>;
+  readonly #checkHost: boolean;
+
+  constructor(options: { bindHost: string; allowedOrigins?: string[] }) {
+    this.#extraOrigins = new Set((options.allowedOrigins ?? []).map((o) => o.replace(/\/$/, '').toLowerCase()));
+    // Bound to a LAN or all interfaces (a deployed bundle behind a proxy), the Host is the proxy's to police.
+    this.#checkHost = LOOPBACK_NAMES.includes(options.bindHost) || options.bindHost === '::1';
+  }
+
+  setPort(port: number): void {
+    this.#port = port;
+  }
+
+  /** Allows a public hostname (the tunnel's), e.g. `abc.trycloudflare.com`. */
+  allowHost(hostname: string): void {
+    this.#extraHosts.add(hostname.toLowerCase());
+  }
+
+  disallowHost(hostname: string): void {
+    this.#extraHosts.delete(hostname.toLowerCase());
+  }
+
+  hostAllowed(hostHeader: string | undefined): boolean {
+    if (!this.#checkHost) return true;
+    if (!hostHeader) return false;
+    const host = hostHeader.toLowerCase();
+    if (this.#extraHosts.has(host) || this.#extraHosts.has(host.replace(/:443$/, ''))) return true;
+    return LOOPBACK_NAMES.some((name) => host === `${name}:${this.#port}`);
+  }
+
+  /** No Origin (non-browser clients) is fine; a present one must be ours. */
+  originAllowed(origin: string | undefined): boolean {
+    if (origin === undefined) return true;
+    const normalised = origin.replace(/\/$/, '').toLowerCase();
+    if (this.#extraOrigins.has(normalised)) return true;
+    let url: URL;
+    try {
+      url = new URL(normalised);
+    } catch {
+      return false;
+    }
+    if (url.protocol === 'https:' && this.#extraHosts.has(url.hostname)) return true;
+    if (url.protocol !== 'http:') return false;
+    return LOOPBACK_NAMES.includes(url.hostname) && Number(url.port) === this.#port;
+  }
+
+  check(req: IncomingMessage): { ok: true } | { ok: false; reason: string } {
+    if (!this.hostAllowed(req.headers.host)) return { ok: false, reason: 'Host header not allowed' };
+    if (!this.originAllowed(req.headers.origin)) return { ok: false, reason: 'Origin not allowed' };
+    return { ok: true };
+  }
+}

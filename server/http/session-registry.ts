@@ -1,0 +1,80 @@
+import type { ClientPeer } from '../gateway/client-peer.ts';
+import type { HostedServer } from '../gateway/hosted-server.ts';
+import type { Logger } from '../logger.ts';
+
+/** What the registry needs of a session, whichever transport it came by. */
+export interface HostSession extends ClientPeer {
+  readonly id: string;
+  readonly teammate: string;
+  readonly server: HostedServer;
+  readonly transport: 'streamable-http' | 'sse';
+  lastActivity: number;
+  readonly openStreams: number;
+  close(): void;
+}
+
+/**
+ * Live sessions by id. The SDK's transports only learn of a session's end on DELETE, and most clients
+ * never send one, so idle sessions are reaped on a TTL sweep; reaping releases their upstream share.
+ */
+export class SessionRegistry {
+  readonly #sessions = new Map<string, HostSession>();
+  readonly #ttlMs: number;
+  readonly #log: Logger;
+  #sweep: NodeJS.Timeout | null = null;
+  onClosed: (session: HostSession, reason: string) => void = () => {};
+
+  constructor(options: { ttlMs: number; log: Logger }) {
+    this.#ttlMs = options.ttlMs;
+    this.#log = options.log;
+  }
+
+  start(): void {
+    const every = Math.max(50, Math.min(this.#ttlMs / 4, 60_000));
+    this.#sweep = setInterval(() => this.reap(), every);
+    this.#sweep.unref();
+  }
+
+  add(session: HostSession): void {
+    this.#sessions.set(session.id, session);
+  }
+
+  get(id: string): HostSession | undefined {
+    return this.#sessions.get(id);
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  all(): IterableIterator<HostSession> {
+    return this.#sessions.values();
+  }
+
+  async end(id: string, reason: string): Promise<boolean> {
+    const session = this.#sessions.get(id);
+    if (!session) return false;
+    this.#sessions.delete(id);
+    session.close();
+    await session.server.closeSession(session);
+    this.#log.info({ session: id, teammate: session.teammate, server: session.server.name, reason }, 'session ended');
+    this.onClosed(session, reason);
+    return true;
+  }
+
+  /** Ends sessions idle longer than the TTL. A session with an open stream is not idle. */
+  reap(now = Date.now()): void {
+    for (const session of [...this.#sessions.values()]) {
+      if (session.openStreams > 0) {
+        session.lastActivity = now;
+        continue;
+      }
+      if (now - session.lastActivity > this.#ttlMs) void this.end(session.id, 'idle');
+    }
+  }
+
+  async closeAll(reason: string): Promise<void> {
+    await Promise.all([...this.#sessions.keys()].map((id) => this.end(id, reason)));
+    if (this.#sweep) clearInterval(this.#sweep);
+  }
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HostedServer } from '../gateway/hosted-server.ts';
+import { ErrorCode, isRequest, type JsonRpcRequest } from '../gateway/jsonrpc.ts';
+import { isSupportedProtocolVersion, negotiateProtocolVersion } from '../gateway/protocol-version.ts';
+import type { Logger } from '../logger.ts';
+import { sendError, sendJson } from './http-errors.ts';
+import { parseMessages } from './parse-messages.ts';
+import { BodyTooLargeError, readBody } from './read-body.ts';
+import type { SessionRegistry } from './session-registry.ts';
+import type { Heartbeat } from './sse-stream.ts';
+import { StreamableSession, type ResponseMode, type SessionLimits } from './streamable-session.ts';
+
+export interface EndpointContext {
+  registry: SessionRegistry;
+  heartbeat: Heartbeat;
+  limits: SessionLimits;
+  maxBodyBytes: number;
+  /** Read per session at creation: quick tunnels force JSON. */
+  responseMode: () => ResponseMode;
+  log: Logger;
+}
+
+/** The caller, as the auth layer established it. */
+export interface Caller {
+  teammate: string;
+}
+
+/** Streamable HTTP (2025-03-26 … 2025-11-25): one endpoint, POST / GET / DELETE. */
+export async function handleStreamable(
+  req: IncomingMessage,
+  res: ServerResponse,
+  hosted: HostedServer,
+  caller: Caller,
+  ctx: EndpointContext,
+): Promise<void> {
+  switch (req.method) {
+    case 'POST':
+      return handlePost(req, res, hosted, caller, ctx);
+    case 'GET': {
+      if (!acceptsEventStream(req)) {
+        sendError(res, 406, 'Not Acceptable: a GET stream needs Accept: text/event-stream');
+        return;
+      }
+      const session = findSession(req, res, hosted, caller, ctx);
+      if (!session) return;
+      const lastEventId = header(req, 'last-event-id');
+      const refused = session.handleGet(res, lastEventId);
+      if (refused) sendError(res, refused.status, refused.message);
+      return;
+    }
+    case 'DELETE': {
+      const session = findSession(req, res, hosted, caller, ctx);
+      if (!session) return;
+      await ctx.registry.end(session.id, 'deleted by client');
+      res.writeHead(200).end();
+      return;
+    }
+    default:
+      sendError(res, 405, `Method ${req.method} not allowed`, { headers: { Allow: 'GET, POST, DELETE' } });
+  }
+}
+
+async function handlePost(
+  req: IncomingMessage,
+  res: ServerResponse,
+  hosted: HostedServer,
+  caller: Caller,
+  ctx: EndpointContext,
+): Promise<void> {
+  const accept = header(req, 'accept');
+  if (accept && !/application\/json|text\/event-stream|\*\/\*/i.test(accept)) {
+    sendError(res, 406, 'Not Acceptable: the client must accept application/json and text/event-stream');
+    return;
+  }
+  if (!/^application\/json\b/i.test(header(req, 'content-type') ?? '')) {
+    sendError(res, 415, 'Unsupported Media Type: Content-Type must be application/json');
+    return;
+  }
+  let body: string;
+  try {
+    body = await readBody(req, ctx.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) sendError(res, 413, error.message, { headers: { Connection: 'close' } });
+    else sendError(res, 400, 'could not read the request body');
+    return;
+  }
+  const parsed = parseMessages(body);
+  if (!parsed.ok) {
+    sendError(res, parsed.status, parsed.message, { code: parsed.code });
+    return;
+  }
+  const { messages, batch } = parsed;
+  const initialize = messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === 'initialize');
+  if (initialize) {
+    if (messages.length > 1) {
+      sendError(res, 400, 'Invalid request: initialize must be sent alone');
+      return;
+    }
+    await startSession(res, hosted, caller, initialize, ctx);
+    return;
+  }
+  const session = findSession(req, res, hosted, caller, ctx);
+  if (!session) return;
+  session.lastActivity = Date.now();
+  const requests = messages.filter(isRequest);
+  if (requests.length === 0) {
+    for (const message of messages) hosted.message(session, message);
+    res.writeHead(202).end();
+    return;
+  }
+  session.handlePost(
+    res,
+    requests.map((r) => r.id),
+    batch,
+  );
+  for (const message of messages) hosted.message(session, message);
+}
+
+async function startSession(
+  res: ServerResponse,
+  hosted: HostedServer,
+  caller: Caller,
+  initialize: JsonRpcRequest,
+  ctx: EndpointContext,
+): Promise<void> {
+  const session = new StreamableSession({
+    id: randomUUID(),
+    teammate: caller.teammate,
+    server: hosted,
+    protocolVersion: negotiateProtocolVersion(initialize.params?.protocolVersion),
+    heartbeat: ctx.heartbeat,
+    limits: ctx.limits,
+    responseMode: ctx.responseMode(),
+  });
+  const response = await hosted.openSession(session, initialize);
+  if (response.error) {
+    sendJson(res, 200, response);
+    return;
+  }
+  ctx.registry.add(session);
+  ctx.log.info({ session: session.id, teammate: caller.teammate, server: hosted.name }, 'session started');
+  sendJson(res, 200, response, { 'mcp-session-id': session.id });
+}
+
+/**
+ * The session a request names. Missing id → 400; unknown, ended, or someone else's → 404, which tells
+ * clients to re-initialise (a 400 here breaks them).
+ */
+function findSession(
+  req: IncomingMessage,
+  res: ServerResponse,
+  hosted: HostedServer,
+  caller: Caller,
+  ctx: EndpointContext,
+): StreamableSession | null {
+  const id = header(req, 'mcp-session-id');
+  if (!id) {
+    sendError(res, 400, 'Bad Request: Mcp-Session-Id header is required');
+    return null;
+  }
+  const version = header(req, 'mcp-protocol-version');
+  if (version !== undefined && !isSupportedProtocolVersion(version)) {
+    sendError(res, 400, `Bad Request: unsupported MCP-Protocol-Version "${version.slice(0, 40)}"`);
+    return null;
+  }
+  const session = ctx.registry.get(id);
+  if (
+    !(session instanceof StreamableSession) ||
+    session.closed ||
+    session.server !== hosted ||
+    session.teammate !== caller.teammate
+  ) {
+    sendError(res, 404, 'Session not found: initialize a new session', { code: ErrorCode.UpstreamUnavailable });
+    return null;
+  }
+  return session;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function acceptsEventStream(req: IncomingMessage): boolean {
+  const accept = header(req, 'accept');
+  return !accept || /text\/event-stream|\*\/\*/i.test(accept);
+}

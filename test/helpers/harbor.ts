@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startHost, type Host, type HostOptions } from '../../server/host.ts';
+import { silentLogger } from '../../server/logger.ts';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+
+export function tempHome(): { home: string; cleanup: () => void } {
+  const home = mkdtempSync(join(tmpdir(), 'harbor-test-'));
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+export interface TestHost {
+  host: Host;
+  url: string;
+  token: string;
+  home: string;
+  close(): Promise<void>;
+}
+
+/** A real host on 127.0.0.1 port 0 with a temp HARBOR_HOME, the given config, and one teammate token. */
+export async function startTestHost(config: object | null, options: Partial<HostOptions> = {}): Promise<TestHost> {
+  const { home, cleanup } = tempHome();
+  if (config) writeFileSync(join(home, 'config.json'), JSON.stringify(config));
+  const host = await startHost({ home, port: 0, log: silentLogger, ...options });
+  const { token } = host.tokens.issue('alice');
+  return {
+    host,
+    url: host.url,
+    token,
+    home,
+    async close() {
+      await host.close();
+      cleanup();
+    },
+  };
+}
+
+export function everythingConfig(mode: 'shared' | 'serial' | 'isolated' = 'shared', extra: object = {}) {
+  return { mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], mode, ...extra } } };
+}
+
+export function authHeaders(token: string): Record<string, string> {
+  return { Authorization: `Bearer ${token}` };
+}
+
+export interface ConnectOptions {
+  capabilities?: Record<string, unknown>;
+  legacy?: boolean;
+  name?: string;
+}
+
+/** An SDK client connected through Harbor. */
+export async function connectClient(url: string, server: string, token: string, options: ConnectOptions = {}): Promise<Client> {
+  const client = new Client({ name: options.name ?? 'test-client', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
+  const requestInit = { headers: authHeaders(token) };
+  const transport = options.legacy
+    ? new SSEClientTransport(new URL(`${url}/sse/${server}`), {
+        requestInit,
+        eventSourceInit: {
+          fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...authHeaders(token) } }),
+        },
+      })
+    : new StreamableHTTPClientTransport(new URL(`${url}/mcp/${server}`), { requestInit });
+  await client.connect(transport);
+  return client;
+}
+
+/** Polls until `check` returns a truthy value; bounded in time. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function textOf(result: unknown): string {
+  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+  return content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+}

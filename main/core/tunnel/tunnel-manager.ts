@@ -3,7 +3,8 @@ import { silentLogger, type Logger } from '../../../server/logger.ts';
 import { cloudflaredInvocation, type TunnelMode } from './cloudflared-args.ts';
 import { findCloudflared } from './cloudflared-binary.ts';
 import { freeLoopbackPort } from './free-port.ts';
-import { createProcessRunner, type ProcessRunner, type ProcessRunnerFactory } from './process-runner.ts';
+import type { RotatingLog, RotatingLogOptions } from '../../../server/supervision/rotating-log.ts';
+import { Supervisor, type ExitEvent, type LogEvent, type SupervisorInfo } from '../../../server/supervision/supervisor.ts';
 import {
   DEFAULT_TUNNEL_TIMEOUT_MS,
   fetchReadiness,
@@ -48,8 +49,9 @@ export interface TunnelManagerOptions {
   healthIntervalMs?: number;
   /** After a wake from sleep: how long a live cloudflared may take to reconnect before it is restarted. Default 10 s. */
   reconnectGraceMs?: number;
+  /** cloudflared's output: a shared RotatingLog or options for one (default: the supervisor's in-memory tail). */
+  log?: RotatingLog | RotatingLogOptions;
   logger?: Logger;
-  runnerFactory?: ProcessRunnerFactory;
 }
 
 export const QUICK_TUNNEL_LIMITATION =
@@ -60,10 +62,13 @@ const KEPT_LINES = 200;
 /** Consecutive unanswered /ready polls after which a running cloudflared is taken for wedged. */
 const WEDGED_AFTER_POLLS = 3;
 
-export declare interface TunnelManager {
-  on(event: 'state', listener: (status: TunnelStatus) => void): this;
-  on(event: 'url', listener: (publicUrl: string, previousUrl: string | null) => void): this;
-  on(event: 'log', listener: (line: string) => void): this;
+export interface TunnelEvents {
+  /** Every change of state(), with the new status. */
+  state: [TunnelStatus];
+  /** The public URL changed (first learned, or a quick tunnel restarted with a new one). */
+  url: [publicUrl: string, previousUrl: string | null];
+  /** One line of cloudflared's output. */
+  log: [line: string];
 }
 
 /**
@@ -72,10 +77,10 @@ export declare interface TunnelManager {
  * died or did not come up in time (the supervisor keeps retrying with backoff; a later success goes
  * back to online). Never emits 'error': failures are in `state().lastError` and reject `start()`.
  */
-export class TunnelManager extends EventEmitter {
+export class TunnelManager extends EventEmitter<TunnelEvents> {
   readonly #options: TunnelManagerOptions;
   readonly #log: Logger;
-  #runner: ProcessRunner | undefined;
+  #runner: Supervisor | undefined;
   #status: TunnelStatus = { state: 'off', mode: null, publicUrl: null, lastError: null };
   #metricsUrl: string | undefined;
   #namedUrl: string | null = null;
@@ -84,7 +89,6 @@ export class TunnelManager extends EventEmitter {
   #lines: string[] = [];
   #lineListeners = new Set<(line: string) => void>();
   #spawnAbort: AbortController | undefined;
-  #intentionalExit = false;
   #healthTimer: NodeJS.Timeout | undefined;
   #unansweredPolls = 0;
   #firstOutcome: { resolve: (status: TunnelStatus) => void; reject: (error: Error) => void } | undefined;
@@ -106,7 +110,12 @@ export class TunnelManager extends EventEmitter {
 
   /** The supervised process's pid, if one is running. */
   get pid(): number | undefined {
-    return this.#runner?.info().pid;
+    return this.#runner?.info().pid ?? undefined;
+  }
+
+  /** Restarts, last exit, memory of the cloudflared process, for the health view; null when off. */
+  supervisorInfo(): SupervisorInfo | null {
+    return this.#runner?.info() ?? null;
   }
 
   /**
@@ -142,23 +151,27 @@ export class TunnelManager extends EventEmitter {
         : cloudflaredInvocation({ mode: 'named', token: options.token, metricsPort });
 
     const readyTimeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS;
-    const runner = (this.#options.runnerFactory ?? createProcessRunner)({
+    const runner = new Supervisor({
       name: 'cloudflared',
       command,
       args: invocation.args,
+      // The whole environment, not added to process.env: `env` option decides what the child sees.
       env: { ...(this.#options.env ?? process.env), ...invocation.env },
-      ready: () => this.#awaitTunnel(generation, options.mode),
+      inheritEnv: false,
+      ready: (_child, signal) => this.#awaitTunnel(generation, options.mode, signal),
       // Our own deadline fires first, with the better message.
       readyTimeoutMs: readyTimeoutMs + 5_000,
+      logger: this.#log,
+      ...(this.#options.log ? { log: this.#options.log } : {}),
     });
     this.#runner = runner;
-    runner.on('spawn', (pid) => this.#onSpawn(generation, pid));
-    runner.on('log', (line) => this.#onLine(generation, line));
-    runner.on('exit', (code, signal) => this.#onExit(generation, code, signal));
+    runner.on('spawn', (child) => this.#onSpawn(generation, child.pid));
+    runner.on('log', (event) => this.#onLine(generation, event));
+    runner.on('exit', (event) => this.#onExit(generation, event));
     this.#log.info({ command, args: invocation.args, mode: options.mode }, 'starting cloudflared');
 
     const outcome = new Promise<TunnelStatus>((resolve, reject) => (this.#firstOutcome = { resolve, reject }));
-    runner.start().catch((error: Error) => this.#fail(generation, error));
+    runner.start();
     return outcome;
   }
 
@@ -171,11 +184,9 @@ export class TunnelManager extends EventEmitter {
     this.#runner = undefined;
     this.#rejectFirst(new Error('tunnel stopped before it was online'));
     if (runner) {
-      this.#intentionalExit = true;
       try {
-        await runner.stop();
+        await runner.stop('tunnel stopped');
       } finally {
-        this.#intentionalExit = false;
         runner.removeAllListeners();
       }
     }
@@ -215,27 +226,23 @@ export class TunnelManager extends EventEmitter {
     return 'restarted';
   }
 
-  async #restart(runner: ProcessRunner, reason: string): Promise<void> {
+  async #restart(runner: Supervisor, reason: string): Promise<void> {
     this.#log.warn({ reason }, 'restarting cloudflared');
     this.#stopHealthPolls();
     this.#update({ state: 'starting', lastError: reason });
-    this.#intentionalExit = true;
-    try {
-      await runner.restart(reason);
-    } finally {
-      this.#intentionalExit = false;
-    }
+    await runner.restart(reason);
   }
 
-  #onSpawn(generation: number, pid: number): void {
+  #onSpawn(generation: number, pid: number | undefined): void {
     if (generation !== this.#generation) return;
     this.#lines = [];
     this.#log.debug({ pid }, 'cloudflared spawned');
     if (this.#status.state !== 'starting') this.#update({ state: 'starting' });
   }
 
-  #onLine(generation: number, line: string): void {
-    if (generation !== this.#generation) return;
+  #onLine(generation: number, { line, stream }: LogEvent): void {
+    // The supervisor's own notes ('starting → online: …') share the stream; they are not cloudflared's words.
+    if (generation !== this.#generation || stream === 'supervisor') return;
     this.#lines.push(line);
     if (this.#lines.length > KEPT_LINES) this.#lines.shift();
     this.#log.debug({ line }, 'cloudflared');
@@ -249,25 +256,26 @@ export class TunnelManager extends EventEmitter {
     return () => this.#lineListeners.delete(listener);
   };
 
-  #onExit(generation: number, code: number | null, signal: NodeJS.Signals | null): void {
+  #onExit(generation: number, { code, signal, expected }: ExitEvent): void {
     if (generation !== this.#generation) return;
     this.#spawnAbort?.abort();
     this.#stopHealthPolls();
-    if (this.#intentionalExit) return;
+    // Expected exits were asked for (stop, restart, failed readiness, memory): their cause is already reported.
+    if (expected) return;
     const message = describeExit(code, signal, this.#lines.at(-1));
     this.#log.warn({ code, signal }, 'cloudflared exited');
     this.#fail(generation, new Error(message));
   }
 
   /** The supervisor's readiness check, run after every spawn: learn the URL, wait for the edge. */
-  async #awaitTunnel(generation: number, mode: TunnelMode): Promise<void> {
+  async #awaitTunnel(generation: number, mode: TunnelMode, runSignal: AbortSignal): Promise<void> {
     const metricsUrl = this.#metricsUrl;
     if (generation !== this.#generation || !metricsUrl) throw new Error('superseded');
     // One abort per spawn: #onExit and stop() end this wait when the child it belongs to is gone.
     this.#spawnAbort?.abort();
     const controller = new AbortController();
     this.#spawnAbort = controller;
-    const signal = controller.signal;
+    const signal = AbortSignal.any([controller.signal, runSignal]);
     const timeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
     try {

@@ -153,6 +153,7 @@ describe('TunnelManager with the stand-in cloudflared', () => {
     });
     assert.equal(manager.state().state, 'down');
     assert.equal(manager.state().publicUrl, null);
+    assert.match(manager.state().lastError ?? '', /no quick-tunnel URL/);
     const pid = manager.pid;
     await manager.stop();
     if (pid !== undefined) assert.equal(isAlive(pid), false);
@@ -163,6 +164,26 @@ describe('TunnelManager with the stand-in cloudflared', () => {
     t.after(() => manager.stop());
     await assert.rejects(manager.start({ mode: 'quick', hostPort: originPort }), /exited with code 1\. Last log line: .*failed to serve tunnel connection/);
     assert.equal(manager.state().state, 'down');
+  });
+
+  test('stop() during start rejects start and leaves no process behind', async () => {
+    const manager = managerFor(join(dir, 'stop-early.json'), { STANDIN_URL_DELAY_MS: '5000' });
+    const starting = manager.start({ mode: 'quick', hostPort: originPort });
+    const spawned = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no pid in 5 s')), 5_000);
+      const check = (): void => {
+        const pid = manager.pid;
+        if (pid === undefined) return void setTimeout(check, 10);
+        clearTimeout(timer);
+        resolve(pid);
+      };
+      check();
+    });
+    const rejected = assert.rejects(starting, /stopped before it was online/);
+    await manager.stop();
+    await rejected;
+    assert.equal(manager.state().state, 'off');
+    assert.equal(isAlive(spawned), false);
   });
 
   test('checkAlive restarts a cloudflared that lost its edge connection, and the URL changes', async (t) => {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { silentLogger, type Logger } from '../logger.ts';
 import { renderAlertMessage, type AlertRule, type AlertSeverity } from './alert-rules.ts';
-import type { MetricSource, MetricValues } from './metric-values.ts';
+import type { MetricSource } from './metric-values.ts';
 
 /**
  * Evaluates alert rules against a MetricSource on an injected clock, one state machine per

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { silentLogger, type Logger } from '../logger.ts';
 import { defaultRestartDelay, nextAttempt, restartDelay, type RestartDelayOptions } from './backoff.ts';
 import { CrashWindow, defaultCrashWindow } from './crash-window.ts';
+import { killOnExit } from './exit-guard.ts';
 import { forEachLine } from './line-splitter.ts';
 import { killTree, treeRss } from './process-tree.ts';
 import { RotatingLog, type LogStream, type RotatingLogOptions } from './rotating-log.ts';
@@ -65,6 +66,8 @@ export interface SupervisorOptions {
   /** Grace between SIGTERM and SIGKILL to the tree. Default 5000 ms. */
   killTimeoutMs?: number;
   memory?: MemoryWatchOptions;
+  /** SIGKILL the child's tree if this process exits without stopping it (see exit-guard.ts). Default true. */
+  killOnExit?: boolean;
   /** Where output lines go: a RotatingLog to share, or options for one (default: in-memory tail only). */
   log?: RotatingLog | RotatingLogOptions;
   logger?: Logger;
@@ -171,6 +174,8 @@ interface Run {
   intentRss: number | null;
   /** Resolves when the supervisor finished ending this run (tree gone); set once a kill started. */
   ending: Promise<void> | null;
+  /** Lifts the kill-on-exit guard once the tree is gone. */
+  unguard: () => void;
 }
 
 const isWindows = process.platform === 'win32';
@@ -189,6 +194,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #memoryLimit: number | null;
   readonly #sampleMs: number;
   readonly #samples: number;
+  readonly #ownsLog: boolean;
 
   #state: SupervisorState = 'stopped';
   #run: Run | null = null;
@@ -223,6 +229,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#memoryLimit = limit > 0 && Number.isFinite(limit) ? limit : null;
     this.#sampleMs = options.memory?.sampleMs ?? 2_000;
     this.#samples = Math.max(1, options.memory?.samples ?? 3);
+    this.#ownsLog = !(options.log instanceof RotatingLog);
     this.log = options.log instanceof RotatingLog ? options.log : new RotatingLog(options.log);
   }
 
@@ -286,6 +293,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#spawn(reason);
   }
 
+  /** stop(), then close the log file (a RotatingLog passed in by the owner is left open for the owner). */
+  async dispose(): Promise<void> {
+    await this.stop('disposed');
+    if (this.#ownsLog) await this.log.close();
+  }
+
   /** Sends an IPC message to a forked child; false when there is no channel. */
   send(message: unknown): boolean {
     const child = this.#run?.child;
@@ -328,13 +341,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const env = options.inheritEnv === false ? { ...options.env } : { ...process.env, ...options.env };
     // Its own process group on POSIX, so one kill(-pid) reaches grandchildren even after their parent died.
     const common = { cwd: options.cwd, env, stdio, detached: !isWindows, windowsHide: true };
-    const child = options.fork
-      ? fork(options.command, options.args ?? [], {
-          ...common,
-          execArgv: options.execArgv ?? [],
-          ...(options.execPath ? { execPath: options.execPath } : {}),
-        })
-      : spawn(options.command, options.args ?? [], common);
+    let child: ChildProcess;
+    try {
+      child = options.fork
+        ? fork(options.command, options.args ?? [], {
+            ...common,
+            execArgv: options.execArgv ?? [],
+            ...(options.execPath ? { execPath: options.execPath } : {}),
+          })
+        : spawn(options.command, options.args ?? [], common);
+    } catch (error) {
+      // Invalid options (a NUL byte in an argument, a bad cwd type) throw at once; treat them like a spawn failure.
+      this.#spawnThrew(reason, error);
+      return;
+    }
 
     let markExited: (record: ExitRecord) => void = () => {};
     const exited = new Promise<ExitRecord>((resolve) => (markExited = resolve));
@@ -354,6 +374,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       intentReason: '',
       intentRss: null,
       ending: null,
+      unguard: () => {},
     };
     this.#run = run;
     this.#transition('starting', reason);
@@ -375,6 +396,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
     child.on('spawn', () => {
       run.pid = child.pid ?? null;
+      if (options.killOnExit !== false) run.unguard = killOnExit(child, !isWindows);
       this.emit('spawn', child);
       this.#watchMemory(run);
       const ready = options.ready ?? 'spawn';
@@ -387,6 +409,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         if (run.onlineAt === null) this.#unready(run, `not ready within ${this.#readyTimeoutMs} ms`);
       }, this.#readyTimeoutMs);
     }
+  }
+
+  #spawnThrew(reason: string, error: unknown): void {
+    const why = `spawn failed: ${error instanceof Error ? error.message : String(error)}`;
+    const at = Date.now();
+    this.#lastExit = { code: null, signal: null, reason: why, at };
+    this.#lastError = why;
+    this.#transition('starting', reason);
+    this.#transition('crashed', why);
+    this.#scheduleAfterFailure(0, why);
   }
 
   #probe(run: Run, probe: ReadinessProbe): void {
@@ -430,17 +462,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return run.ending;
   }
 
+  /** Never rejects: its continuation decides the next state, and nobody may be left waiting on a broken promise. */
   async #killAndWait(run: Run): Promise<void> {
     if (run.pid !== null) {
-      const result = await killTree(run.pid, { graceMs: this.#killTimeoutMs, group: !isWindows });
-      if (result.forced) this.#note(`did not exit within ${this.#killTimeoutMs} ms of SIGTERM; sent SIGKILL to the tree`);
-      if (result.survivors.length > 0) {
-        this.#logger.error({ survivors: result.survivors }, 'processes survived SIGKILL');
-        this.#note(`pids ${result.survivors.join(', ')} survived SIGKILL`);
+      try {
+        const result = await killTree(run.pid, { graceMs: this.#killTimeoutMs, group: !isWindows });
+        if (result.forced) this.#note(`did not exit within ${this.#killTimeoutMs} ms of SIGTERM; sent SIGKILL to the tree`);
+        if (result.survivors.length > 0) {
+          this.#logger.error({ survivors: result.survivors }, 'processes survived SIGKILL');
+          this.#note(`pids ${result.survivors.join(', ')} survived SIGKILL`);
+        }
+      } catch (error) {
+        this.#logger.error({ err: error }, 'killing the process tree failed; killing the child alone');
+        run.child.kill('SIGKILL');
       }
     }
     // 'exit' follows the kill within a tick or two; bounded in case the child was never really spawned.
     await Promise.race([run.exited, delay(this.#killTimeoutMs + 2_000)]);
+    run.unguard();
   }
 
   #afterEnd(run: Run): void {
@@ -459,7 +498,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     // A crash, a memory restart or a readiness failure: all count against the crash rules, or a fast leak would
     // restart forever at full speed.
     if (intent === 'memory') this.#memoryRestarts += 1;
-    this.#scheduleAfterFailure(run, run.intentReason);
+    this.#scheduleAfterFailure(onlineMsOf(run), run.intentReason);
   }
 
   #exited(run: Run, code: number | null, signal: NodeJS.Signals | null, why?: string): void {
@@ -489,9 +528,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** After a crash (or memory/readiness restart): backoff in 'waiting', or the slow retry of 'errored'. */
-  #scheduleAfterFailure(run: Run, reason: string): void {
+  #scheduleAfterFailure(onlineMs: number, reason: string): void {
     const now = Date.now();
-    const onlineMs = run.onlineAt === null ? 0 : (run.exit?.at ?? now) - run.onlineAt;
     if (onlineMs >= this.#delay.resetAfterMs) this.#crashLooping = false;
     this.#attempt = nextAttempt(this.#attempt, onlineMs, this.#delay);
     const crashes = this.#crashes.record(now);
@@ -613,6 +651,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #note(text: string): void {
     this.#line(text, 'supervisor');
   }
+}
+
+function onlineMsOf(run: Run): number {
+  return run.onlineAt === null ? 0 : (run.exit?.at ?? Date.now()) - run.onlineAt;
 }
 
 function isReadyMessage(message: unknown): boolean {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -137,8 +138,9 @@ describe('Supervisor', { concurrency: false }, () => {
 
   it('restarts a leaking child on the memory limit before it grows far past it, and reports the figure', async () => {
     const limit = 150 * MiB;
-    const supervisor = supervise('leak.mjs', ['20971520', '100'], {
-      memory: { limitBytes: limit, sampleMs: 50, samples: 2 },
+    // ~20 MiB per 100 ms, in 2 MiB steps so the growth is smooth rather than one 13 %-of-the-limit jump per tick.
+    const supervisor = supervise('leak.mjs', [String(2 * MiB), '10'], {
+      memory: { limitBytes: limit, sampleMs: 20, samples: 3 },
     });
     let maxSampled = 0;
     supervisor.on('memory', (sample) => {
@@ -148,7 +150,7 @@ describe('Supervisor', { concurrency: false }, () => {
     supervisor.start();
     const stopping = (await done).at(-1) as StateEvent;
 
-    assert.match(stopping.reason, /memory limit exceeded: RSS \d+\.\d MiB > limit 150\.0 MiB for 2 samples 50 ms apart/);
+    assert.match(stopping.reason, /memory limit exceeded: RSS \d+\.\d MiB > limit 150\.0 MiB for 3 samples 20 ms apart/);
     assert.ok((stopping.rssBytes ?? 0) > limit);
     assert.ok((stopping.rssBytes ?? 0) < 1.2 * limit, `restarted at ${stopping.rssBytes} bytes`);
     assert.ok(maxSampled < 1.2 * limit);
@@ -184,6 +186,41 @@ describe('Supervisor', { concurrency: false }, () => {
     assert.ok(took >= 500, `stop took ${took} ms`);
     assert.ok(supervisor.log.tail().some((l) => /sent SIGKILL to the tree/.test(l.line)));
     assert.equal(supervisor.info().lastExit?.signal, 'SIGKILL');
+  });
+
+  it('ends the orphaned grandchild of a crashed child before restarting it', async () => {
+    const supervisor = supervise('stubborn.mjs', ['300'], { killTimeoutMs: 300 });
+    const pids = new Promise<{ parent: number; grandchild: number }>((resolve) => {
+      supervisor.on('log', (e) => {
+        if (e.stream === 'stdout' && e.line.startsWith('{')) resolve(JSON.parse(e.line));
+      });
+    });
+    const waiting = statesUntil(supervisor, reaches('waiting'));
+    supervisor.start();
+    const { grandchild } = await pids;
+    const events = await waiting;
+    assert.deepEqual(events.map((e) => e.to), ['starting', 'online', 'crashed', 'waiting']);
+    assertGone(grandchild);
+    await supervisor.stop();
+  });
+
+  it('kills the supervised tree when its owner dies without stopping it', async () => {
+    const owner = spawn(node, [join(fixtures, 'owner-dies.ts')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [line] = (await once(createInterface({ input: owner.stdout }), 'line')) as [string];
+    const { parent, grandchild } = JSON.parse(line) as { parent: number; grandchild: number };
+    const [code] = await once(owner, 'exit');
+    assert.equal(code, 1);
+    assertGone(parent);
+    assertGone(grandchild);
+  });
+
+  it('reports options that make spawn throw as a crash, not an exception', async () => {
+    const supervisor = supervise('crash.mjs', ['bad\0arg']);
+    const waiting = statesUntil(supervisor, reaches('waiting'));
+    supervisor.start();
+    const events = await waiting;
+    assert.deepEqual(events.map((e) => e.to), ['starting', 'crashed', 'waiting']);
+    assert.match(events[1]?.reason ?? '', /spawn failed: .*null bytes/);
   });
 
   it('becomes online on an IPC ready message; a child that never gets ready is restarted', async () => {

@@ -57,7 +57,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
     ensureDocsFolder(config.docs.folder);
     const index = new DocsIndex({ folder: config.docs.folder, databaseFile: `${paths.home}/docs-index.db`, log });
     docs = index;
-    void index.start(config.docs.rescanSeconds * 1000);
+    // A small folder is indexed before the first request; a big one finishes in the background.
+    const firstScan = index.start(config.docs.rescanSeconds * 1000);
+    await Promise.race([firstScan, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     servers.set(
       'docs',
       new HostedServer({

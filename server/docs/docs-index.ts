@@ -130,6 +130,11 @@ export class DocsIndex {
     return readFile(join(this.folder, ...row.path.split('/')), 'utf8');
   }
 
+  /** True while a scan runs: results may be incomplete. */
+  get indexing(): boolean {
+    return this.#scanning !== null;
+  }
+
   get count(): number {
     return (this.#db.prepare('SELECT count(*) AS n FROM docs').get() as { n: number }).n;
   }

@@ -28,7 +28,7 @@ export function createDocsServer(index: DocsIndex, version: string): McpServer {
       const hits = index.search(query, limit ?? 10);
       const text =
         hits.length === 0
-          ? `No document matches "${query}" (${index.count} documents indexed).`
+          ? `No document matches "${query}" (${index.count} documents indexed${index.indexing ? ', indexing in progress' : ''}).`
           : hits.map((h, i) => `${i + 1}. ${h.path} — ${h.title}\n   ${h.snippet.replace(/\s+/g, ' ')}`).join('\n');
       return {
         content: [{ type: 'text', text }],
@@ -64,7 +64,8 @@ export function createDocsServer(index: DocsIndex, version: string): McpServer {
     },
     async ({ prefix }) => {
       const docs = index.list(prefix ?? '');
-      const text = docs.length === 0 ? 'No documents.' : docs.map((d) => `${d.path} — ${d.title} (${d.size} bytes)`).join('\n');
+      const note = index.indexing ? '\n(Indexing is in progress; the list may be incomplete.)' : '';
+      const text = (docs.length === 0 ? 'No documents.' : docs.map((d) => `${d.path} — ${d.title} (${d.size} bytes)`).join('\n')) + note;
       return { content: [{ type: 'text', text }] };
     },
   );

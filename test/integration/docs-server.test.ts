@@ -10,7 +10,12 @@ test('the built-in docs server finds, ranks, reads and notices new files', async
   const client = await connectClient(h.url, 'docs', h.token);
   try {
     // First start created the folder with a welcome document.
-    assert.match(textOf(await client.callTool({ name: 'list_docs', arguments: {} })), /welcome\.md — Welcome to Harbor/);
+    // The first scan runs in the background; a request never waits for it.
+    const listing = await waitFor(async () => {
+      const text = textOf(await client.callTool({ name: 'list_docs', arguments: {} }));
+      return /welcome/.test(text) ? text : null;
+    }, 10_000, 'the first scan');
+    assert.match(listing, /welcome\.md — Welcome to Harbor/);
 
     mkdirSync(join(folder, 'runbooks'));
     writeFileSync(join(folder, 'runbooks', 'deploy.md'), '# Deploy\n\nRoll out with the blue green switch. Check the kraken dashboard.\n');

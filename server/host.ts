@@ -25,6 +25,7 @@ export interface HostOptions {
   sessionTtlMs?: number;
   limits?: Partial<SessionLimits>;
   responseMode?: ResponseMode;
+  memorySampleMs?: number;
 }
 
 export interface Host {
@@ -82,7 +83,19 @@ export async function startHost(options: HostOptions): Promise<Host> {
         maxIsolated: entry.maxIsolated,
         requestTimeoutMs: entry.requestTimeoutSeconds * 1000,
         createUpstream: () =>
-          new StdioUpstream({ name, command: entry.command, args: entry.args, env: entry.env, cwd: entry.cwd, log }),
+          new StdioUpstream({
+            name,
+            command: entry.command,
+            args: entry.args,
+            env: entry.env,
+            cwd: entry.cwd,
+            memoryLimitBytes: entry.memoryLimitMb * 1024 * 1024,
+            maxCrashes: entry.restart.maxCrashes,
+            windowMs: entry.restart.windowSeconds * 1000,
+            logDir: paths.logs,
+            log,
+            ...(options.memorySampleMs ? { memorySampleMs: options.memorySampleMs } : {}),
+          }),
         log,
       }),
     );

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
 import type { Logger } from '../logger.ts';
+import { Supervisor, type SupervisorInfo } from '../supervision/supervisor.ts';
 import { LineDecoder } from './line-decoder.ts';
 import type { JsonRpcMessage } from './jsonrpc.ts';
 import type { Upstream } from './upstream.ts';
@@ -10,105 +11,116 @@ export interface StdioUpstreamOptions {
   args: string[];
   env: Record<string, string>;
   cwd?: string | undefined;
+  memoryLimitBytes: number;
+  maxCrashes: number;
+  windowMs: number;
+  /** Folder for `<name>.log`; none keeps only the in-memory tail. */
+  logDir?: string | undefined;
   log: Logger;
+  /** Test hook: faster memory sampling. */
+  memorySampleMs?: number;
 }
 
-/** A stdio MCP server as a child process speaking newline-delimited JSON-RPC. */
+/**
+ * A stdio MCP server kept alive by a Supervisor: restarts with backoff, memory watchdog, whole-tree
+ * kill. The router above hears `onDown` when the child dies (calls in flight fail at once) and
+ * `onUp` when its successor is online (re-initialised transparently).
+ */
 export class StdioUpstream implements Upstream {
   readonly name: string;
-  readonly #options: StdioUpstreamOptions;
-  #child: ChildProcessWithoutNullStreams | null = null;
-  #closing = false;
-  #restartTimer: NodeJS.Timeout | null = null;
-  #restarts = 0;
+  readonly supervisor: Supervisor;
+  readonly #log: Logger;
+  #decoder = new LineDecoder();
   onMessage: (message: JsonRpcMessage) => void = () => {};
   onDown: (reason: string) => void = () => {};
   onUp: () => void = () => {};
 
   constructor(options: StdioUpstreamOptions) {
     this.name = options.name;
-    this.#options = options;
+    this.#log = options.log;
+    this.supervisor = new Supervisor({
+      name: options.name,
+      command: options.command,
+      args: options.args,
+      env: options.env,
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      captureStdout: false,
+      ready: 'spawn',
+      maxCrashes: options.maxCrashes,
+      windowMs: options.windowMs,
+      memory: { limitBytes: options.memoryLimitBytes, ...(options.memorySampleMs ? { sampleMs: options.memorySampleMs } : {}) },
+      log: options.logDir ? { file: join(options.logDir, `${safeFileName(options.name)}.log`) } : {},
+      logger: options.log,
+    });
+    this.supervisor.on('spawn', (child) => {
+      this.#decoder = new LineDecoder();
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on('data', (chunk: string) => this.#onStdout(chunk));
+      child.stdin?.on('error', () => {}); // a dead child's pipe; the exit event tells the story
+    });
+    this.supervisor.on('state', (event) => {
+      if (event.to === 'online') this.onUp();
+    });
+    this.supervisor.on('exit', (event) => this.onDown(event.expected ? `was restarted (${event.reason})` : `crashed (${event.reason})`));
   }
 
   get up(): boolean {
-    return this.#child !== null;
+    return this.supervisor.state === 'online' && this.supervisor.stdin !== null;
   }
 
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.supervisor.pid ?? undefined;
   }
 
-  async start(): Promise<void> {
-    const { command, args, env, cwd, log } = this.#options;
-    const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // Own process group, so stopping reaches the grandchildren npx spawns.
-      detached: process.platform !== 'win32',
-      windowsHide: true,
+  info(): SupervisorInfo {
+    return this.supervisor.info();
+  }
+
+  /** Starts the child if it is not running, and waits until it (or its restarted successor) is online. */
+  start(timeoutMs = 60_000): Promise<void> {
+    const supervisor = this.supervisor;
+    if (supervisor.state === 'stopped') supervisor.start();
+    if (this.up) return Promise.resolve();
+    if (supervisor.state === 'errored') return Promise.reject(new Error(supervisor.info().lastError ?? 'crash loop'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`not online after ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
+      const onState = () => {
+        if (this.up) finish();
+        else if (supervisor.state === 'errored') finish(new Error(supervisor.info().lastError ?? 'crash loop'));
+        else if (supervisor.state === 'stopped') finish(new Error('stopped'));
+      };
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        supervisor.off('state', onState);
+        if (error) reject(error);
+        else resolve();
+      };
+      supervisor.on('state', onState);
     });
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    this.#child = child;
-    const decoder = new LineDecoder();
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      for (const line of decoder.push(chunk)) {
-        let message: JsonRpcMessage;
-        try {
-          message = JSON.parse(line) as JsonRpcMessage;
-        } catch {
-          log.warn({ server: this.name, line: line.slice(0, 200) }, 'upstream wrote a non-JSON line to stdout');
-          continue;
-        }
-        this.onMessage(message);
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => log.debug({ server: this.name, stderr: chunk.trimEnd() }, 'upstream stderr'));
-    child.stdin.on('error', () => {});
-    child.once('exit', (code, signal) => {
-      if (this.#child !== child) return;
-      this.#child = null;
-      const reason = signal ? `killed by ${signal}` : `exited with code ${code}`;
-      this.onDown(reason);
-      if (this.#closing) return;
-      log.warn({ server: this.name, code, signal }, 'upstream exited; restarting');
-      const delay = Math.min(100 * 1.5 ** this.#restarts++, 15_000);
-      this.#restartTimer = setTimeout(() => {
-        this.start().catch((error: Error) => log.error({ server: this.name, err: error.message }, 'upstream restart failed'));
-      }, delay);
-    });
-    this.onUp();
   }
 
   send(message: JsonRpcMessage): void {
-    this.#child?.stdin.write(JSON.stringify(message) + '\n');
+    this.supervisor.stdin?.write(JSON.stringify(message) + '\n');
   }
 
   async close(): Promise<void> {
-    this.#closing = true;
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    const child = this.#child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.stdin.end();
-    const kill = (signal: NodeJS.Signals) => {
-      try {
-        if (process.platform !== 'win32' && child.pid) process.kill(-child.pid, signal);
-        else child.kill(signal);
-      } catch {
-        /* already gone */
-      }
-    };
-    const term = setTimeout(() => kill('SIGTERM'), 2000);
-    const hard = setTimeout(() => kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(term);
-    clearTimeout(hard);
-    kill('SIGKILL'); // any grandchild left in the group
+    await this.supervisor.dispose();
   }
+
+  #onStdout(chunk: string): void {
+    for (const line of this.#decoder.push(chunk)) {
+      let message: JsonRpcMessage;
+      try {
+        message = JSON.parse(line) as JsonRpcMessage;
+      } catch {
+        this.#log.warn({ server: this.name, line: line.slice(0, 200) }, 'upstream wrote a non-JSON line to stdout');
+        continue;
+      }
+      this.onMessage(message);
+    }
+  }
+}
+
+function safeFileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_');
 }

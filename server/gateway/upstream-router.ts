@@ -226,7 +226,12 @@ export class UpstreamRouter {
   /** Sends waiting requests upstream, one at a time in serial mode. */
   #pump(): void {
     if (!this.#initResult || !this.upstream.up) {
-      if (this.#waiting.length > 0 && !this.#closed) void this.#ensureInitialized().then(() => this.#pump(), () => this.#failWaiting());
+      if (this.#waiting.length > 0 && !this.#closed) {
+        void this.#ensureInitialized().then(
+          () => this.#pump(),
+          (error: Error) => this.#failWaiting(error.message),
+        );
+      }
       return;
     }
     while (this.#waiting.length > 0) {
@@ -236,12 +241,12 @@ export class UpstreamRouter {
     }
   }
 
-  #failWaiting(): void {
+  #failWaiting(why: string): void {
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const { session, request } of waiting) {
       session.deliver(
-        errorResponse(request.id, ErrorCode.UpstreamUnavailable, `server "${this.#options.serverName}" is not available`),
+        errorResponse(request.id, ErrorCode.UpstreamUnavailable, `server "${this.#options.serverName}" is not available: ${why}`),
         request.id,
       );
     }

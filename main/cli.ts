@@ -1,10 +1,16 @@
 #!/usr/bin/env node
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildConnectionBundle, renderBundleText, type ConnectionBundle } from '../server/access/connection-bundle.ts';
 import { SqliteTokenStore, TokenNameError } from '../server/auth/token-store.ts';
-import { ConfigError } from '../server/config/load-config.ts';
+import { ConfigError, loadConfig } from '../server/config/load-config.ts';
+import type { HostedServerStatus } from '../server/gateway/hosted-server.ts';
 import { ensureHome, harborHome, harborPaths } from '../server/harbor-home.ts';
-import { startHost } from '../server/host.ts';
 import { createLogger } from '../server/logger.ts';
+import type { SupervisorInfo } from '../server/supervision/supervisor.ts';
+import { AdminClient } from './core/admin-client.ts';
+import { HostController, HostStartError } from './core/host-controller.ts';
 import { openDatabase } from '../server/store/sqlite-database.ts';
 import { HARBOR_VERSION } from '../server/version.ts';
 
@@ -15,9 +21,14 @@ Usage: harbor <command> [options]
 Commands:
   serve [--config PATH] [--port N]   Run the host in the foreground. Prints its base URL.
                                      --port 0 picks a free port. Default port 7837 (or config "port").
-  token add <name> [--json]          Create a teammate token and print it once (--json: {"name","token"}).
+  token add <name> [--json]          Create a teammate token and print it once, with ready-to-paste
+                                     snippets for Claude Code, Cursor, VS Code, Claude Desktop, Windsurf,
+                                     Codex and connectors (--json: {"name","token","bundles"}).
   token list [--json]                List teammates: created, last used, calls, revoked.
-  token revoke <name>                Revoke a teammate's token; their next request gets 401.
+  token revoke <name>                Revoke a teammate's token; their next request gets 401 and
+                                     (with the host running) their open sessions close at once.
+  status [--json]                    Each process of the running host: state, pid, uptime, restarts,
+                                     memory and % of its limit, last exit reason. Exit 3 if not running.
   help                               Show this help.
 
 Environment:
@@ -46,22 +57,34 @@ async function serve(args: string[]): Promise<void> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${values.port}"`);
   }
   const paths = homePaths();
-  const log = createLogger();
-  const host = await startHost({
-    home: paths.home,
-    ...(values.config ? { configFile: values.config } : {}),
-    ...(port !== undefined ? { port } : {}),
-    log,
+  const log = createLogger({ name: 'harbor' });
+  const controller = new HostController({ home: paths.home, configFile: values.config, port, logger: log });
+  // The child's own log lines (pino JSON on stderr) stay visible in the foreground, as one stream.
+  controller.on('log', (event) => {
+    if (event.stream !== 'stdout') process.stderr.write(event.line + '\n');
   });
-  process.stdout.write(`Harbor is serving ${[...host.servers.keys()].map((s) => `/mcp/${s}`).join(', ')} at ${host.url}\n`);
+  controller.on('state', (event) => {
+    writeFileSync(join(paths.home, 'controller.json'), JSON.stringify({ pid: process.pid, host: controller.info() }) + '\n');
+    if (event.to === 'errored') log.error({ reason: event.reason }, 'host is crash-looping; retrying slowly');
+  });
+  let announced = false;
+  controller.on('ready', (ready) => {
+    if (announced) {
+      log.info({ url: ready.url }, 'host restarted');
+      return;
+    }
+    announced = true;
+    process.stdout.write(`Harbor is serving ${ready.servers.map((s) => `/mcp/${s}`).join(', ')} at ${ready.url}\n`);
+  });
+  await controller.start();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
-    host.close().then(
+    controller.stop().then(
       () => process.exit(0),
       () => process.exit(1),
     );
@@ -70,7 +93,14 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-function token(args: string[]): void {
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+}
+
+const date = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
+
+async function token(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,
@@ -78,54 +108,145 @@ function token(args: string[]): void {
     allowPositionals: true,
     strict: true,
   });
-  const db = openDatabase(homePaths().database);
-  const store = new SqliteTokenStore(db);
-  try {
-    switch (sub) {
-      case 'add': {
-        const name = positionals.join(' ');
-        if (!name) throw new UsageError('usage: harbor token add <name> [--json]');
-        const { token } = store.issue(name);
-        if (values.json) process.stdout.write(JSON.stringify({ name: name.trim(), token }) + '\n');
-        else {
-          process.stdout.write(`Token for ${name.trim()} (shown once; Harbor keeps only its hash):\n\n  ${token}\n\n`);
-          process.stdout.write(`They connect with the header "Authorization: Bearer <token>", e.g. Claude Code:\n`);
-          process.stdout.write(`  claude mcp add --transport http docs http://127.0.0.1:7837/mcp/docs --header "Authorization: Bearer ${token}"\n`);
-        }
+  const paths = homePaths();
+  const name = positionals.join(' ').trim();
+  // A running host does the work itself, so a revocation closes open sessions at once.
+  const admin = sub === 'add' || sub === 'revoke' ? await AdminClient.connect(paths.home) : null;
+  switch (sub) {
+    case 'add': {
+      if (!name) throw new UsageError('usage: harbor token add <name> [--json]');
+      let token: string;
+      let bundles: ConnectionBundle[];
+      if (admin) {
+        const answer = await admin.request<{ token: string; bundles: ConnectionBundle[] }>('POST', '/admin/teammates', { name });
+        token = answer.token;
+        bundles = answer.bundles;
+      } else {
+        token = withStore(paths.database, (store) => store.issue(name).token);
+        const { config } = loadConfig(paths.config, { docsFolder: paths.docs });
+        const base = `http://127.0.0.1:${config.port}`;
+        const names = [...(config.docs ? ['docs'] : []), ...Object.keys(config.mcpServers)];
+        bundles = names.map((serverName) => buildConnectionBundle({ serverName, baseUrl: base, token, teammate: name }));
+      }
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ name, token, bundles }) + '\n');
         return;
       }
-      case 'list': {
-        const teammates = store.list();
-        if (values.json) {
-          process.stdout.write(JSON.stringify(teammates, null, 2) + '\n');
-          return;
-        }
-        if (teammates.length === 0) {
-          process.stdout.write('No teammates yet. Add one with: harbor token add <name>\n');
-          return;
-        }
-        const date = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
-        const rows = [['NAME', 'CREATED', 'LAST USED', 'CALLS', 'STATUS']];
-        for (const t of teammates) {
-          rows.push([t.name, date(t.createdAt), date(t.lastUsedAt), String(t.calls), t.revokedAt ? `revoked ${date(t.revokedAt)}` : 'active']);
-        }
-        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-        for (const row of rows) process.stdout.write(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
-        return;
-      }
-      case 'revoke': {
-        const name = positionals.join(' ');
-        if (!name) throw new UsageError('usage: harbor token revoke <name>');
-        if (!store.revoke(name)) throw new UsageError(`no active token for "${name}"`);
-        process.stdout.write(`Revoked ${name}. Their next request is refused.\n`);
-        return;
-      }
-      default:
-        throw new UsageError('usage: harbor token add|list|revoke ...');
+      process.stdout.write(`Token for ${name} (shown once; Harbor keeps only its hash):\n\n  ${token}\n\n`);
+      for (const bundle of bundles) process.stdout.write(renderBundleText(bundle) + '\n');
+      return;
     }
+    case 'list': {
+      const teammates = withStore(paths.database, (store) => store.list());
+      if (values.json) {
+        process.stdout.write(JSON.stringify(teammates, null, 2) + '\n');
+        return;
+      }
+      if (teammates.length === 0) {
+        process.stdout.write('No teammates yet. Add one with: harbor token add <name>\n');
+        return;
+      }
+      const rows = [['NAME', 'CREATED', 'LAST USED', 'CALLS', 'STATUS']];
+      for (const t of teammates) {
+        rows.push([t.name, date(t.createdAt), date(t.lastUsedAt), String(t.calls), t.revokedAt ? `revoked ${date(t.revokedAt)}` : 'active']);
+      }
+      printTable(rows);
+      return;
+    }
+    case 'revoke': {
+      if (!name) throw new UsageError('usage: harbor token revoke <name>');
+      if (admin) {
+        try {
+          const answer = await admin.request<{ sessionsClosed: number }>('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
+          process.stdout.write(`Revoked ${name}; closed ${answer.sessionsClosed} open session(s).\n`);
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        return;
+      }
+      if (!withStore(paths.database, (store) => store.revoke(name))) throw new UsageError(`no active token for "${name}"`);
+      process.stdout.write(`Revoked ${name}. Their next request is refused.\n`);
+      return;
+    }
+    default:
+      throw new UsageError('usage: harbor token add|list|revoke ...');
+  }
+}
+
+function withStore<T>(file: string, use: (store: SqliteTokenStore) => T): T {
+  const db = openDatabase(file);
+  try {
+    return use(new SqliteTokenStore(db));
   } finally {
     db.close();
   }
+}
+
+interface StatusAnswer {
+  version: string;
+  host: { pid: number; uptimeSeconds: number; rssBytes: number; url: string; publicUrl: string | null };
+  sessions: number;
+  servers: HostedServerStatus[];
+  docs: { folder: string; documents: number; indexing: boolean } | null;
+}
+
+async function status(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const paths = homePaths();
+  const admin = await AdminClient.connect(paths.home);
+  if (!admin) {
+    if (values.json) process.stdout.write(JSON.stringify({ running: false }) + '\n');
+    else process.stdout.write(`Harbor is not running (HARBOR_HOME ${paths.home}). Start it with: harbor serve\n`);
+    process.exitCode = 3;
+    return;
+  }
+  const answer = await admin.request<StatusAnswer>('GET', '/admin/status');
+  let controller: { host: SupervisorInfo | null } | null = null;
+  try {
+    controller = JSON.parse(readFileSync(join(paths.home, 'controller.json'), 'utf8')) as { host: SupervisorInfo | null };
+  } catch {
+    /* host run without a controller */
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ running: true, ...answer, hostProcess: controller?.host ?? null }, null, 2) + '\n');
+    return;
+  }
+  const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+  const percent = (rss: number, limit: number | null) => (limit ? `${Math.round((rss / limit) * 100)} %` : '-');
+  const duration = (ms: number) => (ms >= 3_600_000 ? `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m` : ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1000)}s` : `${Math.floor(ms / 1000)}s`);
+  process.stdout.write(`Harbor ${answer.version} at ${answer.host.url}${answer.host.publicUrl ? `, shared at ${answer.host.publicUrl}` : ''}; ${answer.sessions} session(s)\n\n`);
+  const rows = [['PROCESS', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'RSS', '% LIMIT', 'LAST EXIT']];
+  const host = controller?.host;
+  rows.push([
+    'host',
+    host?.state ?? 'online',
+    String(answer.host.pid),
+    duration(answer.host.uptimeSeconds * 1000),
+    String(host?.restarts ?? 0),
+    mb(answer.host.rssBytes),
+    percent(answer.host.rssBytes, host?.memoryLimitBytes ?? null),
+    host?.lastExit?.reason ?? '-',
+  ]);
+  for (const server of answer.servers) {
+    for (const upstream of server.upstreams) {
+      const p = upstream.process;
+      if (!p) {
+        rows.push([server.name, upstream.up ? 'online' : 'stopped', 'in host', '-', '-', '-', '-', '-']);
+        continue;
+      }
+      rows.push([
+        server.name,
+        p.state,
+        p.pid ? String(p.pid) : '-',
+        p.pid ? duration(p.uptimeMs) : '-',
+        `${p.restarts}${p.memoryRestarts ? ` (${p.memoryRestarts} memory)` : ''}`,
+        p.rssBytes ? mb(p.rssBytes) : '-',
+        percent(p.rssBytes, p.memoryLimitBytes),
+        p.state === 'errored' ? (p.lastError ?? '-') : (p.lastExit?.reason ?? '-'),
+      ]);
+    }
+  }
+  printTable(rows);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -135,6 +256,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(rest);
     case 'token':
       return token(rest);
+    case 'status':
+      return status(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -153,6 +276,10 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`harbor: ${error.message}\nThe file was left unchanged.\n`);
+    process.exit(2);
+  }
+  if (error instanceof HostStartError) {
+    process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
   if (error instanceof UsageError || error instanceof TokenNameError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -1,3 +1,6 @@
+import { buildConnectionBundle } from './access/connection-bundle.ts';
+import { writeAdminSecret } from './admin/admin-secret.ts';
+import { removeHostRuntime, writeHostRuntime } from './admin/runtime-file.ts';
 import { SqliteTokenStore, type TokenStore } from './auth/token-store.ts';
 import type { HarborConfig } from './config/config-schema.ts';
 import { loadConfig } from './config/load-config.ts';
@@ -26,6 +29,8 @@ export interface HostOptions {
   limits?: Partial<SessionLimits>;
   responseMode?: ResponseMode;
   memorySampleMs?: number;
+  /** Admin API secret; default: a fresh one written to `<home>/admin.secret`. */
+  adminSecret?: string;
 }
 
 export interface Host {
@@ -38,6 +43,8 @@ export interface Host {
   servers: Map<string, HostedServer>;
   http: HostServer;
   docs: DocsIndex | null;
+  /** The tunnel's base URL while sharing: connection bundles name it instead of the loopback URL. */
+  setPublicUrl(url: string | null): void;
   close(): Promise<void>;
 }
 
@@ -52,6 +59,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const flushTimer = setInterval(() => tokens.flush(), 5000);
   flushTimer.unref();
 
+  // Per launch: whoever can read this 0600 file is the owner (the app or the CLI).
+  const adminSecret = options.adminSecret ?? writeAdminSecret(paths.home);
+  let runtimeUrl = '';
+  let publicUrl: string | null = null;
   const servers = new Map<string, HostedServer>();
   let docs: DocsIndex | null = null;
   if (config.docs) {
@@ -112,9 +123,31 @@ export async function startHost(options: HostOptions): Promise<Host> {
     allowedOrigins: config.allowedOrigins,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
-    health: () => ({ version: HARBOR_VERSION, docs: docs ? { folder: docs.folder, documents: docs.count } : null }),
+    health: () => ({ version: HARBOR_VERSION }),
+    admin: {
+      secret: adminSecret,
+      status: () => ({
+        version: HARBOR_VERSION,
+        host: {
+          pid: process.pid,
+          uptimeSeconds: Math.round(process.uptime()),
+          rssBytes: process.memoryUsage().rss,
+          url: runtimeUrl,
+          publicUrl,
+        },
+        docs: docs ? { folder: docs.folder, documents: docs.count, indexing: docs.indexing } : null,
+      }),
+      connectionBundles: (teammate: string, token: string) => {
+        const scope = tokens.list().find((t) => t.name === teammate)?.scope ?? null;
+        return [...servers.keys()]
+          .filter((name) => !scope || scope.includes(name))
+          .map((serverName) => buildConnectionBundle({ serverName, baseUrl: publicUrl ?? runtimeUrl, token, teammate }));
+      },
+    },
   });
   const { url, port } = await http.listen(options.port ?? config.port);
+  runtimeUrl = url;
+  writeHostRuntime(paths.home, { url, port, pid: process.pid, startedAt: Date.now() });
   // Spawn shared upstreams now: a teammate's first call should not wait for `npx` to start.
   for (const hosted of servers.values()) {
     hosted.warmUp().catch((error: Error) => log.error({ server: hosted.name, err: error.message }, 'server failed to start'));
@@ -131,7 +164,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
     servers,
     http,
     docs,
+    setPublicUrl(url: string | null) {
+      publicUrl = url;
+    },
     async close() {
+      removeHostRuntime(paths.home, process.pid);
       clearInterval(flushTimer);
       await http.close();
       await Promise.all([...servers.values()].map((s) => s.close()));

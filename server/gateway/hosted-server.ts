@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import type { SupervisorInfo } from '../supervision/supervisor.ts';
 import type { ClientPeer } from './client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.ts';
 import type { Upstream } from './upstream.ts';
@@ -21,7 +22,7 @@ export interface HostedServerStatus {
   name: string;
   mode: ServerMode;
   sessions: number;
-  upstreams: Array<{ pid: number | undefined; up: boolean; sessions: number; inFlight: number }>;
+  upstreams: Array<{ pid: number | undefined; up: boolean; sessions: number; inFlight: number; process: SupervisorInfo | null }>;
 }
 
 /** One entry of `mcpServers` as served at /mcp/<name>: picks the router each session talks through. */
@@ -91,6 +92,7 @@ export class HostedServer {
         up: r.upstream.up,
         sessions: r.sessionCount,
         inFlight: r.inFlightCount,
+        process: r.upstream.info?.() ?? null,
       })),
     };
   }

@@ -1,3 +1,4 @@
+import type { SupervisorInfo } from '../supervision/supervisor.ts';
 import type { JsonRpcMessage } from './jsonrpc.ts';
 
 /**
@@ -20,4 +21,6 @@ export interface Upstream {
   onUp: () => void;
   /** Process id, for status and the memory watchdog; undefined in process. */
   readonly pid?: number | undefined;
+  /** The supervised process behind it, for status; absent in process. */
+  info?(): SupervisorInfo;
 }

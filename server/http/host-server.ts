@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { handleAdmin, type AdminDeps } from '../admin/admin-api.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { bearerToken } from '../auth/bearer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
@@ -25,6 +26,8 @@ export interface HostServerOptions {
   limits?: Partial<SessionLimits>;
   /** Extra content for GET /health. */
   health?: () => Record<string, unknown>;
+  /** The admin API (loopback, own secret); absent: no /admin routes. */
+  admin?: Omit<AdminDeps, 'tokens' | 'servers' | 'registry'>;
 }
 
 export interface HostServer {
@@ -65,14 +68,21 @@ export function createHostServer(options: HostServerOptions): HostServer {
       return;
     }
     if (path === '/health') {
+      // Public (teammates and load balancers probe it): state only, no process details.
       sendJson(res, 200, {
         status: 'ok',
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        sessions: registry.size,
-        servers: [...servers.values()].map((s) => s.status()),
+        servers: [...servers.values()].map((s) => ({ name: s.name, up: s.status().upstreams.some((u) => u.up) || s.mode === 'isolated' })),
         ...options.health?.(),
       });
       return;
+    }
+    if (path === '/admin' || path.startsWith('/admin/')) {
+      if (!options.admin) {
+        sendError(res, 404, 'Not found');
+        return;
+      }
+      return handleAdmin(req, res, path, { ...options.admin, tokens, servers, registry });
     }
     const match = ROUTE.exec(path);
     if (!match) {

@@ -62,6 +62,13 @@ export class SessionRegistry {
     return true;
   }
 
+  /** Ends every session of a teammate (revocation): their open streams close at once. */
+  async endTeammate(teammate: string, reason: string): Promise<number> {
+    const ids = [...this.#sessions.values()].filter((s) => s.teammate === teammate).map((s) => s.id);
+    await Promise.all(ids.map((id) => this.end(id, reason)));
+    return ids.length;
+  }
+
   /** Ends sessions idle longer than the TTL. A session with an open stream is not idle. */
   reap(now = Date.now()): void {
     for (const session of [...this.#sessions.values()]) {

@@ -1,0 +1,42 @@
+import { ADMIN_SECRET_HEADER } from '../../server/admin/admin-api.ts';
+import { readAdminSecret } from '../../server/admin/admin-secret.ts';
+import { readHostRuntime } from '../../server/admin/runtime-file.ts';
+
+export class HostNotRunningError extends Error {}
+
+/** The CLI's way to a running host: its admin API, found through `<home>/host.json` and `<home>/admin.secret`. */
+export class AdminClient {
+  readonly baseUrl: string;
+  readonly #secret: string;
+
+  private constructor(baseUrl: string, secret: string) {
+    this.baseUrl = baseUrl;
+    this.#secret = secret;
+  }
+
+  /** A client for the host running under `home`, or null when none answers. */
+  static async connect(home: string): Promise<AdminClient | null> {
+    const runtime = readHostRuntime(home);
+    const secret = readAdminSecret(home);
+    if (!runtime || !secret) return null;
+    const client = new AdminClient(runtime.url, secret);
+    try {
+      await client.request('GET', '/admin/status');
+      return client;
+    } catch {
+      return null;
+    }
+  }
+
+  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.baseUrl + path, {
+      method,
+      headers: { [ADMIN_SECRET_HEADER]: this.#secret, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(5000),
+    });
+    const payload = (await res.json()) as T & { error?: { message: string } };
+    if (!res.ok) throw new Error(payload.error?.message ?? `HTTP ${res.status}`);
+    return payload;
+  }
+}

@@ -1,0 +1,140 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeAdminSecret } from '../../server/admin/admin-secret.ts';
+import type { HostReadyMessage } from '../../server/host-main.ts';
+import { harborPaths } from '../../server/harbor-home.ts';
+import type { Logger } from '../../server/logger.ts';
+import { Supervisor, type LogEvent, type StateEvent, type SupervisorInfo } from '../../server/supervision/supervisor.ts';
+import { freeLoopbackPort } from './tunnel/free-port.ts';
+
+/** The host child's own entry, as source (.ts under Node 24) or built (.js in dist/). */
+const HOST_MAIN = fileURLToPath(new URL(`../../server/host-main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+
+/** Exit codes of host-main that no restart can fix. */
+const FATAL_EXITS: Record<number, string> = { 2: 'configuration error', 3: 'port in use' };
+
+export interface HostControllerOptions {
+  home: string;
+  configFile?: string | undefined;
+  /** 0 picks a free port once; restarts keep it, so teammates' URLs stay valid. */
+  port?: number | undefined;
+  memoryLimitBytes?: number;
+  memorySampleMs?: number;
+  logger: Logger;
+  /** How to start the child: child_process.fork (headless) or Electron's utilityProcess (the app). */
+  execPath?: string;
+}
+
+export interface HostControllerEvents {
+  ready: [HostReadyMessage];
+  state: [StateEvent];
+  log: [LogEvent];
+}
+
+export class HostStartError extends Error {}
+
+/**
+ * Runs the host server as a supervised child and keeps it alive: the role of `harbor serve` and of the
+ * Electron main process alike. The child is the unit that fails; this never dies with it.
+ */
+export class HostController extends EventEmitter<HostControllerEvents> {
+  readonly #options: HostControllerOptions;
+  #supervisor: Supervisor | null = null;
+  #ready: HostReadyMessage | null = null;
+  adminSecret = '';
+
+  constructor(options: HostControllerOptions) {
+    super();
+    this.#options = options;
+  }
+
+  get url(): string | null {
+    return this.#ready?.url ?? null;
+  }
+
+  get supervisor(): Supervisor | null {
+    return this.#supervisor;
+  }
+
+  info(): SupervisorInfo | null {
+    return this.#supervisor?.info() ?? null;
+  }
+
+  /** Resolves once the host first reports ready; rejects on a fault no restart can fix (bad config, port taken). */
+  async start(): Promise<HostReadyMessage> {
+    const { home, logger } = this.#options;
+    const port = this.#options.port === 0 || this.#options.port === undefined ? await this.#pickPort() : this.#options.port;
+    this.adminSecret = writeAdminSecret(home);
+    const args = ['--home', home, ...(port !== null ? ['--port', String(port)] : [])];
+    if (this.#options.configFile) args.push('--config', this.#options.configFile);
+    const supervisor = new Supervisor({
+      name: 'host',
+      command: HOST_MAIN,
+      args,
+      fork: true,
+      ...(this.#options.execPath ? { execPath: this.#options.execPath } : {}),
+      env: { HARBOR_HOME: home, HARBOR_ADMIN_SECRET: this.adminSecret },
+      ready: 'ipc',
+      readyTimeoutMs: 30_000,
+      memory: {
+        limitBytes: this.#options.memoryLimitBytes ?? 512 * 1024 * 1024,
+        ...(this.#options.memorySampleMs ? { sampleMs: this.#options.memorySampleMs } : {}),
+      },
+      log: { file: join(harborPaths(home).logs, 'host.log') },
+      logger,
+    });
+    this.#supervisor = supervisor;
+    supervisor.on('state', (event) => this.emit('state', event));
+    supervisor.on('log', (event) => this.emit('log', event));
+    supervisor.on('message', (message) => {
+      if (isReady(message)) {
+        this.#ready = message;
+        this.emit('ready', message);
+      }
+    });
+    return new Promise<HostReadyMessage>((resolve, reject) => {
+      const onReady = (message: HostReadyMessage) => {
+        cleanup();
+        resolve(message);
+      };
+      const onExit = (event: { code: number | null; expected: boolean }) => {
+        const fatal = event.code !== null ? FATAL_EXITS[event.code] : undefined;
+        if (!fatal) return;
+        cleanup();
+        // host-main explains a fatal start in plain stderr lines; pino's JSON lines are the log, not the reason.
+        const detail = supervisor.log
+          .tail(20)
+          .filter((l) => l.stream === 'stderr' && !l.line.startsWith('{'))
+          .map((l) => l.line)
+          .join('\n');
+        void supervisor.stop(fatal).then(() => reject(new HostStartError(detail || `host failed: ${fatal}`)));
+      };
+      const cleanup = () => {
+        this.off('ready', onReady);
+        supervisor.off('exit', onExit);
+      };
+      this.on('ready', onReady);
+      supervisor.on('exit', onExit);
+      supervisor.start();
+    });
+  }
+
+  async restart(reason = 'restarted by the user'): Promise<void> {
+    await this.#supervisor?.restart(reason);
+  }
+
+  async stop(): Promise<void> {
+    await this.#supervisor?.dispose();
+  }
+
+  async #pickPort(): Promise<number | null> {
+    // An explicit 0 means "any free port": pick it here so every restart of the child reuses it.
+    if (this.#options.port === 0) return freeLoopbackPort();
+    return null; // the config's port (or 7837)
+  }
+}
+
+function isReady(message: unknown): message is HostReadyMessage {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'ready' && 'url' in message;
+}

@@ -97,6 +97,11 @@ export class HostedServer {
     };
   }
 
+  /** The shared upstream (tests and status; not for isolated mode). */
+  upstreamForTest(): Upstream {
+    return this.#sharedRouter().upstream;
+  }
+
   async close(): Promise<void> {
     const routers = new Set(this.#routers.values());
     if (this.#shared) routers.add(this.#shared);

@@ -87,3 +87,13 @@ export function textOf(result: unknown): string {
   const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
   return content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
 }
+
+export const FIXTURE_SERVER = join(ROOT, 'test/fixtures/servers/fixture-server.ts');
+
+/** Config entry for the fixture MCP server, with env switches. */
+export function fixtureServer(env: Record<string, string> = {}, extra: object = {}) {
+  return { command: process.execPath, args: [FIXTURE_SERVER], env, ...extra };
+}
+
+/** Zombie-aware (PID 1 here may not reap orphans): a zombie has exited. */
+export { isAlive } from '../../server/supervision/process-tree.ts';

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { StateEvent } from '../../server/supervision/supervisor.ts';
+import type { StdioUpstream } from '../../server/gateway/stdio-upstream.ts';
+import { connectClient, fixtureServer, isAlive, startTestHost, textOf, waitFor } from '../helpers/harbor.ts';
+
+const MB = 1024 * 1024;
+
+function upstreamOf(h: Awaited<ReturnType<typeof startTestHost>>, name: string): StdioUpstream {
+  // The shared router's upstream; status() exposes the pid, the supervisor is on the instance.
+  const status = h.host.servers.get(name)!.status();
+  assert.equal(status.upstreams.length, 1);
+  return (h.host.servers.get(name) as unknown as { upstreamForTest(): StdioUpstream }).upstreamForTest();
+}
+
+describe('upstreams under the Supervisor', () => {
+  test('a leaking server is restarted by the memory watchdog before 1.2x its limit; calls after it succeed', async () => {
+    const h = await startTestHost(
+      { mcpServers: { leaky: fixtureServer({ FIXTURE_LEAK_MB: '5' }, { memoryLimitMb: 150 }) } },
+      { memorySampleMs: 100 },
+    );
+    const client = await connectClient(h.url, 'leaky', h.token);
+    try {
+      const upstream = upstreamOf(h, 'leaky');
+      const memoryRestarts: StateEvent[] = [];
+      upstream.supervisor.on('state', (e) => {
+        if (e.rssBytes !== undefined) memoryRestarts.push(e);
+      });
+      const firstPid = upstream.pid;
+      let failures = 0;
+      const deadline = Date.now() + 30_000;
+      // ~100 MB/s of leak: bounded by count and time.
+      for (let i = 0; i < 400 && memoryRestarts.length === 0 && Date.now() < deadline; i++) {
+        await client.callTool({ name: 'leak', arguments: {} }).catch(() => failures++);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(memoryRestarts.length >= 1, 'the watchdog restarted the server');
+      const restart = memoryRestarts[0]!;
+      assert.equal(restart.memoryLimitBytes, 150 * MB);
+      assert.ok(restart.rssBytes! > 150 * MB && restart.rssBytes! < 1.2 * 150 * MB, `restarted at ${Math.round(restart.rssBytes! / MB)} MB`);
+      await waitFor(() => upstream.up && upstream.pid !== firstPid, 15_000, 'the restarted server');
+      assert.equal(upstream.info().memoryRestarts, 1);
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { message: 'after restart' } })), 'after restart');
+      assert.ok(failures <= 2, `${failures} calls failed around the restart`);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+
+  test('kill -9 of an upstream mid-call: the caller gets an error within 1 s, the session survives, the next call works', async () => {
+    const h = await startTestHost({ mcpServers: { fx: fixtureServer() } });
+    const client = await connectClient(h.url, 'fx', h.token);
+    try {
+      const pid = Number(textOf(await client.callTool({ name: 'pid', arguments: {} })));
+      const call = client.callTool({ name: 'sleep', arguments: { ms: 20_000 } }).then(
+        () => ({ ok: true, message: '' }),
+        (error: Error) => ({ ok: false, message: error.message }),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      const killedAt = Date.now();
+      process.kill(pid, 'SIGKILL');
+      const outcome = await call;
+      const elapsed = Date.now() - killedAt;
+      assert.equal(outcome.ok, false);
+      assert.match(outcome.message, /crashed|killed|not completed/);
+      assert.ok(elapsed < 1000, `error after ${elapsed} ms`);
+      const next = await client.callTool({ name: 'pid', arguments: {} });
+      assert.notEqual(Number(textOf(next)), pid);
+      assert.ok(!isAlive(pid));
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+
+  test('a server that exits at once reaches errored by the crash-loop rule, and calls fail fast saying why', async () => {
+    const h = await startTestHost({
+      mcpServers: { broken: fixtureServer({ FIXTURE_EXIT_AT_ONCE: '1' }, { restart: { maxCrashes: 3, windowSeconds: 60 } }) },
+    });
+    try {
+      const upstream = upstreamOf(h, 'broken');
+      await waitFor(() => upstream.supervisor.state === 'errored', 20_000, 'errored');
+      const info = upstream.info();
+      assert.match(info.lastError ?? '', /code 7|crash/);
+      const res = await fetch(`${h.url}/mcp/broken`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${h.token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+      });
+      const body = (await res.json()) as { error?: { message: string } };
+      assert.match(body.error?.message ?? '', /did not initialise/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a server that ignores SIGTERM is killed after the grace period, with its own child', async () => {
+    const h = await startTestHost({ mcpServers: { stubborn: fixtureServer({ FIXTURE_IGNORE_SIGTERM: '1' }) } });
+    const upstream = upstreamOf(h, 'stubborn');
+    await waitFor(() => upstream.up, 10_000, 'the server');
+    const grandchild = Number(
+      (await waitFor(() => upstream.supervisor.log.tail(50).find((l) => l.line.includes('grandchild')), 10_000, 'the grandchild')).line.split(' ').pop(),
+    );
+    const pid = upstream.pid!;
+    assert.ok(isAlive(pid) && isAlive(grandchild));
+    const started = Date.now();
+    await h.close();
+    const took = Date.now() - started;
+    assert.ok(!isAlive(pid), 'server gone');
+    assert.ok(!isAlive(grandchild), 'grandchild gone');
+    assert.ok(took >= 4000, `stopped after ${took} ms: the grace period was honoured`);
+  });
+});

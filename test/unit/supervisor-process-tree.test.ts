@@ -9,8 +9,10 @@ import {
   killTree,
   listDescendants,
   parseProcStat,
+  readProcessTable,
   treeMembersIn,
   treeRss,
+  walkChildren,
   type ProcessEntry,
 } from '../../server/supervision/process-tree.ts';
 
@@ -85,6 +87,14 @@ describe('real process trees', { skip: !posix && 'POSIX process groups' }, () =>
     assert.ok(memory.rssBytes > 0);
     const alone = await treeRss(grandchild);
     assert.ok(alone.rssBytes < memory.rssBytes);
+  });
+
+  it('walks /proc children files to the same answer as a full table scan', async (t) => {
+    if (process.platform !== 'linux') return t.skip('Linux only');
+    const { parent, grandchild } = await startStubborn();
+    assert.deepEqual(walkChildren(parent), [grandchild]);
+    assert.deepEqual(descendantsIn(await readProcessTable(), parent), [grandchild]);
+    assert.deepEqual(walkChildren(grandchild), []);
   });
 
   it('measures nothing for a pid that does not exist', async () => {

@@ -1,0 +1,175 @@
+import { Agent, request } from 'node:http';
+
+/**
+ * A lean Streamable HTTP MCP client for load generation: initialize, notifications/initialized, then
+ * tools/call POSTs over one keep-alive connection, reading either a JSON or an SSE answer. The SDK
+ * client costs several times more CPU per call than this, and on a 2-core machine the load generator
+ * would otherwise be the bottleneck that every gateway is measured against.
+ */
+
+const PROTOCOL_VERSION = '2025-06-18';
+
+export interface HttpTarget {
+  /** Full Streamable HTTP endpoint, e.g. http://127.0.0.1:1234/mcp/everything. */
+  url: string;
+  headers: Record<string, string>;
+}
+
+interface JsonRpcAnswer {
+  jsonrpc: '2.0';
+  id?: number | string;
+  result?: unknown;
+  error?: { code: number; message: string };
+}
+
+export class McpHttpSession {
+  readonly #url: URL;
+  readonly #headers: Record<string, string>;
+  // One socket per session, as separate teammates' clients would have.
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  #sessionId: string | undefined;
+  #nextId = 1;
+
+  constructor(target: HttpTarget) {
+    this.#url = new URL(target.url);
+    this.#headers = target.headers;
+  }
+
+  async open(): Promise<void> {
+    const init = await this.#post(
+      {
+        jsonrpc: '2.0',
+        id: this.#nextId++,
+        method: 'initialize',
+        params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'harbor-bench', version: '1.0.0' } },
+      },
+      true,
+    );
+    if (init.answer?.error || !init.answer?.result) throw new Error(`initialize failed: ${JSON.stringify(init.answer)}`);
+    if (!init.sessionId) throw new Error('initialize answered without an Mcp-Session-Id');
+    this.#sessionId = init.sessionId;
+    await this.#post({ jsonrpc: '2.0', method: 'notifications/initialized' }, false);
+  }
+
+  /** One tools/call; rejects on an HTTP error, a JSON-RPC error or a tool error. */
+  async callTool(name: string, args: Record<string, unknown>): Promise<unknown> {
+    const { answer } = await this.#post(
+      { jsonrpc: '2.0', id: this.#nextId++, method: 'tools/call', params: { name, arguments: args } },
+      true,
+    );
+    if (!answer) throw new Error('no answer');
+    if (answer.error) throw new Error(`JSON-RPC error ${answer.error.code}: ${answer.error.message}`);
+    const result = answer.result as { isError?: boolean };
+    if (result?.isError) throw new Error(`tool error: ${JSON.stringify(result)}`);
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.#sessionId) {
+      await new Promise<void>((resolve) => {
+        const req = request(this.#url, { method: 'DELETE', agent: this.#agent, headers: this.#requestHeaders() }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+          res.on('error', () => resolve());
+        });
+        req.on('error', () => resolve());
+        req.setTimeout(5_000, () => req.destroy());
+        req.end();
+      });
+    }
+    this.#agent.destroy();
+  }
+
+  #requestHeaders(): Record<string, string> {
+    const headers: Record<string, string> = {
+      ...this.#headers,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    if (this.#sessionId) {
+      headers['mcp-session-id'] = this.#sessionId;
+      headers['mcp-protocol-version'] = PROTOCOL_VERSION;
+    }
+    return headers;
+  }
+
+  /** POSTs one message; for a request, resolves with the answer carrying its id (JSON body or SSE event). */
+  #post(message: { jsonrpc: '2.0'; id?: number; method: string; params?: unknown }, expectAnswer: boolean): Promise<{ answer?: JsonRpcAnswer; sessionId?: string }> {
+    const body = JSON.stringify(message);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        this.#url,
+        { method: 'POST', agent: this.#agent, headers: { ...this.#requestHeaders(), 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const sessionHeader = res.headers['mcp-session-id'];
+          const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;
+          const sse = /text\/event-stream/i.test(res.headers['content-type'] ?? '');
+          let text = '';
+          let settled = false;
+          const finish = (answer: JsonRpcAnswer | undefined) => {
+            if (settled) return;
+            settled = true;
+            resolve({ ...(answer ? { answer } : {}), ...(sessionId ? { sessionId } : {}) });
+          };
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            // An SSE stream may stay open after the answer; resolve as soon as the answer's event is complete.
+            if (sse && expectAnswer && !settled) {
+              const answer = findSseAnswer(text, message.id);
+              if (answer) finish(answer);
+            }
+          });
+          res.on('end', () => {
+            if (settled) return;
+            if (status < 200 || status >= 300) return fail(new Error(`HTTP ${status}: ${text.slice(0, 200)}`));
+            if (!expectAnswer) return finish(undefined);
+            const answer = sse ? findSseAnswer(text, message.id) : parseJsonAnswer(text, message.id);
+            if (!answer) return fail(new Error(`no answer for id ${message.id} in ${sse ? 'SSE' : 'JSON'} body: ${text.slice(0, 200)}`));
+            finish(answer);
+          });
+          res.on('error', (error) => fail(error));
+          const fail = (error: Error) => {
+            if (settled) return;
+            settled = true;
+            reject(error);
+          };
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+}
+
+function parseJsonAnswer(text: string, id: number | undefined): JsonRpcAnswer | undefined {
+  const parsed = JSON.parse(text) as JsonRpcAnswer | JsonRpcAnswer[];
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  return list.find((m) => m.id === id && !('method' in m));
+}
+
+/** The answer with `id` among complete SSE events (blank-line terminated) in `text`. */
+function findSseAnswer(text: string, id: number | undefined): JsonRpcAnswer | undefined {
+  const events = text.replace(/\r\n/g, '\n').split('\n\n');
+  events.pop(); // the last piece is an incomplete event (or empty)
+  for (const event of events) {
+    const data = event
+      .split('\n')
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => line.slice(5).replace(/^ /, ''))
+      .join('\n');
+    if (!data) continue;
+    const answer = parseJsonAnswerSafe(data, id);
+    if (answer) return answer;
+  }
+  return undefined;
+}
+
+function parseJsonAnswerSafe(text: string, id: number | undefined): JsonRpcAnswer | undefined {
+  try {
+    return parseJsonAnswer(text, id);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * `npm run bench [-- <name> [options]]`: runs one benchmark in its own Node process, so each parses
+ * its own options and starts from a clean heap. Names: echo (default), cache.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BENCHES: Record<string, string> = {
+  echo: 'echo.ts',
+  cache: 'cache.ts',
+};
+
+const [first, ...rest] = process.argv.slice(2);
+const named = first !== undefined && !first.startsWith('-');
+const name = named ? first : 'echo';
+const options = named ? rest : process.argv.slice(2);
+const file = BENCHES[name];
+if (!file) {
+  console.error(`unknown benchmark "${name}"; expected one of: ${Object.keys(BENCHES).join(', ')}`);
+  process.exit(2);
+}
+
+const child = spawn(process.execPath, [fileURLToPath(new URL(file, import.meta.url)), ...options], { stdio: 'inherit' });
+// The benchmark ends its own children; pass an interrupt on so it can.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

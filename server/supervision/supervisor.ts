@@ -422,7 +422,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #probe(run: Run, probe: ReadinessProbe): void {
-    probe(run.child, run.abort.signal).then(
+    // Through a promise, so a probe that throws synchronously fails readiness instead of escaping as an exception.
+    Promise.resolve().then(() => probe(run.child, run.abort.signal)).then(
       () => this.#online(run, 'ready (probe)'),
       (error: unknown) => {
         if (run.abort.signal.aborted) return;
@@ -533,12 +534,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (onlineMs >= this.#delay.resetAfterMs) this.#crashLooping = false;
     this.#attempt = nextAttempt(this.#attempt, onlineMs, this.#delay);
     const crashes = this.#crashes.record(now);
-    if (this.#crashLooping || this.#crashes.isLooping(now)) {
-      this.#crashLooping = true;
+    const loopingNow = this.#crashes.isLooping(now);
+    if (this.#crashLooping || loopingNow) {
+      // Once errored, a slow retry that fails again stays errored even though the window has emptied meanwhile.
       const { maxCrashes, windowMs } = this.#crashes.options;
-      const why =
-        `crash loop: ${crashes} crashes within ${formatMs(windowMs)} (limit ${maxCrashes}); last: ${reason}; ` +
-        `retrying every ${formatMs(this.#erroredRetryMs)}`;
+      const retry = `retrying every ${formatMs(this.#erroredRetryMs)}`;
+      const why = loopingNow
+        ? `crash loop: ${crashes} crashes within ${formatMs(windowMs)} (limit ${maxCrashes}); last: ${reason}; ${retry}`
+        : `still failing after a crash loop; last: ${reason}; ${retry}`;
+      this.#crashLooping = true;
       this.#lastError = why;
       this.#scheduleStart(this.#erroredRetryMs, 'errored', why, 'retry after crash loop');
       return;

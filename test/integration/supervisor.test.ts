@@ -136,6 +136,38 @@ describe('Supervisor', { concurrency: false }, () => {
     assert.equal(afterRestart.at(-1)?.retryInMs, 10);
   });
 
+  it('stays errored when the slow retry fails again, and says so', async () => {
+    const supervisor = supervise('crash.mjs', ['0', '2'], {
+      maxCrashes: 1,
+      windowMs: 300,
+      erroredRetryMs: 400,
+      restartDelay: { initialMs: 10, factor: 1, maxMs: 10, resetAfterMs: 30_000 },
+    });
+    const errored: StateEvent[] = [];
+    const done = statesUntil(supervisor, (e) => {
+      if (e.to === 'errored') errored.push(e);
+      return errored.length === 2;
+    });
+    supervisor.start();
+    await done;
+    assert.match(errored[0]?.reason ?? '', /^crash loop: 2 crashes within 300 ms/);
+    assert.match(errored[1]?.reason ?? '', /^still failing after a crash loop; last: exited with code 2; retrying every 400 ms/);
+  });
+
+  it('forgets the backoff after a run that stayed online resetAfterMs', async () => {
+    const supervisor = supervise('crash.mjs', ['300', '1'], {
+      restartDelay: { initialMs: 20, factor: 3, maxMs: 1_000, resetAfterMs: 100 },
+    });
+    const waits: number[] = [];
+    const done = statesUntil(supervisor, (e) => {
+      if (e.to === 'waiting') waits.push(e.retryInMs as number);
+      return waits.length === 3;
+    });
+    supervisor.start();
+    await done;
+    assert.deepEqual(waits, [20, 20, 20]);
+  });
+
   it('restarts a leaking child on the memory limit before it grows far past it, and reports the figure', async () => {
     const limit = 150 * MiB;
     // ~20 MiB per 100 ms, in 2 MiB steps so the growth is smooth rather than one 13 %-of-the-limit jump per tick.

@@ -1,20 +1,47 @@
+import { EventEmitter } from 'node:events';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { AuditLog } from './access/audit-log.ts';
 import { buildConnectionBundle } from './access/connection-bundle.ts';
+import { SessionCap } from './access/session-cap.ts';
+import { TokenBucket } from './access/token-bucket.ts';
+import type { AdminDeps, AdminEvent } from './admin/admin-api.ts';
 import { writeAdminSecret } from './admin/admin-secret.ts';
 import { removeHostRuntime, writeHostRuntime } from './admin/runtime-file.ts';
 import { SqliteTokenStore, type TokenStore } from './auth/token-store.ts';
-import type { HarborConfig } from './config/config-schema.ts';
-import { loadConfig } from './config/load-config.ts';
+import { editConfig } from './config/edit-config.ts';
+import { StdioServerSchema, type HarborConfig, type StdioServerConfig } from './config/config-schema.ts';
+import { describeIssues, loadConfig } from './config/load-config.ts';
 import { DocsIndex } from './docs/docs-index.ts';
 import { createDocsServer, ensureDocsFolder } from './docs/docs-server.ts';
-import { HostedServer } from './gateway/hosted-server.ts';
+import { HostedServer, type HostedServerStatus } from './gateway/hosted-server.ts';
 import { InProcessUpstream } from './gateway/in-process-upstream.ts';
 import { StdioUpstream } from './gateway/stdio-upstream.ts';
+import type { CallEvent } from './gateway/upstream-router.ts';
 import { ensureHome, harborPaths, type HarborPaths } from './harbor-home.ts';
 import { createHostServer, type HostServer } from './http/host-server.ts';
 import type { ResponseMode, SessionLimits } from './http/streamable-session.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { alertRules } from './metrics/alert-rules.ts';
+import { HostObservability, type ShareStatus } from './metrics/host-observability.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
+import { AdminInputError } from './admin/admin-api.ts';
 import { HARBOR_VERSION } from './version.ts';
+
+/** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
+export interface ShareControl {
+  get: () => ShareState;
+  start: (request: Record<string, unknown>) => Promise<ShareState>;
+  stop: () => Promise<ShareState>;
+}
+
+export interface ShareState {
+  state: 'off' | 'starting' | 'online' | 'degraded' | 'down';
+  mode: 'quick' | 'named' | null;
+  publicUrl: string | null;
+  lastError: string | null;
+  degradedReason?: string;
+}
 
 export interface HostOptions {
   home: string;
@@ -31,6 +58,9 @@ export interface HostOptions {
   memorySampleMs?: number;
   /** Admin API secret; default: a fresh one written to `<home>/admin.secret`. */
   adminSecret?: string;
+  share?: ShareControl;
+  /** Test hook: how often processes and connections are sampled for the metrics. */
+  metricsSampleMs?: number;
 }
 
 export interface Host {
@@ -43,35 +73,112 @@ export interface Host {
   servers: Map<string, HostedServer>;
   http: HostServer;
   docs: DocsIndex | null;
-  /** The tunnel's base URL while sharing: connection bundles name it instead of the loopback URL. */
-  setPublicUrl(url: string | null): void;
+  audit: AuditLog;
+  observability: HostObservability;
+  adminSecret: string;
+  /** The tunnel's state: public URL for bundles and Host checks, JSON answers in quick mode. */
+  applyShareState(state: ShareState): void;
   close(): Promise<void>;
 }
+
+/** The last lines of a log file the supervisor above this process writes (bounded: 1 MiB read). */
+function tailFile(file: string, lines: number): Array<{ at: number; stream: string; line: string }> {
+  try {
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r');
+    const length = Math.min(size, 1024 * 1024);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    closeSync(fd);
+    return buffer
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .slice(-lines)
+      .map((line) => ({ at: 0, stream: 'stderr', line }));
+  } catch {
+    return [];
+  }
+}
+
+const OFF: ShareState = { state: 'off', mode: null, publicUrl: null, lastError: null };
 
 /** Builds and starts the host: config, stores, hosted servers, HTTP. The caller owns the process. */
 export async function startHost(options: HostOptions): Promise<Host> {
   const paths = harborPaths(options.home);
   ensureHome(paths);
-  const { config, file } = loadConfig(options.configFile ?? paths.config, { docsFolder: paths.docs });
+  const configFile = options.configFile ?? paths.config;
+  const { config, file } = loadConfig(configFile, { docsFolder: paths.docs });
   const log = options.log ?? createLogger();
   const db: SqliteDatabase = openDatabase(paths.database);
   const tokens = new SqliteTokenStore(db);
+  const audit = new AuditLog(db, { maxRows: config.audit.maxRows, maxAgeMs: config.audit.maxAgeDays * 86_400_000, logger: log });
   const flushTimer = setInterval(() => tokens.flush(), 5000);
   flushTimer.unref();
+  const events = new EventEmitter<{ event: [AdminEvent] }>();
+  const publish = (event: AdminEvent) => events.emit('event', event);
 
   // Per launch: whoever can read this 0600 file is the owner (the app or the CLI).
   const adminSecret = options.adminSecret ?? writeAdminSecret(paths.home);
   let runtimeUrl = '';
-  let publicUrl: string | null = null;
+  let share: ShareState = OFF;
   const servers = new Map<string, HostedServer>();
+  let observability: HostObservability | null = null;
+
+  const onCallDone = (server: string, event: CallEvent) => {
+    const failed = event.error !== undefined || event.toolError;
+    audit.record({
+      teammate: event.session.teammate,
+      server,
+      method: event.method,
+      ...(event.tool ? { tool: event.tool } : {}),
+      durationMs: Math.round(event.durationMs),
+      ok: !failed,
+      ...(event.error ? { error: event.error } : event.toolError ? { error: 'tool reported an error' } : {}),
+    });
+    observability?.observe({ server, method: event.method, tool: event.tool, durationMs: event.durationMs, error: failed ? 'jsonrpc' : null });
+  };
+
+  const stdioServer = (name: string, entry: StdioServerConfig) =>
+    new HostedServer({
+      name,
+      mode: entry.mode,
+      maxIsolated: entry.maxIsolated,
+      requestTimeoutMs: entry.requestTimeoutSeconds * 1000,
+      createUpstream: () => {
+        const upstream = new StdioUpstream({
+          name,
+          command: entry.command,
+          args: entry.args,
+          env: entry.env,
+          cwd: entry.cwd,
+          memoryLimitBytes: entry.memoryLimitMb * 1024 * 1024,
+          maxCrashes: entry.restart.maxCrashes,
+          windowMs: entry.restart.windowSeconds * 1000,
+          logDir: paths.logs,
+          log,
+          ...(options.memorySampleMs ? { memorySampleMs: options.memorySampleMs } : {}),
+        });
+        observability?.watch(name, upstream.supervisor);
+        const close = upstream.close.bind(upstream);
+        upstream.close = async () => {
+          observability?.unwatch(upstream.supervisor);
+          await close();
+        };
+        return upstream;
+      },
+      log,
+      onCallDone,
+    });
+
   let docs: DocsIndex | null = null;
-  if (config.docs) {
-    ensureDocsFolder(config.docs.folder);
-    const index = new DocsIndex({ folder: config.docs.folder, databaseFile: `${paths.home}/docs-index.db`, log });
-    docs = index;
+  const startDocs = async (folder: string, rescanSeconds: number) => {
+    ensureDocsFolder(folder);
+    const index = new DocsIndex({ folder, databaseFile: join(paths.home, 'docs-index.db'), log });
     // A small folder is indexed before the first request; a big one finishes in the background.
-    const firstScan = index.start(config.docs.rescanSeconds * 1000);
+    const firstScan = index.start(rescanSeconds * 1000);
     await Promise.race([firstScan, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    docs = index;
     servers.set(
       'docs',
       new HostedServer({
@@ -81,38 +188,127 @@ export async function startHost(options: HostOptions): Promise<Host> {
         requestTimeoutMs: 60_000,
         createUpstream: () => new InProcessUpstream('docs', () => createDocsServer(index, HARBOR_VERSION)),
         log,
+        onCallDone,
       }),
     );
-  }
+  };
+  if (config.docs) await startDocs(config.docs.folder, config.docs.rescanSeconds);
   for (const [name, entry] of Object.entries(config.mcpServers)) {
-    if (entry.disabled) continue;
-    servers.set(
-      name,
-      new HostedServer({
-        name,
-        mode: entry.mode,
-        maxIsolated: entry.maxIsolated,
-        requestTimeoutMs: entry.requestTimeoutSeconds * 1000,
-        createUpstream: () =>
-          new StdioUpstream({
-            name,
-            command: entry.command,
-            args: entry.args,
-            env: entry.env,
-            cwd: entry.cwd,
-            memoryLimitBytes: entry.memoryLimitMb * 1024 * 1024,
-            maxCrashes: entry.restart.maxCrashes,
-            windowMs: entry.restart.windowSeconds * 1000,
-            logDir: paths.logs,
-            log,
-            ...(options.memorySampleMs ? { memorySampleMs: options.memorySampleMs } : {}),
-          }),
-        log,
-      }),
-    );
+    if (!entry.disabled) servers.set(name, stdioServer(name, entry));
   }
 
-  const http = createHostServer({
+  const rate = new TokenBucket({ ratePerSecond: config.limits.requestsPerSecond, burst: config.limits.burst });
+  const sessionCap = new SessionCap({ maxPerKey: config.limits.sessionsPerTeammate });
+  let http: HostServer;
+
+  // With no file yet, the built-in docs server was a default: keep it when the first edit creates the file.
+  const initialConfig = file === null && config.docs ? { docs: { folder: config.docs.folder } } : {};
+  const removeServer = async (name: string): Promise<boolean> => {
+    const hosted = servers.get(name);
+    if (!hosted) return false;
+    servers.delete(name);
+    for (const session of [...http.registry.all()]) if (session.server === hosted) await http.registry.end(session.id, 'server removed');
+    await hosted.close();
+    return true;
+  };
+
+  const admin: Omit<AdminDeps, 'tokens' | 'servers' | 'registry'> = {
+    secret: adminSecret,
+    heartbeat: undefined,
+    status: () => ({
+      version: HARBOR_VERSION,
+      host: {
+        pid: process.pid,
+        uptimeSeconds: Math.round(process.uptime()),
+        rssBytes: process.memoryUsage().rss,
+        url: runtimeUrl,
+        publicUrl: share.publicUrl,
+      },
+      docs: docs ? { folder: docs.folder, documents: docs.count, indexing: docs.indexing } : null,
+      health: observability!.health(),
+      share,
+    }),
+    connectionBundles: (teammate, token) => {
+      const scope = tokens.list().find((t) => t.name === teammate)?.scope ?? null;
+      return [...servers.keys()]
+        .filter((name) => !scope || scope.includes(name))
+        .map((serverName) => buildConnectionBundle({ serverName, baseUrl: share.publicUrl ?? runtimeUrl, token, teammate }));
+    },
+    metrics: () => ({ ...observability!.metrics.json(), alerts: observability!.alertStatus(), health: observability!.health() }),
+    history: (metric, since) => observability!.history.query(metric, since),
+    activity: (query) => audit.query(query),
+    logs: (name, lines) => {
+      if (name === 'host') return tailFile(join(paths.logs, 'host.log'), lines);
+      const hosted = servers.get(name);
+      const upstream = hosted?.status().upstreams.length ? (hosted as HostedServer).upstreamForTest() : null;
+      if (upstream instanceof StdioUpstream) return upstream.supervisor.log.tail(lines);
+      return null;
+    },
+    ...(options.share
+      ? {
+          share: {
+            get: () => options.share!.get(),
+            start: (request) => options.share!.start(request),
+            stop: () => options.share!.stop(),
+          },
+        }
+      : {}),
+    manage: {
+      add: async (body) => {
+        const name = typeof body.name === 'string' ? body.name : '';
+        if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name) || name === 'docs') throw new AdminInputError('name: letters, digits, _ . - (and not "docs")');
+        if (servers.has(name)) throw new AdminInputError(`a server named "${name}" exists already`);
+        const { name: _drop, ...raw } = body;
+        const parsed = StdioServerSchema.safeParse(raw);
+        if (!parsed.success) throw new AdminInputError(describeIssues(parsed.error).join('; '));
+        editConfig(configFile, (json) => {
+          const mcpServers = (json.mcpServers ?? {}) as Record<string, unknown>;
+          mcpServers[name] = raw;
+          json.mcpServers = mcpServers;
+        }, initialConfig);
+        const hosted = stdioServer(name, parsed.data);
+        servers.set(name, hosted);
+        hosted.warmUp().catch((error: Error) => log.error({ server: name, err: error.message }, 'server failed to start'));
+        publish({ type: 'server', action: 'added', name });
+        return hosted.status();
+      },
+      remove: async (name) => {
+        if (name === 'docs') throw new AdminInputError('the built-in docs server is turned off by removing "docs" from config.json');
+        const removed = await removeServer(name);
+        if (removed) {
+          editConfig(configFile, (json) => {
+            delete (json.mcpServers as Record<string, unknown> | undefined)?.[name];
+          }, initialConfig);
+          publish({ type: 'server', action: 'removed', name });
+        }
+        return removed;
+      },
+      restart: async (name) => {
+        const hosted = servers.get(name);
+        if (!hosted) throw new AdminInputError(`no server named "${name}"`);
+        const upstream = hosted.mode === 'isolated' ? null : hosted.upstreamForTest();
+        if (upstream instanceof StdioUpstream) await upstream.supervisor.restart('restarted by the user');
+        return hosted.status() satisfies HostedServerStatus;
+      },
+      setDocsFolder: async (folder) => {
+        editConfig(configFile, (json) => {
+          json.docs = { ...(json.docs as object | undefined), folder };
+        }, initialConfig);
+        await removeServer('docs');
+        const old = docs;
+        docs = null;
+        await old?.close();
+        await startDocs(folder, config.docs?.rescanSeconds ?? 30);
+        return { folder: docs!.folder };
+      },
+    },
+    subscribe: (listener) => {
+      events.on('event', listener);
+      return () => events.off('event', listener);
+    },
+  };
+
+  http = createHostServer({
     servers,
     tokens,
     log,
@@ -123,30 +319,30 @@ export async function startHost(options: HostOptions): Promise<Host> {
     allowedOrigins: config.allowedOrigins,
     ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
-    health: () => ({ version: HARBOR_VERSION }),
-    admin: {
-      secret: adminSecret,
-      status: () => ({
-        version: HARBOR_VERSION,
-        host: {
-          pid: process.pid,
-          uptimeSeconds: Math.round(process.uptime()),
-          rssBytes: process.memoryUsage().rss,
-          url: runtimeUrl,
-          publicUrl,
-        },
-        docs: docs ? { folder: docs.folder, documents: docs.count, indexing: docs.indexing } : null,
-      }),
-      connectionBundles: (teammate: string, token: string) => {
-        const scope = tokens.list().find((t) => t.name === teammate)?.scope ?? null;
-        return [...servers.keys()]
-          .filter((name) => !scope || scope.includes(name))
-          .map((serverName) => buildConnectionBundle({ serverName, baseUrl: publicUrl ?? runtimeUrl, token, teammate }));
-      },
-    },
+    access: { rate, sessions: sessionCap, describeRate: `${config.limits.requestsPerSecond} requests/s (burst ${config.limits.burst})` },
+    health: () => ({ ...observability!.health(), version: HARBOR_VERSION }),
+    metrics: { text: () => observability!.metrics.metricsText(), get contentType() { return observability!.metrics.contentType; } },
+    onServerError: () => observability?.observe({ server: '', method: 'http', tool: undefined, durationMs: 0, error: 'http_5xx' }),
+    admin,
   });
+  admin.heartbeat = http.heartbeat;
+  observability = new HostObservability({
+    servers,
+    registry: http.registry,
+    httpServer: http.server,
+    db,
+    rules: alertRules(config.alerts),
+    hostMemoryLimitBytes: config.hostMemoryLimitMb * 1024 * 1024,
+    share: (): ShareStatus => ({ state: share.state, shared: share.state !== 'off', ...(share.lastError ? { detail: share.lastError } : {}) }),
+    log,
+    ...(options.metricsSampleMs ? { sampleMs: options.metricsSampleMs } : {}),
+  });
+  observability.on('alert', (event) => publish({ type: 'alert', ...event }));
+  observability.on('health', (health) => publish({ type: 'health', ...health }));
+
   const { url, port } = await http.listen(options.port ?? config.port);
   runtimeUrl = url;
+  observability.start();
   writeHostRuntime(paths.home, { url, port, pid: process.pid, startedAt: Date.now() });
   // Spawn shared upstreams now: a teammate's first call should not wait for `npx` to start.
   for (const hosted of servers.values()) {
@@ -163,16 +359,29 @@ export async function startHost(options: HostOptions): Promise<Host> {
     tokens,
     servers,
     http,
-    docs,
-    setPublicUrl(url: string | null) {
-      publicUrl = url;
+    get docs() {
+      return docs;
+    },
+    audit,
+    observability,
+    adminSecret,
+    applyShareState(next: ShareState) {
+      const previousHost = share.publicUrl ? new URL(share.publicUrl).hostname : null;
+      if (previousHost) http.guard.disallowHost(previousHost);
+      share = next;
+      if (next.publicUrl) http.guard.allowHost(new URL(next.publicUrl).hostname);
+      // Quick tunnels buffer SSE at the edge: answer POSTs with JSON while one carries the traffic.
+      http.setResponseMode(next.mode === 'quick' && next.state !== 'off' ? 'json' : (options.responseMode ?? config.responseMode));
+      publish({ type: 'share', ...next });
     },
     async close() {
       removeHostRuntime(paths.home, process.pid);
       clearInterval(flushTimer);
+      observability!.stop();
       await http.close();
       await Promise.all([...servers.values()].map((s) => s.close()));
       await docs?.close();
+      await audit.close();
       tokens.flush();
       db.close();
     },

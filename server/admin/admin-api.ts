@@ -4,34 +4,60 @@ import type { HostedServer } from '../gateway/hosted-server.ts';
 import { sendError, sendJson } from '../http/http-errors.ts';
 import { readBody } from '../http/read-body.ts';
 import type { SessionRegistry } from '../http/session-registry.ts';
+import { Heartbeat, SseStream } from '../http/sse-stream.ts';
 import { secretMatches } from './admin-secret.ts';
 
 export const ADMIN_SECRET_HEADER = 'x-harbor-admin-secret';
 
-/** Headers a tunnel or reverse proxy adds: an admin request carrying any of them came from outside. */
-const FORWARDING_HEADERS = ['cf-connecting-ip', 'cf-ray', 'cf-visitor', 'x-forwarded-for', 'x-forwarded-host', 'forwarded', 'x-real-ip'];
+/** Headers a tunnel or reverse proxy adds: a request carrying any of them came from outside. */
+export const FORWARDING_HEADERS = ['cf-connecting-ip', 'cf-ray', 'cf-visitor', 'x-forwarded-for', 'x-forwarded-host', 'forwarded', 'x-real-ip'];
 
+/** An admin event for the app's notifications and live views. */
+export interface AdminEvent {
+  type: 'health' | 'alert' | 'share' | 'teammate' | 'server';
+  [key: string]: unknown;
+}
+
+/** What the host provides to the admin API; optional parts answer 501 when absent. */
 export interface AdminDeps {
   secret: string;
   tokens: TokenStore;
   servers: Map<string, HostedServer>;
   registry: SessionRegistry;
-  /** Extra status the host adds (process, docs, share state ...). */
   status: () => Record<string, unknown>;
-  /** Renders a new teammate's connection bundle for every server their token reaches. */
   connectionBundles?: (teammate: string, token: string) => unknown;
+  metrics?: () => Record<string, unknown>;
+  history?: (metric: string, since: number) => unknown;
+  activity?: (query: { teammate?: string; server?: string; limit?: number }) => Promise<unknown>;
+  logs?: (process: string, lines: number) => unknown | null;
+  share?: {
+    get: () => unknown;
+    start: (request: Record<string, unknown>) => Promise<unknown>;
+    stop: () => Promise<unknown>;
+  };
+  manage?: {
+    add: (entry: Record<string, unknown>) => Promise<unknown>;
+    remove: (name: string) => Promise<boolean>;
+    restart: (name: string) => Promise<unknown>;
+    setDocsFolder: (folder: string) => Promise<unknown>;
+  };
+  subscribe?: (listener: (event: AdminEvent) => void) => () => void;
+  heartbeat?: Heartbeat;
 }
 
-function isLoopback(address: string | undefined): boolean {
+export function isLoopbackPeer(req: IncomingMessage): boolean {
+  const address = req.socket.remoteAddress;
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
-/** Why an admin request is refused, or null. The checks run before the secret is even looked at. */
+export function isForwarded(req: IncomingMessage): boolean {
+  return FORWARDING_HEADERS.some((header) => req.headers[header] !== undefined);
+}
+
+/** Why an admin request is refused, or null. Place checks come before the secret is looked at. */
 export function adminRefusal(req: IncomingMessage, secret: string): { status: number; message: string } | null {
-  if (!isLoopback(req.socket.remoteAddress)) return { status: 403, message: 'Forbidden: the admin API answers loopback only' };
-  for (const header of FORWARDING_HEADERS) {
-    if (req.headers[header] !== undefined) return { status: 403, message: 'Forbidden: the admin API is not reachable through a proxy or tunnel' };
-  }
+  if (!isLoopbackPeer(req)) return { status: 403, message: 'Forbidden: the admin API answers loopback only' };
+  if (isForwarded(req)) return { status: 403, message: 'Forbidden: the admin API is not reachable through a proxy or tunnel' };
   const presented = req.headers[ADMIN_SECRET_HEADER];
   if (typeof presented !== 'string' || !secretMatches(presented, secret)) {
     return { status: 401, message: 'Unauthorized: admin secret required' };
@@ -39,58 +65,121 @@ export function adminRefusal(req: IncomingMessage, secret: string): { status: nu
   return null;
 }
 
-/** The app's and the CLI's API: status, teammates. Teammate-facing routes never reach here. */
-export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, deps: AdminDeps): Promise<void> {
+type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL, deps: AdminDeps) => Promise<void> | void;
+
+async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const text = await readBody(req, 256 * 1024);
+  const value = JSON.parse(text || '{}') as unknown;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AdminInputError('body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function notAvailable(res: ServerResponse, what: string): void {
+  sendError(res, 501, `${what} is not available in this host`);
+}
+
+const ROUTES: Array<[string, RegExp, Handler]> = [
+  ['GET', /^\/admin\/status$/, (_req, res, _p, _u, deps) =>
+    sendJson(res, 200, { ...deps.status(), sessions: deps.registry.size, servers: [...deps.servers.values()].map((s) => s.status()) })],
+  ['GET', /^\/admin\/metrics$/, (_req, res, _p, _u, deps) => (deps.metrics ? sendJson(res, 200, deps.metrics()) : notAvailable(res, 'metrics'))],
+  ['GET', /^\/admin\/metrics\/history$/, (_req, res, _p, url, deps) => {
+    if (!deps.history) return notAvailable(res, 'metric history');
+    const metric = url.searchParams.get('metric');
+    if (!metric) return sendError(res, 400, 'metric is required');
+    const since = Number(url.searchParams.get('since') ?? Date.now() - 3_600_000);
+    sendJson(res, 200, { series: deps.history(metric, Number.isFinite(since) ? since : Date.now() - 3_600_000) });
+  }],
+  ['GET', /^\/admin\/teammates$/, (_req, res, _p, _u, deps) => sendJson(res, 200, { teammates: deps.tokens.list() })],
+  ['POST', /^\/admin\/teammates$/, async (req, res, _p, _u, deps) => {
+    const body = await jsonBody(req);
+    if (typeof body.name !== 'string') return sendError(res, 400, 'name is required');
+    const scope = Array.isArray(body.scope) ? body.scope.map(String) : null;
+    const expiresAt = typeof body.expiresAt === 'number' ? body.expiresAt : null;
+    try {
+      const { token, teammate } = deps.tokens.issue(body.name, { scope, expiresAt });
+      sendJson(res, 201, { teammate, token, bundles: deps.connectionBundles?.(teammate.name, token) ?? [] });
+    } catch (error) {
+      sendError(res, 409, (error as Error).message);
+    }
+  }],
+  ['DELETE', /^\/admin\/teammates\/([^/]+)$/, async (_req, res, [encoded], _u, deps) => {
+    const name = decodeURIComponent(encoded!);
+    if (!deps.tokens.revoke(name)) return sendError(res, 404, `no active token for "${name}"`);
+    const closed = await deps.registry.endTeammate(name, 'token revoked');
+    sendJson(res, 200, { revoked: name, sessionsClosed: closed });
+  }],
+  ['GET', /^\/admin\/activity$/, async (_req, res, _p, url, deps) => {
+    if (!deps.activity) return notAvailable(res, 'activity');
+    const teammate = url.searchParams.get('teammate') ?? undefined;
+    const server = url.searchParams.get('server') ?? undefined;
+    const limit = Number(url.searchParams.get('limit') ?? 100);
+    sendJson(res, 200, { entries: await deps.activity({ ...(teammate ? { teammate } : {}), ...(server ? { server } : {}), limit }) });
+  }],
+  ['GET', /^\/admin\/logs$/, (_req, res, _p, url, deps) => {
+    if (!deps.logs) return notAvailable(res, 'logs');
+    const name = url.searchParams.get('process') ?? 'host';
+    const lines = Math.min(Math.max(Number(url.searchParams.get('lines') ?? 200) || 200, 1), 2000);
+    const tail = deps.logs(name, lines);
+    if (tail === null) return sendError(res, 404, `no process named "${name}"`);
+    sendJson(res, 200, { process: name, lines: tail });
+  }],
+  ['GET', /^\/admin\/share$/, (_req, res, _p, _u, deps) => (deps.share ? sendJson(res, 200, deps.share.get()) : notAvailable(res, 'sharing'))],
+  ['POST', /^\/admin\/share$/, async (req, res, _p, _u, deps) => {
+    if (!deps.share) return notAvailable(res, 'sharing');
+    sendJson(res, 200, await deps.share.start(await jsonBody(req)));
+  }],
+  ['DELETE', /^\/admin\/share$/, async (_req, res, _p, _u, deps) => {
+    if (!deps.share) return notAvailable(res, 'sharing');
+    sendJson(res, 200, await deps.share.stop());
+  }],
+  ['POST', /^\/admin\/servers$/, async (req, res, _p, _u, deps) => {
+    if (!deps.manage) return notAvailable(res, 'server management');
+    sendJson(res, 201, await deps.manage.add(await jsonBody(req)));
+  }],
+  ['DELETE', /^\/admin\/servers\/([^/]+)$/, async (_req, res, [name], _u, deps) => {
+    if (!deps.manage) return notAvailable(res, 'server management');
+    const removed = await deps.manage.remove(decodeURIComponent(name!));
+    if (!removed) return sendError(res, 404, `no server named "${decodeURIComponent(name!)}"`);
+    sendJson(res, 200, { removed: decodeURIComponent(name!) });
+  }],
+  ['POST', /^\/admin\/servers\/([^/]+)\/restart$/, async (_req, res, [name], _u, deps) => {
+    if (!deps.manage) return notAvailable(res, 'server management');
+    sendJson(res, 200, await deps.manage.restart(decodeURIComponent(name!)));
+  }],
+  ['PUT', /^\/admin\/docs$/, async (req, res, _p, _u, deps) => {
+    if (!deps.manage) return notAvailable(res, 'server management');
+    const body = await jsonBody(req);
+    if (typeof body.folder !== 'string' || !body.folder) return sendError(res, 400, 'folder is required');
+    sendJson(res, 200, await deps.manage.setDocsFolder(body.folder));
+  }],
+  ['GET', /^\/admin\/events$/, (_req, res, _p, _u, deps) => {
+    if (!deps.subscribe || !deps.heartbeat) return notAvailable(res, 'events');
+    const stream = new SseStream(res, { heartbeat: deps.heartbeat });
+    const unsubscribe = deps.subscribe((event) => stream.send(JSON.stringify(event), { event: event.type }));
+    stream.onClose = unsubscribe;
+  }],
+];
+
+/** Operator errors (bad input, unknown names) are 400s with their message, not 500s. */
+export class AdminInputError extends Error {}
+
+/** The app's and the CLI's API. Teammate-facing routes never reach here. */
+export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, url: URL, deps: AdminDeps): Promise<void> {
   const refused = adminRefusal(req, deps.secret);
   if (refused) {
     sendError(res, refused.status, refused.message);
     return;
   }
-  const route = `${req.method} ${path}`;
-  if (route === 'GET /admin/status') {
-    sendJson(res, 200, {
-      ...deps.status(),
-      sessions: deps.registry.size,
-      servers: [...deps.servers.values()].map((s) => s.status()),
-    });
-    return;
-  }
-  if (route === 'GET /admin/teammates') {
-    sendJson(res, 200, { teammates: deps.tokens.list() });
-    return;
-  }
-  if (route === 'POST /admin/teammates') {
-    let body: { name?: unknown; scope?: unknown; expiresAt?: unknown };
+  for (const [method, pattern, handler] of ROUTES) {
+    const match = pattern.exec(path);
+    if (!match || method !== req.method) continue;
     try {
-      body = JSON.parse(await readBody(req, 64 * 1024)) as typeof body;
-    } catch {
-      sendError(res, 400, 'body must be JSON: {"name": "..."}');
-      return;
-    }
-    if (typeof body.name !== 'string') {
-      sendError(res, 400, 'name is required');
-      return;
-    }
-    try {
-      const scope = Array.isArray(body.scope) ? body.scope.map(String) : null;
-      const expiresAt = typeof body.expiresAt === 'number' ? body.expiresAt : null;
-      const { token, teammate } = deps.tokens.issue(body.name, { scope, expiresAt });
-      sendJson(res, 201, { teammate, token, bundles: deps.connectionBundles?.(teammate.name, token) ?? null });
+      await handler(req, res, match.slice(1), url, deps);
     } catch (error) {
-      sendError(res, 409, (error as Error).message);
+      const status = error instanceof AdminInputError || error instanceof SyntaxError ? 400 : 500;
+      sendError(res, status, (error as Error).message);
     }
     return;
   }
-  const revoke = /^DELETE \/admin\/teammates\/([^/]+)$/.exec(route);
-  if (revoke) {
-    const name = decodeURIComponent(revoke[1]!);
-    if (!deps.tokens.revoke(name)) {
-      sendError(res, 404, `no active token for "${name}"`);
-      return;
-    }
-    const closed = await deps.registry.endTeammate(name, 'token revoked');
-    sendJson(res, 200, { revoked: name, sessionsClosed: closed });
-    return;
-  }
-  sendError(res, 404, `no admin route ${route.slice(0, 100)}`);
+  sendError(res, 404, `no admin route ${req.method} ${path.slice(0, 100)}`);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertOverridesSchema } from '../metrics/alert-rules.ts';
 
 /**
  * One hosted stdio server, in the shape Claude Desktop and Cursor configs already use, so an entry
@@ -57,6 +58,24 @@ export const HarborConfigSchema = z
     allowedOrigins: z.array(z.string()).default([]),
     /** auto: JSON when the answer is quick, SSE once the call streams or takes long; json: never SSE (quick tunnels); sse: always SSE. */
     responseMode: z.enum(['auto', 'json', 'sse']).default('auto'),
+    /** Per-teammate limits: a token bucket of requests and a cap on concurrent sessions. */
+    limits: z
+      .object({
+        requestsPerSecond: z.number().positive().default(10),
+        burst: z.number().int().positive().default(30),
+        sessionsPerTeammate: z.number().int().positive().default(10),
+      })
+      .strict()
+      .default({ requestsPerSecond: 10, burst: 30, sessionsPerTeammate: 10 }),
+    /** Memory limit of the host process itself (the supervisor restarts it above this). */
+    hostMemoryLimitMb: z.number().positive().default(512),
+    /** Alert rule overrides by rule id: { threshold?, forMs?, enabled? }. */
+    alerts: alertOverridesSchema.default({}),
+    /** Audit log bounds. */
+    audit: z
+      .object({ maxRows: z.number().int().positive().default(100_000), maxAgeDays: z.number().positive().default(30) })
+      .strict()
+      .default({ maxRows: 100_000, maxAgeDays: 30 }),
   })
   .strict();
 

@@ -31,7 +31,10 @@ export interface CallEvent {
   method: string;
   tool: string | undefined;
   durationMs: number;
+  /** JSON-RPC error message, if the call failed at the protocol level. */
   error: string | undefined;
+  /** The tool ran and reported failure (`isError: true`). */
+  toolError: boolean;
 }
 
 interface InFlight {
@@ -311,6 +314,7 @@ export class UpstreamRouter {
       tool: entry.tool,
       durationMs: performance.now() - entry.startedAt,
       error: response.error?.message,
+      toolError: (response.result as { isError?: unknown } | undefined)?.isError === true,
     });
   }
 

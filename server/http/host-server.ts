@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { handleAdmin, type AdminDeps } from '../admin/admin-api.ts';
+import type { SessionCap } from '../access/session-cap.ts';
+import type { TokenBucket } from '../access/token-bucket.ts';
+import { handleAdmin, isForwarded, isLoopbackPeer, type AdminDeps } from '../admin/admin-api.ts';
+import { ErrorCode } from '../gateway/jsonrpc.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { bearerToken } from '../auth/bearer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
@@ -24,8 +27,14 @@ export interface HostServerOptions {
   responseMode: ResponseMode;
   allowedOrigins?: string[];
   limits?: Partial<SessionLimits>;
-  /** Extra content for GET /health. */
-  health?: () => Record<string, unknown>;
+  /** Extra content for GET /health: `state` for everyone, `reasons` and the rest for loopback callers only. */
+  health?: () => { state: string; reasons: string[]; [key: string]: unknown };
+  /** Prometheus exposition for GET /metrics (loopback callers only). */
+  metrics?: { text: () => Promise<string>; contentType: string };
+  /** Per-teammate limits. */
+  access?: { rate: TokenBucket; sessions: SessionCap; describeRate: string };
+  /** A 5xx answer, for the error-rate metric. */
+  onServerError?: () => void;
   /** The admin API (loopback, own secret); absent: no /admin routes. */
   admin?: Omit<AdminDeps, 'tokens' | 'servers' | 'registry'>;
 }
@@ -57,6 +66,14 @@ export function createHostServer(options: HostServerOptions): HostServer {
     limits: { maxStoredEvents: 256, maxStoredBytes: 1024 * 1024, sseAfterMs: 1000, ...options.limits },
     responseMode: () => responseMode,
     log,
+    admitSession: (teammate, sessionId) => {
+      if (!options.access) return null;
+      const admitted = options.access.sessions.acquire(teammate, sessionId);
+      return admitted.ok ? null : `Too many sessions: ${teammate} already has ${admitted.limit} open (the per-teammate session limit); close one or wait for idle ones to expire`;
+    },
+  };
+  registry.onClosed = (session) => {
+    options.access?.sessions.release(session.id);
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -67,14 +84,34 @@ export function createHostServer(options: HostServerOptions): HostServer {
       sendError(res, 403, `Forbidden: ${check.reason}`);
       return;
     }
+    const local = isLoopbackPeer(req) && !isForwarded(req);
     if (path === '/health') {
-      // Public (teammates and load balancers probe it): state only, no process details.
-      sendJson(res, 200, {
-        status: 'ok',
+      // Teammates and load balancers probe it through the tunnel: the colour only. The reasons name
+      // processes and figures, so only the machine's own user sees them.
+      const health = options.health?.() ?? { state: 'green', reasons: [] };
+      const body: Record<string, unknown> = {
+        status: health.state,
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        servers: [...servers.values()].map((s) => ({ name: s.name, up: s.status().upstreams.some((u) => u.up) || s.mode === 'isolated' })),
-        ...options.health?.(),
-      });
+      };
+      if (local) {
+        Object.assign(body, health);
+        body.servers = [...servers.values()].map((s) => ({ name: s.name, up: s.status().upstreams.some((u) => u.up) || s.mode === 'isolated' }));
+      }
+      sendJson(res, 200, body);
+      return;
+    }
+    if (path === '/metrics') {
+      if (!options.metrics) {
+        sendError(res, 404, 'Not found');
+        return;
+      }
+      if (!local) {
+        sendError(res, 403, 'Forbidden: /metrics answers loopback scrapers only');
+        return;
+      }
+      const text = await options.metrics.text();
+      res.writeHead(200, { 'Content-Type': options.metrics.contentType });
+      res.end(text);
       return;
     }
     if (path === '/admin' || path.startsWith('/admin/')) {
@@ -82,7 +119,7 @@ export function createHostServer(options: HostServerOptions): HostServer {
         sendError(res, 404, 'Not found');
         return;
       }
-      return handleAdmin(req, res, path, { ...options.admin, tokens, servers, registry });
+      return handleAdmin(req, res, path, url, { ...options.admin, tokens, servers, registry });
     }
     const match = ROUTE.exec(path);
     if (!match) {
@@ -108,6 +145,16 @@ export function createHostServer(options: HostServerOptions): HostServer {
       sendError(res, 403, `Forbidden: this token is not allowed to use "${hosted.name}"`);
       return;
     }
+    if (options.access) {
+      const taken = options.access.rate.take(teammate.name);
+      if (!taken.ok) {
+        sendError(res, 429, `Too many requests: rate limit for ${teammate.name} is ${options.access.describeRate}; retry in ${taken.retryAfterSeconds}s`, {
+          headers: { 'Retry-After': String(taken.retryAfterSeconds) },
+          code: ErrorCode.LimitExceeded,
+        });
+        return;
+      }
+    }
     tokens.touch(teammate.name);
     const caller = { teammate: teammate.name };
     if (kind === 'mcp') return handleStreamable(req, res, hosted, caller, ctx);
@@ -129,6 +176,7 @@ export function createHostServer(options: HostServerOptions): HostServer {
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: Error) => {
+      options.onServerError?.();
       log.error({ err: error.message, stack: error.stack, path: req.url?.split('?')[0]?.replace(/\/t\/[^/]+/, '/t/[redacted]') }, 'request failed');
       sendError(res, 500, 'Internal error');
     });

@@ -12,7 +12,7 @@ import type { Caller, EndpointContext } from './streamable-endpoint.ts';
 
 /** A 2024-11-05 HTTP+SSE session: one long GET stream out, POSTs to the endpoint it announced in. */
 export class LegacySseSession implements HostSession {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly teammate: string;
   readonly server: HostedServer;
   readonly transport = 'sse' as const;
@@ -20,7 +20,8 @@ export class LegacySseSession implements HostSession {
   lastActivity = Date.now();
   readonly #stream: SseStream;
 
-  constructor(stream: SseStream, teammate: string, server: HostedServer) {
+  constructor(id: string, stream: SseStream, teammate: string, server: HostedServer) {
+    this.id = id;
     this.#stream = stream;
     this.teammate = teammate;
     this.server = server;
@@ -48,8 +49,14 @@ export function openLegacyStream(
   messagesPath: string,
   ctx: EndpointContext,
 ): void {
+  const id = randomUUID();
+  const refused = ctx.admitSession(caller.teammate, id);
+  if (refused) {
+    sendError(res, 429, refused, { headers: { 'Retry-After': '60' } });
+    return;
+  }
   const stream = new SseStream(res, { heartbeat: ctx.heartbeat });
-  const session = new LegacySseSession(stream, caller.teammate, hosted);
+  const session = new LegacySseSession(id, stream, caller.teammate, hosted);
   ctx.registry.add(session);
   stream.onClose = () => void ctx.registry.end(session.id, 'stream closed');
   stream.send(`${messagesPath}?sessionId=${session.id}`, { event: 'endpoint' });

@@ -19,6 +19,8 @@ export interface EndpointContext {
   /** Read per session at creation: quick tunnels force JSON. */
   responseMode: () => ResponseMode;
   log: Logger;
+  /** Admits a new session for a teammate; returns why not, when over their limit. */
+  admitSession: (teammate: string, sessionId: string) => string | null;
 }
 
 /** The caller, as the auth layer established it. */
@@ -133,8 +135,14 @@ async function startSession(
     limits: ctx.limits,
     responseMode: ctx.responseMode(),
   });
+  const refused = ctx.admitSession(caller.teammate, session.id);
+  if (refused) {
+    sendError(res, 429, refused, { code: ErrorCode.LimitExceeded, id: initialize.id, headers: { 'Retry-After': '60' } });
+    return;
+  }
   const response = await hosted.openSession(session, initialize);
   if (response.error) {
+    ctx.registry.onClosed(session, 'initialize failed');
     sendJson(res, 200, response);
     return;
   }

@@ -42,8 +42,14 @@ export async function startTestHost(config: object | null, options: Partial<Host
   };
 }
 
+/** Per-teammate limits high enough that routing tests (one token, many sessions) never meet them. */
+export const GENEROUS_LIMITS = { requestsPerSecond: 100_000, burst: 100_000, sessionsPerTeammate: 1000 };
+
 export function everythingConfig(mode: 'shared' | 'serial' | 'isolated' = 'shared', extra: object = {}) {
-  return { mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], mode, ...extra } } };
+  return {
+    mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], mode, ...extra } },
+    limits: GENEROUS_LIMITS,
+  };
 }
 
 export function authHeaders(token: string): Record<string, string> {

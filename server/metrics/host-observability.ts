@@ -1,0 +1,172 @@
+import { EventEmitter } from 'node:events';
+import type { Server } from 'node:http';
+import type { HostedServer } from '../gateway/hosted-server.ts';
+import type { SessionRegistry } from '../http/session-registry.ts';
+import type { Logger } from '../logger.ts';
+import type { SqliteDatabase } from '../store/sqlite-database.ts';
+import type { Supervisor } from '../supervision/supervisor.ts';
+import { AlertEvaluator, type AlertEvent, type AlertStatus } from './alert-evaluator.ts';
+import type { AlertRule } from './alert-rules.ts';
+import { computeHealth, type Health, type ProcessHealth, type RestartRecord, type TunnelState } from './health.ts';
+import { MetricHistory } from './history.ts';
+import { HarborMetrics, type ErrorKind } from './registry.ts';
+
+export interface ShareStatus {
+  state: TunnelState;
+  shared: boolean;
+  detail?: string;
+}
+
+export interface ObservedCall {
+  server: string;
+  method: string;
+  tool: string | undefined;
+  durationMs: number;
+  error: ErrorKind | null;
+}
+
+export interface HostObservabilityOptions {
+  servers: Map<string, HostedServer>;
+  registry: SessionRegistry;
+  httpServer: Server;
+  db: SqliteDatabase;
+  rules: AlertRule[];
+  hostMemoryLimitBytes: number;
+  share: () => ShareStatus;
+  /** Cache counters to publish: name → cumulative hits and misses. */
+  caches?: () => Array<{ name: string; hits: number; misses: number }>;
+  /** Upstream API rate limits: name → remaining/limit. */
+  rateLimits?: () => Array<{ name: string; remaining: number; limit: number }>;
+  log: Logger;
+  sampleMs?: number;
+  historyMs?: number;
+}
+
+const RESTART_MEMORY_MS = 60 * 60 * 1000;
+
+/**
+ * The host's six metrics, their alert rules, their history and the health colour, fed from the
+ * request path (cheap counters) and from a periodic sample of processes, sessions and caches.
+ */
+export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; health: [Health] }> {
+  readonly metrics = new HarborMetrics();
+  readonly history: MetricHistory;
+  readonly alerts: AlertEvaluator;
+  readonly #options: HostObservabilityOptions;
+  readonly #supervisors = new Map<Supervisor, { server: string; restarts: RestartRecord[] }>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #lastHealth: Health | null = null;
+
+  constructor(options: HostObservabilityOptions) {
+    super();
+    this.#options = options;
+    this.history = new MetricHistory(options.db);
+    this.alerts = new AlertEvaluator({ rules: options.rules, source: (now) => this.metrics.values(now), logger: options.log });
+    this.alerts.on('change', (event) => {
+      options.log.info({ rule: event.ruleId, label: event.label, to: event.to, value: event.value }, event.message);
+      this.emit('alert', event);
+      this.#checkHealth();
+    });
+  }
+
+  start(): void {
+    this.sample();
+    this.alerts.start();
+    const sampler = setInterval(() => this.sample(), this.#options.sampleMs ?? 5000);
+    const recorder = setInterval(() => this.history.record(this.metrics.values()), this.#options.historyMs ?? 10_000);
+    sampler.unref();
+    recorder.unref();
+    this.#timers.push(sampler, recorder);
+  }
+
+  stop(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.alerts.stop();
+  }
+
+  /** One answered call; on the hot path, so counters only. */
+  observe(call: ObservedCall): void {
+    this.metrics.observeRequest({ server: call.server, method: call.method, tool: call.tool ?? null, durationMs: call.durationMs, error: call.error });
+  }
+
+  /** Follows a supervised upstream's restarts for the health sentences. */
+  watch(server: string, supervisor: Supervisor): void {
+    const entry = { server, restarts: [] as RestartRecord[] };
+    this.#supervisors.set(supervisor, entry);
+    supervisor.on('state', (event) => {
+      if (event.to === 'crashed' || event.rssBytes !== undefined) {
+        const record: RestartRecord = { at: event.at, cause: event.rssBytes !== undefined ? 'memory' : 'crash', exitCode: event.exitCode };
+        if (event.rssBytes !== undefined) record.rssBytes = event.rssBytes;
+        if (event.memoryLimitBytes !== undefined) record.limitBytes = event.memoryLimitBytes;
+        entry.restarts.push(record);
+        const cutoff = Date.now() - RESTART_MEMORY_MS;
+        while (entry.restarts.length > 0 && entry.restarts[0]!.at < cutoff) entry.restarts.shift();
+      }
+      this.#checkHealth();
+    });
+  }
+
+  unwatch(supervisor: Supervisor): void {
+    this.#supervisors.delete(supervisor);
+  }
+
+  /** Processes, sessions, streams and caches, sampled every few seconds. */
+  sample(): void {
+    const { metrics } = this;
+    const rss = process.memoryUsage().rss;
+    metrics.setProcessMemory('host', rss, this.#options.hostMemoryLimitBytes);
+    for (const [supervisor, { server }] of this.#supervisors) {
+      const info = supervisor.info();
+      const label = this.#labelFor(supervisor, server);
+      if (info.pid) metrics.setProcessMemory(label, info.rssBytes, info.memoryLimitBytes);
+      else metrics.removeProcess(label);
+    }
+    const sessions: Record<string, number> = {};
+    let streams = 0;
+    for (const session of this.#options.registry.all()) {
+      sessions[session.server.name] = (sessions[session.server.name] ?? 0) + 1;
+      streams += session.openStreams;
+    }
+    this.#options.httpServer.getConnections((error, sockets) => {
+      metrics.setConnections({ sockets: error ? 0 : sockets, streams, sessions });
+    });
+    for (const cache of this.#options.caches?.() ?? []) metrics.setCacheStats(cache.name, cache.hits, cache.misses);
+    for (const limit of this.#options.rateLimits?.() ?? []) metrics.setRateLimit(limit.name, limit.remaining, limit.limit);
+    this.#checkHealth();
+  }
+
+  health(now = Date.now()): Health {
+    const processes: ProcessHealth[] = [];
+    for (const [supervisor, { server, restarts }] of this.#supervisors) {
+      const info = supervisor.info();
+      processes.push({ name: this.#labelFor(supervisor, server), state: info.state, restarts: info.restarts, restartHistory: restarts, nextRetryAt: info.nextStartAt });
+    }
+    return computeHealth({
+      host: { name: 'Harbor host', state: 'online', restarts: 0 },
+      processes,
+      alerts: this.alerts.firing().map((a) => ({ message: a.message, severity: a.severity })),
+      tunnel: this.#options.share(),
+      now,
+    });
+  }
+
+  alertStatus(): AlertStatus[] {
+    return this.alerts.status().filter((a) => a.state === 'firing' || a.state === 'pending');
+  }
+
+  #labelFor(supervisor: Supervisor, server: string): string {
+    // Isolated servers run several processes: tell them apart by pid.
+    let count = 0;
+    for (const entry of this.#supervisors.values()) if (entry.server === server) count++;
+    return count > 1 ? `${server}#${supervisor.pid ?? '-'}` : server;
+  }
+
+  #checkHealth(): void {
+    const health = this.health();
+    const previous = this.#lastHealth;
+    this.#lastHealth = health;
+    if (!previous || previous.state !== health.state || previous.reasons.join('\n') !== health.reasons.join('\n')) {
+      this.emit('health', health);
+    }
+  }
+}

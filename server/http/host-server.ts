@@ -77,7 +77,14 @@ export function createHostServer(options: HostServerOptions): HostServer {
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // Concatenated, not resolved: a path like `//evil` must stay a path, not become a host.
+    let url: URL;
+    try {
+      url = new URL(`http://localhost${req.url?.startsWith('/') ? req.url : '/'}`);
+    } catch {
+      sendError(res, 400, 'Bad Request: malformed URL');
+      return;
+    }
     const path = url.pathname;
     const check = guard.check(req);
     if (!check.ok) {

@@ -1,0 +1,90 @@
+import type uPlot from 'uplot';
+import type { HistorySeries } from './host-api.ts';
+
+/**
+ * Small line charts of the last hour (uPlot, loaded on first use from /app/vendor/). One line per label,
+ * on a shared time axis; buckets missing for a label are gaps.
+ */
+
+type UPlotModule = { default: typeof uPlot };
+let loading: Promise<typeof uPlot> | null = null;
+
+function loadUPlot(): Promise<typeof uPlot> {
+  // A computed specifier: served by the host from node_modules/uplot, not resolved by any bundler.
+  const url = new URL('./vendor/uplot.js', import.meta.url).href;
+  loading ??= (import(url) as Promise<UPlotModule>).then((m) => m.default);
+  return loading;
+}
+
+const LINE_COLOURS = ['#1f6feb', '#b35900', '#8250df', '#1a7f37'];
+/** Labels drawn per chart; the rest would be unreadable at this size. */
+const MAX_LINES = 4;
+
+/** Aligns series on the union of their timestamps (seconds, as uPlot wants). */
+export function alignSeries(series: HistorySeries[]): { data: uPlot.AlignedData; labels: string[] } {
+  const shown = series.slice(0, MAX_LINES);
+  const times = [...new Set(shown.flatMap((s) => s.points.map((p) => p.t)))].sort((a, b) => a - b);
+  const index = new Map(times.map((t, i) => [t, i]));
+  const columns = shown.map((s) => {
+    const column: Array<number | null> = times.map(() => null);
+    for (const point of s.points) column[index.get(point.t)!] = point.value;
+    return column;
+  });
+  return { data: [times.map((t) => t / 1000), ...columns] as uPlot.AlignedData, labels: shown.map((s) => s.label || 'all') };
+}
+
+export interface Sparkline {
+  element: HTMLElement;
+  update(series: HistorySeries[]): Promise<void>;
+}
+
+export function createSparkline(title: string, format: (value: number) => string): Sparkline {
+  const element = document.createElement('div');
+  element.className = 'chart';
+  element.setAttribute('role', 'img');
+  element.setAttribute('aria-label', `${title}: no history yet`);
+  let plot: uPlot | null = null;
+  let shape = '';
+
+  return {
+    element,
+    async update(series) {
+      const { data, labels } = alignSeries(series);
+      const points = data[0].length;
+      element.dataset.points = String(points);
+      if (points === 0) {
+        plot?.destroy();
+        plot = null;
+        shape = '';
+        element.replaceChildren();
+        element.setAttribute('aria-label', `${title}: no history yet`);
+        return;
+      }
+      const last = series[0]?.points.at(-1)?.value;
+      element.setAttribute('aria-label', `${title}, last hour, ${labels.join(', ')}${last !== undefined ? `; latest ${format(last)}` : ''}`);
+      const UPlot = await loadUPlot();
+      const nextShape = `${labels.join('\n')}|${points < 3}`;
+      if (plot && shape === nextShape) {
+        plot.setData(data);
+        return;
+      }
+      plot?.destroy();
+      shape = nextShape;
+      plot = new UPlot(
+        {
+          width: 150,
+          height: 44,
+          pxAlign: false,
+          cursor: { show: false },
+          legend: { show: false },
+          scales: { x: { time: true } },
+          axes: [{ show: false }, { show: false }],
+          // A lone point draws no line: show points until there are enough to see a trend.
+          series: [{}, ...labels.map((label, i) => ({ label, stroke: LINE_COLOURS[i % LINE_COLOURS.length], width: 1.5, spanGaps: false, points: { show: points < 3, size: 5 } }))],
+        },
+        data,
+        element,
+      );
+    },
+  };
+}

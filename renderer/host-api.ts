@@ -1,0 +1,391 @@
+/**
+ * The only way the UI reaches Harbor: a typed `HostApi` with two adapters, HTTP (browser dashboard, tests,
+ * and main's side of the IPC bridge) and IPC (the Electron popover, through the preload's `window.harbor`).
+ * Types mirror docs/admin-api.md; test/unit/renderer-host-api.test.ts checks them against the server's own.
+ * Runs in a browser and under Node: no DOM types here.
+ */
+
+export type HealthState = 'green' | 'amber' | 'red';
+
+export interface Health {
+  state: HealthState;
+  reasons: string[];
+}
+
+export type ShareStateName = 'off' | 'starting' | 'online' | 'degraded' | 'down';
+
+export interface ShareState {
+  state: ShareStateName;
+  mode: 'quick' | 'named' | null;
+  publicUrl: string | null;
+  lastError: string | null;
+  degradedReason?: string | null;
+}
+
+export type ShareRequest = { mode: 'quick' } | { mode: 'named'; token?: string; hostname: string };
+
+export interface ProcessInfo {
+  name: string;
+  state: string;
+  pid: number | null;
+  uptimeMs: number;
+  restarts: number;
+  memoryRestarts: number;
+  rssBytes: number;
+  memoryLimitBytes: number | null;
+  lastError: string | null;
+  nextStartAt: number | null;
+}
+
+export type ServerMode = 'shared' | 'serial' | 'isolated';
+
+export interface HostedServerStatus {
+  name: string;
+  mode: ServerMode;
+  sessions: number;
+  upstreams: Array<{ pid: number | undefined; up: boolean; sessions: number; inFlight: number; process: ProcessInfo | null }>;
+}
+
+export interface HostStatus {
+  version: string;
+  host: { pid: number; uptimeSeconds: number; rssBytes: number; url: string; publicUrl: string | null };
+  docs: { folder: string; documents: number; indexing: boolean } | null;
+  sessions: number;
+  servers: HostedServerStatus[];
+  /** Absent from hosts older than the metrics work. */
+  health?: Health;
+  share?: ShareState;
+}
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  count: number;
+}
+
+export interface AlertStatus {
+  ruleId: string;
+  label: string;
+  state: 'ok' | 'pending' | 'firing' | 'resolved';
+  since: number;
+  value: number | null;
+  threshold: number;
+  message: string;
+  severity: 'warning' | 'note';
+}
+
+/** The six metrics of DESIGN.md section 7. Latencies in ms, ratios in 0…1. */
+export interface MetricsJson {
+  latency: Record<string, LatencySummary>;
+  errorRate: number | null;
+  errors: { requests: number; errors: number; byServer: Record<string, { requests: number; errors: number }> };
+  memory: Array<{ process: string; rssBytes: number; limitBytes: number | null; ratio: number | null }>;
+  cacheHitRatio: Record<string, number | null>;
+  connections: { sockets: number; sessions: number; streams: number; trend: 'up' | 'down' | 'flat' };
+  rateLimitRemaining: number | null;
+}
+
+export interface MetricsResponse extends MetricsJson {
+  alerts: AlertStatus[];
+}
+
+export interface HistorySeries {
+  metric: string;
+  label: string;
+  points: Array<{ t: number; value: number }>;
+}
+
+export interface Teammate {
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  calls: number;
+  revokedAt: number | null;
+  expiresAt: number | null;
+  scope: string[] | null;
+}
+
+export interface Snippet {
+  client: string;
+  title: string;
+  language: 'shell' | 'json' | 'toml' | 'text';
+  text: string;
+  file?: string;
+  note?: string;
+}
+
+export interface ConnectionBundle {
+  serverName: string;
+  clientName: string;
+  teammate: string;
+  url: string;
+  connectorUrl: string;
+  snippets: Snippet[];
+}
+
+export interface NewTeammate {
+  teammate: Teammate;
+  /** Shown once, never stored by the UI. */
+  token: string;
+  bundles: ConnectionBundle[] | null;
+}
+
+export interface ActivityEntry {
+  id: number | string;
+  teammate: string;
+  server: string;
+  method: string;
+  tool: string | null;
+  durationMs: number;
+  ok: boolean;
+  error: string | null;
+  at: number;
+}
+
+export interface LogLine {
+  at: number;
+  stream: string;
+  line: string;
+}
+
+export interface NewServer {
+  name: string;
+  command: string;
+  args?: string[];
+  env?: Record<string, string>;
+  mode?: ServerMode;
+}
+
+export interface HostApi {
+  status(): Promise<HostStatus>;
+  metrics(): Promise<MetricsResponse>;
+  metricsHistory(metric: string, since: number): Promise<HistorySeries[]>;
+  teammates(): Promise<Teammate[]>;
+  addTeammate(name: string): Promise<NewTeammate>;
+  revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }>;
+  activity(filter?: { teammate?: string; server?: string; limit?: number }): Promise<ActivityEntry[]>;
+  logs(process: string, lines?: number): Promise<LogLine[]>;
+  share(): Promise<ShareState>;
+  startShare(request: ShareRequest): Promise<ShareState>;
+  stopShare(): Promise<ShareState>;
+  addServer(server: NewServer): Promise<HostedServerStatus>;
+  removeServer(name: string): Promise<{ removed: string | boolean }>;
+  restartServer(name: string): Promise<HostedServerStatus>;
+  setDocsFolder(folder: string): Promise<{ folder: string }>;
+  /** A native folder picker (Electron); null in a browser, where the UI asks for a path instead. */
+  chooseFolder(): Promise<string | null>;
+}
+
+export type HostApiMethod = keyof HostApi;
+
+/** Every method, exactly once: the record type makes a missing or an extra name a type error. */
+const METHODS: Record<HostApiMethod, true> = {
+  status: true,
+  metrics: true,
+  metricsHistory: true,
+  teammates: true,
+  addTeammate: true,
+  revokeTeammate: true,
+  activity: true,
+  logs: true,
+  share: true,
+  startShare: true,
+  stopShare: true,
+  addServer: true,
+  removeServer: true,
+  restartServer: true,
+  setDocsFolder: true,
+  chooseFolder: true,
+};
+
+/** What the preload exposes on `window.harbor` and main answers on `harbor:<method>`, nothing more. */
+export const HOST_API_METHODS = Object.freeze(Object.keys(METHODS) as HostApiMethod[]);
+
+export const IPC_CHANNEL_PREFIX = 'harbor:';
+
+export const ADMIN_SECRET_HEADER = 'X-Harbor-Admin-Secret';
+
+export class HostApiError extends Error {
+  override readonly name = 'HostApiError';
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * True when the host has no such admin route (an older host: 404 "no admin route …") or lacks that part
+ * (501 "… is not available in this host"): the UI shows an empty state, not an error. Tested on the
+ * message because only the message crosses IPC.
+ */
+export function isMissingEndpoint(error: unknown): boolean {
+  return error instanceof Error && /no admin route|is not available in this host/.test(error.message);
+}
+
+export interface HttpHostApiOptions {
+  /** The host's base URL; '' means the page's own origin (the browser dashboard). */
+  baseUrl: string;
+  secret: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** The admin API over HTTP. */
+export class HttpHostApi implements HostApi {
+  readonly #options: HttpHostApiOptions;
+
+  constructor(options: HttpHostApiOptions) {
+    this.#options = options;
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const doFetch = this.#options.fetch ?? fetch;
+    const res = await doFetch(this.#options.baseUrl + path, {
+      method,
+      headers: {
+        [ADMIN_SECRET_HEADER]: this.#options.secret,
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
+    });
+    const text = await res.text();
+    let payload: unknown = null;
+    try {
+      payload = text ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON (a proxy's error page): the status says enough.
+    }
+    if (!res.ok) {
+      const message = (payload as { error?: { message?: string } } | null)?.error?.message ?? `HTTP ${res.status}`;
+      throw new HostApiError(res.status, message);
+    }
+    return payload as T;
+  }
+
+  status(): Promise<HostStatus> {
+    return this.#request('GET', '/admin/status');
+  }
+  metrics(): Promise<MetricsResponse> {
+    return this.#request('GET', '/admin/metrics');
+  }
+  async metricsHistory(metric: string, since: number): Promise<HistorySeries[]> {
+    const query = new URLSearchParams({ metric, since: String(Math.round(since)) });
+    const answer = await this.#request<{ series: HistorySeries[] }>('GET', `/admin/metrics/history?${query}`);
+    return answer.series;
+  }
+  async teammates(): Promise<Teammate[]> {
+    return (await this.#request<{ teammates: Teammate[] }>('GET', '/admin/teammates')).teammates;
+  }
+  addTeammate(name: string): Promise<NewTeammate> {
+    return this.#request('POST', '/admin/teammates', { name });
+  }
+  revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }> {
+    return this.#request('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
+  }
+  async activity(filter: { teammate?: string; server?: string; limit?: number } = {}): Promise<ActivityEntry[]> {
+    const query = new URLSearchParams();
+    if (filter.teammate) query.set('teammate', filter.teammate);
+    if (filter.server) query.set('server', filter.server);
+    if (filter.limit) query.set('limit', String(filter.limit));
+    const suffix = query.size ? `?${query}` : '';
+    return (await this.#request<{ entries: ActivityEntry[] }>('GET', `/admin/activity${suffix}`)).entries;
+  }
+  async logs(process: string, lines = 200): Promise<LogLine[]> {
+    const query = new URLSearchParams({ process, lines: String(lines) });
+    return (await this.#request<{ lines: LogLine[] }>('GET', `/admin/logs?${query}`)).lines;
+  }
+  share(): Promise<ShareState> {
+    return this.#request('GET', '/admin/share');
+  }
+  startShare(request: ShareRequest): Promise<ShareState> {
+    return this.#request('POST', '/admin/share', request);
+  }
+  stopShare(): Promise<ShareState> {
+    return this.#request('DELETE', '/admin/share');
+  }
+  addServer(server: NewServer): Promise<HostedServerStatus> {
+    return this.#request('POST', '/admin/servers', server);
+  }
+  removeServer(name: string): Promise<{ removed: string | boolean }> {
+    return this.#request('DELETE', `/admin/servers/${encodeURIComponent(name)}`);
+  }
+  restartServer(name: string): Promise<HostedServerStatus> {
+    return this.#request('POST', `/admin/servers/${encodeURIComponent(name)}/restart`);
+  }
+  setDocsFolder(folder: string): Promise<{ folder: string }> {
+    return this.#request('PUT', '/admin/docs', { folder });
+  }
+  async chooseFolder(): Promise<string | null> {
+    return null;
+  }
+}
+
+/** What the preload puts on `window.harbor`: each HostApi method as an `ipcRenderer.invoke`. */
+export type HarborBridge = { [M in HostApiMethod]: (...args: Parameters<HostApi[M]>) => Promise<unknown> };
+
+/** The popover's adapter: the preload's bridge, typed. Main answers each call through HttpHostApi. */
+export class IpcHostApi implements HostApi {
+  readonly #bridge: HarborBridge;
+
+  constructor(bridge: HarborBridge) {
+    this.#bridge = bridge;
+  }
+
+  /** The bridge when this page runs in the Electron popover, else null. */
+  static bridge(): HarborBridge | null {
+    const candidate = (globalThis as { harbor?: HarborBridge }).harbor;
+    return candidate && typeof candidate.status === 'function' ? candidate : null;
+  }
+
+  status(): Promise<HostStatus> {
+    return this.#bridge.status() as Promise<HostStatus>;
+  }
+  metrics(): Promise<MetricsResponse> {
+    return this.#bridge.metrics() as Promise<MetricsResponse>;
+  }
+  metricsHistory(metric: string, since: number): Promise<HistorySeries[]> {
+    return this.#bridge.metricsHistory(metric, since) as Promise<HistorySeries[]>;
+  }
+  teammates(): Promise<Teammate[]> {
+    return this.#bridge.teammates() as Promise<Teammate[]>;
+  }
+  addTeammate(name: string): Promise<NewTeammate> {
+    return this.#bridge.addTeammate(name) as Promise<NewTeammate>;
+  }
+  revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }> {
+    return this.#bridge.revokeTeammate(name) as Promise<{ revoked: string; sessionsClosed: number }>;
+  }
+  activity(filter?: { teammate?: string; server?: string; limit?: number }): Promise<ActivityEntry[]> {
+    return this.#bridge.activity(filter) as Promise<ActivityEntry[]>;
+  }
+  logs(process: string, lines?: number): Promise<LogLine[]> {
+    return this.#bridge.logs(process, lines) as Promise<LogLine[]>;
+  }
+  share(): Promise<ShareState> {
+    return this.#bridge.share() as Promise<ShareState>;
+  }
+  startShare(request: ShareRequest): Promise<ShareState> {
+    return this.#bridge.startShare(request) as Promise<ShareState>;
+  }
+  stopShare(): Promise<ShareState> {
+    return this.#bridge.stopShare() as Promise<ShareState>;
+  }
+  addServer(server: NewServer): Promise<HostedServerStatus> {
+    return this.#bridge.addServer(server) as Promise<HostedServerStatus>;
+  }
+  removeServer(name: string): Promise<{ removed: string | boolean }> {
+    return this.#bridge.removeServer(name) as Promise<{ removed: string | boolean }>;
+  }
+  restartServer(name: string): Promise<HostedServerStatus> {
+    return this.#bridge.restartServer(name) as Promise<HostedServerStatus>;
+  }
+  setDocsFolder(folder: string): Promise<{ folder: string }> {
+    return this.#bridge.setDocsFolder(folder) as Promise<{ folder: string }>;
+  }
+  chooseFolder(): Promise<string | null> {
+    return this.#bridge.chooseFolder() as Promise<string | null>;
+  }
+}

@@ -1,0 +1,149 @@
+import { confirmAction } from '../confirm-dialog.ts';
+import { emptyState, errorLine, h, replace } from '../dom.ts';
+import { formatAgo } from '../format.ts';
+import type { ConnectionBundle, NewTeammate, Teammate } from '../host-api.ts';
+import { copyText, type Section, type SectionContext } from '../section.ts';
+
+export function teamSection(context: SectionContext): Section {
+  const list = h('div', { class: 'team-list' });
+  const message = h('div', { 'aria-live': 'polite' });
+  const bundleBox = h('div', { class: 'bundle-box' });
+  const nameInput = h('input', { id: 'teammate-name', name: 'name', required: true, maxlength: 64, autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. dana' });
+  const form = h(
+    'form',
+    { class: 'inline', 'aria-label': 'Add a teammate' },
+    h('label', { for: 'teammate-name' }, 'Teammate name'),
+    nameInput,
+    h('button', { type: 'submit', class: 'primary' }, 'Add teammate'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void add(nameInput.value.trim());
+  });
+
+  async function add(name: string): Promise<void> {
+    if (!name) return;
+    try {
+      const created = await context.api.addTeammate(name);
+      form.reset();
+      message.replaceChildren();
+      showBundles(created);
+      context.announce(`${name} added. Their token is shown once.`);
+      await load();
+    } catch (error) {
+      replace(message, errorLine((error as Error).message));
+    }
+  }
+
+  function showBundles(created: NewTeammate): void {
+    const bundles = created.bundles ?? [];
+    const clients = [...new Map(bundles.flatMap((b) => b.snippets.map((sn) => [sn.client, sn.title] as const))).entries()];
+    const heading = h('h3', { id: 'bundle-heading', tabindex: '-1' }, `Connect ${created.teammate.name}`);
+    const picker = h('select', { id: 'bundle-client' }, ...clients.map(([id, title]) => h('option', { value: id }, title)));
+    const snippets = h('div', { class: 'bundle-snippets' });
+    const renderSnippets = () => replace(snippets, ...bundles.map((bundle) => bundleView(bundle, picker.value)));
+    picker.addEventListener('change', renderSnippets);
+    renderSnippets();
+    replace(
+      bundleBox,
+      h(
+        'div',
+        { class: 'bundle', role: 'region', 'aria-labelledby': 'bundle-heading' },
+        heading,
+        h('p', { class: 'muted' }, 'Send these to the teammate over a private channel; Harbor keeps only a hash of the token.'),
+        h(
+          'p',
+          { class: 'token-row' },
+          'Token (shown once): ',
+          h('code', { class: 'secret' }, created.token),
+          ' ',
+          h('button', { type: 'button', 'aria-label': 'Copy token', onclick: () => void copyText(context, created.token, 'Token') }, 'Copy'),
+        ),
+        h('div', { class: 'inline' }, h('label', { for: 'bundle-client' }, 'Their client'), picker),
+        snippets,
+        h('button', { type: 'button', onclick: () => bundleBox.replaceChildren() }, 'Done'),
+      ),
+    );
+    heading.focus();
+  }
+
+  function bundleView(bundle: ConnectionBundle, client: string): HTMLElement {
+    const snippet = bundle.snippets.find((sn) => sn.client === client);
+    return h(
+      'div',
+      { class: 'snippet', 'data-server': bundle.serverName, 'data-client': client },
+      h(
+        'div',
+        { class: 'snippet-head' },
+        h('strong', {}, bundle.serverName),
+        snippet?.file ? h('span', { class: 'muted' }, ` ${snippet.file}`) : null,
+        snippet
+          ? h('button', {
+              type: 'button',
+              class: 'copy',
+              'aria-label': `Copy ${snippet.title} snippet for ${bundle.serverName}`,
+              onclick: () => void copyText(context, snippet.text, `${snippet.title} snippet for ${bundle.serverName}`),
+            }, 'Copy')
+          : null,
+      ),
+      snippet ? h('pre', {}, h('code', {}, snippet.text)) : emptyState('No snippet for this client.'),
+      snippet?.note ? h('p', { class: 'note' }, snippet.note) : null,
+    );
+  }
+
+  async function revoke(name: string): Promise<void> {
+    if (!(await confirmAction(`Revoke ${name}'s token? Their open sessions end now and their next request gets 401.`, 'Revoke'))) return;
+    try {
+      const result = await context.api.revokeTeammate(name);
+      context.announce(`${name} revoked; ${result.sessionsClosed} sessions closed`);
+      await load();
+    } catch (error) {
+      replace(message, errorLine((error as Error).message));
+    }
+  }
+
+  function render(teammates: Teammate[]): void {
+    const active = teammates.filter((t) => t.revokedAt === null);
+    const revoked = teammates.length - active.length;
+    if (!active.length) {
+      replace(list, emptyState('No teammates yet. Add one to get a token and ready-to-paste client settings.'));
+      return;
+    }
+    replace(
+      list,
+      h(
+        'table',
+        { class: 'grid' },
+        h('caption', { class: 'visually-hidden' }, 'Teammates'),
+        h('thead', {}, h('tr', {}, ...['Teammate', 'Last seen', 'Calls', 'Access', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+        h(
+          'tbody',
+          {},
+          ...active.map((t) =>
+            h(
+              'tr',
+              { 'data-teammate': t.name },
+              h('th', { scope: 'row' }, t.name),
+              h('td', {}, formatAgo(t.lastUsedAt)),
+              h('td', {}, String(t.calls)),
+              h('td', {}, t.scope ? t.scope.join(', ') : 'all servers', t.expiresAt ? ` · expires ${new Date(t.expiresAt).toLocaleDateString()}` : ''),
+              h('td', { class: 'actions' }, h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.name}`, onclick: () => void revoke(t.name) }, 'Revoke')),
+            ),
+          ),
+        ),
+      ),
+      revoked ? h('p', { class: 'muted' }, `${revoked} revoked`) : null,
+    );
+  }
+
+  async function load(): Promise<void> {
+    try {
+      render(await context.api.teammates());
+    } catch (error) {
+      replace(list, errorLine(`Teammates: ${(error as Error).message}`));
+    }
+  }
+
+  const panel = h('section', { class: 'panel' }, h('h2', {}, 'Team'), form, message, bundleBox, list);
+  return { id: 'team', label: 'Team', panel, refresh: () => load() };
+}

@@ -1,0 +1,269 @@
+/**
+ * The renderer in Debian's Chromium (playwright-core) against a real in-process host, over the HTTP
+ * adapter: the browser dashboard at /app. Screenshots of each section go to docs/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { serveAppAsset } from '../../server/http/app-assets.ts';
+import { connectClient, FIXTURE_SERVER, ROOT, startTestHost, waitFor, type TestHost } from '../helpers/harbor.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = join(ROOT, 'docs/screenshots');
+const SECRET = 'e2e-admin-secret-0123456789abcdef';
+
+let harbor: TestHost;
+let docsFolder: string;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+const adminUrls: string[] = [];
+
+/**
+ * Until host-server.ts routes /app itself, put serveAppAsset in front of the host's own handler on the
+ * same server: the page then talks to the real host from the same origin, exactly as once wired.
+ */
+async function ensureAppRoute(host: TestHost): Promise<void> {
+  const probe = await fetch(`${host.url}/app/`);
+  await probe.body?.cancel();
+  if (probe.ok) return;
+  const server = host.host.http.server;
+  const original = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    serveAppAsset(req, res, path).then(
+      (served) => {
+        if (!served) for (const listener of original) listener.call(server, req, res);
+      },
+      () => res.destroy(),
+    );
+  });
+}
+
+async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(harbor.url + path, {
+    method,
+    headers: { 'X-Harbor-Admin-Secret': SECRET, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+async function openTab(name: string): Promise<void> {
+  await page.getByRole('tab', { name }).click();
+  await waitFor(async () => (await page.getByRole('tab', { name }).getAttribute('aria-selected')) === 'true', 5000, `${name} tab`);
+}
+
+async function screenshot(name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  docsFolder = mkdtempSync(join(tmpdir(), 'harbor-e2e-docs-'));
+  writeFileSync(join(docsFolder, 'welcome.md'), '# Team docs\nHow we deploy.\n');
+  harbor = await startTestHost(
+    {
+      docs: { folder: docsFolder },
+      mcpServers: {
+        fixture: { command: process.execPath, args: [FIXTURE_SERVER] },
+        flaky: { command: process.execPath, args: [FIXTURE_SERVER], env: { FIXTURE_EXIT_AT_ONCE: '1' }, restart: { maxCrashes: 3, windowSeconds: 60 } },
+      },
+    },
+    { adminSecret: SECRET, metricsSampleMs: 250 },
+  );
+  await ensureAppRoute(harbor);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  context = await browser.newContext({ viewport: { width: 760, height: 900 }, colorScheme: 'light' });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: harbor.url });
+  page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/status of 40[14]|status of 501/.test(message.text())) pageErrors.push(message.text());
+  });
+  page.on('request', (request) => {
+    if (request.url().includes('/admin/')) adminUrls.push(request.url());
+  });
+  await page.goto(`${harbor.url}/app#secret=${SECRET}`);
+  await page.getByRole('tablist', { name: 'Harbor sections' }).waitFor({ timeout: 10_000 });
+});
+
+after(async () => {
+  await browser?.close();
+  await harbor?.close();
+  if (docsFolder) rmSync(docsFolder, { recursive: true, force: true });
+});
+
+test('served with a strict CSP; the page reaches neither require nor process', async () => {
+  const res = await fetch(`${harbor.url}/app/main.ts`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/javascript/);
+  assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self';.*frame-ancestors 'none'/);
+  assert.doesNotMatch(await res.text(), /import type|: HostApi\b/, 'types are stripped');
+  const reach = await page.evaluate(() => ({
+    require: typeof (globalThis as { require?: unknown }).require,
+    process: typeof (globalThis as { process?: unknown }).process,
+    module: typeof (globalThis as { module?: unknown }).module,
+  }));
+  assert.deepEqual(reach, { require: 'undefined', process: 'undefined', module: 'undefined' });
+});
+
+test('the admin secret leaves the address bar and never travels in a URL', async () => {
+  assert.doesNotMatch(page.url(), /secret/);
+  assert.ok(adminUrls.length > 0);
+  for (const url of adminUrls) assert.doesNotMatch(url, new RegExp(SECRET));
+});
+
+test('health renders its state, reasons and the six metrics', async () => {
+  await openTab('Health');
+  const state = page.locator('#panel-health .state');
+  await state.waitFor();
+  assert.match((await state.getAttribute('data-state')) ?? '', /^(green|amber|red)$/);
+  await page.locator('#panel-health .tile').first().waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#panel-health .tile').count(), 6);
+});
+
+test('health turns amber while a server crash-loops and green once it is removed', async () => {
+  await openTab('Health');
+  const state = page.locator('#panel-health .state');
+  await waitFor(async () => (await state.getAttribute('data-state')) !== 'green', 15_000, 'health to leave green');
+  const reasons = await page.locator('#panel-health .reasons').innerText();
+  assert.match(reasons, /flaky/);
+  await screenshot('health-amber');
+
+  await openTab('Servers');
+  await page.getByRole('button', { name: 'Remove flaky' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+  await page.locator('tr[data-server="flaky"]').waitFor({ state: 'detached', timeout: 10_000 });
+
+  await openTab('Health');
+  // Recent restarts of a removed server no longer count; green may need the next health sample.
+  await waitFor(async () => (await state.getAttribute('data-state')) === 'green', 20_000, 'health back to green');
+  assert.equal(await page.locator('.badge-health').getAttribute('data-state'), 'green');
+});
+
+/**
+ * An hour of plausible samples written through the host's own history store (what its sampler does every
+ * few seconds), so the charts have a full hour to draw instead of the few seconds this test has run.
+ */
+function seedHistory(host: TestHost): void {
+  const now = Date.now();
+  for (let i = 360; i >= 1; i--) {
+    const wave = Math.sin(i / 20);
+    host.host.observability.history.record(
+      {
+        latency_p95_ms: { 'fixture/echo': 180 + 90 * wave + (i % 37 === 0 ? 900 : 0), 'docs/search_docs': 40 + 10 * wave },
+        error_rate: { fixture: i % 50 < 3 ? 0.04 : 0.004 },
+        memory_ratio: { host: 0.38 + 0.04 * wave, fixture: 0.17 + (360 - i) / 3000 },
+        cache_hit_ratio: { embeddings: 0.82 + 0.08 * wave },
+        open_connections: { sessions: Math.round(4 + 2 * wave), streams: Math.round(2 + wave) },
+        ratelimit_remaining_ratio: { embeddings: 0.55 + 0.3 * Math.cos(i / 30) },
+      },
+      now - i * 10_000,
+    );
+  }
+}
+
+test('charts render with data from the last hour', async (t) => {
+  const history = await admin<{ series?: unknown[] }>('GET', `/admin/metrics/history?metric=open_connections&since=${Date.now() - 3_600_000}`);
+  if (history.status === 404 || history.status === 501) {
+    t.skip(`this host has no /admin/metrics/history yet (HTTP ${history.status})`);
+    return;
+  }
+  seedHistory(harbor);
+  // Real calls, so the activity log and the latency tile have something of their own.
+  const client = await connectClient(harbor.url, 'fixture', harbor.token);
+  for (let i = 0; i < 5; i++) await client.callTool({ name: 'echo', arguments: { message: `hello ${i}` } });
+  await client.callTool({ name: 'fail', arguments: {} }).catch(() => undefined);
+  await client.close();
+  await page.reload();
+  await page.getByRole('tablist').waitFor();
+  await openTab('Servers');
+  await openTab('Health');
+  // History is written every sample; the UI reloads charts every 30 s, so reopen the tab until one has points.
+  await waitFor(
+    async () => {
+      const points = await page.locator('#panel-health .chart[data-points]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.points)));
+      if (points.filter((n) => n > 100).length >= 6) return true;
+      await page.reload();
+      await page.getByRole('tablist').waitFor();
+      return false;
+    },
+    20_000,
+    'a chart with points',
+  );
+  const canvases = await page.locator('#panel-health .chart canvas').count();
+  assert.ok(canvases > 0, 'uPlot drew at least one canvas');
+  await screenshot('health');
+});
+
+test('team: add a teammate, copy the Claude Code snippet, revoke, gone', async () => {
+  await openTab('Team');
+  await page.getByLabel('Teammate name').fill('bob');
+  await page.getByRole('button', { name: 'Add teammate' }).click();
+  const bundle = page.getByRole('region', { name: 'Connect bob' });
+  await bundle.waitFor();
+  await page.locator('tr[data-teammate="bob"]').waitFor();
+
+  await bundle.getByRole('button', { name: 'Copy Claude Code snippet for docs' }).click();
+  await page.getByRole('status').filter({ hasText: 'copied' }).waitFor({ timeout: 5000 });
+  const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  assert.match(clipboard, /^claude mcp add --transport http docs http:\/\/127\.0\.0\.1:\d+\/mcp\/docs --header "Authorization: Bearer hbr_[^"]+"$/);
+  // The copied token is bob's live token.
+  const token = /Bearer (hbr_[^"]+)/.exec(clipboard)![1]!;
+  assert.equal(harbor.host.tokens.verify(token)?.name, 'bob');
+  await screenshot('team');
+
+  await bundle.getByRole('button', { name: 'Done' }).click();
+  await page.getByRole('button', { name: 'Revoke bob' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByRole('button', { name: 'Revoke' }).click();
+  await page.locator('tr[data-teammate="bob"]').waitFor({ state: 'detached', timeout: 5000 });
+  assert.equal(harbor.host.tokens.verify(token), null);
+  const { body } = await admin<{ teammates: Array<{ name: string; revokedAt: number | null }> }>('GET', '/admin/teammates');
+  assert.ok(body.teammates.find((m) => m.name === 'bob')?.revokedAt);
+});
+
+test('tabs follow the ARIA tabs pattern from the keyboard', async () => {
+  await page.getByRole('tab', { name: 'Health' }).click();
+  await page.getByRole('tab', { name: 'Health' }).focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getByRole('tab', { name: 'Servers' }).getAttribute('aria-selected'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'tab-servers');
+  await page.keyboard.press('End');
+  assert.equal(await page.getByRole('tab', { name: 'Logs' }).getAttribute('aria-selected'), 'true');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getByRole('tab', { name: 'Health' }).getAttribute('aria-selected'), 'true');
+  assert.equal(await page.locator('#panel-servers').isHidden(), true);
+  assert.equal(await page.getByRole('tab', { name: 'Servers' }).getAttribute('tabindex'), '-1');
+});
+
+test('servers, share, activity and logs sections render', async () => {
+  await openTab('Servers');
+  await page.locator('tr[data-server="fixture"]').waitFor();
+  await screenshot('servers');
+
+  await openTab('Share');
+  await page.locator('#panel-share .state, #panel-share .empty').first().waitFor();
+  await screenshot('share');
+
+  await openTab('Activity');
+  await page.locator('#panel-activity table, #panel-activity .empty').first().waitFor();
+  await screenshot('activity');
+
+  await openTab('Logs');
+  await page.getByLabel('Process').selectOption('fixture');
+  await waitFor(async () => (await page.locator('#panel-logs pre.log').innerText()).length > 0, 5000, 'log text');
+  await screenshot('logs');
+  assert.deepEqual(pageErrors, []);
+});

@@ -11,6 +11,7 @@ import { createLogger } from '../server/logger.ts';
 import type { SupervisorInfo } from '../server/supervision/supervisor.ts';
 import { AdminClient } from './core/admin-client.ts';
 import { HostController, HostStartError } from './core/host-controller.ts';
+import { onWakeFromSleep } from './core/sleep-detector.ts';
 import { openDatabase } from '../server/store/sqlite-database.ts';
 import { HARBOR_VERSION } from '../server/version.ts';
 
@@ -27,6 +28,10 @@ Commands:
   token list [--json]                List teammates: created, last used, calls, revoked.
   token revoke <name>                Revoke a teammate's token; their next request gets 401 and
                                      (with the host running) their open sessions close at once.
+  share [--named TOKEN --hostname H] Share the running host through a Cloudflare tunnel: a quick tunnel
+                                     (no account; the URL changes on restart) or a named one (stable
+                                     hostname; the token is kept in the OS keychain). Resumes on restart.
+  unshare                            Stop sharing.
   status [--json]                    Each process of the running host: state, pid, uptime, restarts,
                                      memory and % of its limit, last exit reason. Exit 3 if not running.
   help                               Show this help.
@@ -35,6 +40,8 @@ Environment:
   HARBOR_HOME        Folder for config.json, the database, logs and the default docs folder
                      (default: ${harborHome()}).
   HARBOR_LOG_LEVEL   pino level: trace, debug, info (default), warn, error.
+  HARBOR_CLOUDFLARED Path of the cloudflared binary (else the app's bundled one, PATH, npm package).
+  HARBOR_TUNNEL_TIMEOUT_SECONDS  How long a tunnel may take to get its URL (default 30).
 
 Config (HARBOR_HOME/config.json): the "mcpServers" shape of Claude Desktop and Cursor, plus Harbor's
 fields (mode, memoryLimitMb, cache, ...). With no config, Harbor serves the built-in "docs" server over
@@ -58,7 +65,14 @@ async function serve(args: string[]): Promise<void> {
   }
   const paths = homePaths();
   const log = createLogger({ name: 'harbor' });
-  const controller = new HostController({ home: paths.home, configFile: values.config, port, logger: log });
+  const tunnelTimeout = Number(process.env.HARBOR_TUNNEL_TIMEOUT_SECONDS);
+  const controller = new HostController({
+    home: paths.home,
+    configFile: values.config,
+    port,
+    logger: log,
+    ...(tunnelTimeout > 0 ? { tunnel: { readyTimeoutMs: tunnelTimeout * 1000 } } : {}),
+  });
   // The child's own log lines (pino JSON on stderr) stay visible in the foreground, as one stream.
   controller.on('log', (event) => {
     if (event.stream !== 'stdout') process.stderr.write(event.line + '\n');
@@ -77,6 +91,14 @@ async function serve(args: string[]): Promise<void> {
     process.stdout.write(`Harbor is serving ${ready.servers.map((s) => `/mcp/${s}`).join(', ')} at ${ready.url}\n`);
   });
   await controller.start();
+  controller.on('share', (state) => {
+    if (state.publicUrl) log.info({ state: state.state, url: state.publicUrl }, 'sharing');
+    else if (state.lastError) log.warn({ state: state.state, err: state.lastError }, 'sharing problem');
+  });
+  onWakeFromSleep((slept) => {
+    log.info({ sleptSeconds: Math.round(slept / 1000) }, 'woke from sleep; checking the tunnel');
+    void controller.share.checkAlive();
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -182,12 +204,72 @@ function withStore<T>(file: string, use: (store: SqliteTokenStore) => T): T {
   }
 }
 
+interface ShareAnswer {
+  state: string;
+  mode: string | null;
+  publicUrl: string | null;
+  lastError: string | null;
+  degradedReason?: string;
+}
+
+async function runningHost(): Promise<AdminClient> {
+  const paths = homePaths();
+  const admin = await AdminClient.connect(paths.home);
+  if (!admin) throw new UsageError(`Harbor is not running (HARBOR_HOME ${paths.home}). Start it first: harbor serve`);
+  return admin;
+}
+
+async function share(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { named: { type: 'string' }, hostname: { type: 'string' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const admin = await runningHost();
+  const request = values.named !== undefined || values.hostname !== undefined
+    ? { mode: 'named', ...(values.named ? { token: values.named } : {}), ...(values.hostname ? { hostname: values.hostname } : {}) }
+    : { mode: 'quick' };
+  process.stderr.write(`Starting a ${request.mode} tunnel (up to 30 s)...\n`);
+  let state: ShareAnswer;
+  try {
+    state = await admin.request<ShareAnswer>('POST', '/admin/share', request, 60_000);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(state) + '\n');
+    return;
+  }
+  if (!state.publicUrl) {
+    process.stdout.write(`Sharing is ${state.state}: ${state.lastError ?? 'no public URL yet'}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const status = await admin.request<StatusAnswer>('GET', '/admin/status');
+  process.stdout.write(`Shared at ${state.publicUrl} (${state.mode} tunnel, ${state.state})\n`);
+  if (state.degradedReason) process.stdout.write(`Note: ${state.degradedReason}.\n`);
+  if (state.mode === 'quick') process.stdout.write('A quick tunnel gets a new URL each time it restarts; teammates\' tokens stay valid.\n');
+  process.stdout.write('\nTeammates connect with their own token (harbor token add <name> prints a ready snippet):\n');
+  for (const server of status.servers) {
+    const bundle = buildConnectionBundle({ serverName: server.name, baseUrl: state.publicUrl, token: '<token>', teammate: 'teammate' });
+    process.stdout.write(`  ${server.name}: ${bundle.url}\n    ${bundle.snippets.find((x) => x.client === 'claude-code')!.text}\n`);
+  }
+}
+
+async function unshare(): Promise<void> {
+  const admin = await runningHost();
+  await admin.request('DELETE', '/admin/share', undefined, 30_000);
+  process.stdout.write('Sharing stopped; the public URL no longer reaches this host.\n');
+}
+
 interface StatusAnswer {
   version: string;
   host: { pid: number; uptimeSeconds: number; rssBytes: number; url: string; publicUrl: string | null };
   sessions: number;
   servers: HostedServerStatus[];
   docs: { folder: string; documents: number; indexing: boolean } | null;
+  health: { state: string; reasons: string[] };
+  share: ShareAnswer;
 }
 
 async function status(args: string[]): Promise<void> {
@@ -214,7 +296,12 @@ async function status(args: string[]): Promise<void> {
   const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
   const percent = (rss: number, limit: number | null) => (limit ? `${Math.round((rss / limit) * 100)} %` : '-');
   const duration = (ms: number) => (ms >= 3_600_000 ? `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m` : ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1000)}s` : `${Math.floor(ms / 1000)}s`);
-  process.stdout.write(`Harbor ${answer.version} at ${answer.host.url}${answer.host.publicUrl ? `, shared at ${answer.host.publicUrl}` : ''}; ${answer.sessions} session(s)\n\n`);
+  process.stdout.write(`Harbor ${answer.version} at ${answer.host.url}; ${answer.sessions} session(s); health ${answer.health.state}\n`);
+  for (const reason of answer.health.reasons) process.stdout.write(`  - ${reason}\n`);
+  const tunnel = answer.share;
+  process.stdout.write(
+    `Tunnel: ${tunnel.state}${tunnel.mode ? ` (${tunnel.mode})` : ''}${tunnel.publicUrl ? ` at ${tunnel.publicUrl}` : ''}${tunnel.lastError ? `; last error: ${tunnel.lastError}` : ''}\n\n`,
+  );
   const rows = [['PROCESS', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'RSS', '% LIMIT', 'LAST EXIT']];
   const host = controller?.host;
   rows.push([
@@ -258,6 +345,10 @@ async function main(argv: string[]): Promise<void> {
       return token(rest);
     case 'status':
       return status(rest);
+    case 'share':
+      return share(rest);
+    case 'unshare':
+      return unshare();
     case undefined:
     case 'help':
     case '--help':
@@ -282,11 +373,12 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  if (error instanceof UsageError || error instanceof TokenNameError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+  const code = (error as { code?: unknown }).code;
+  if (error instanceof UsageError || error instanceof TokenNameError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
     process.stderr.write(`harbor: ${(error as Error).message}\n`);
     process.exit(2);
   }
-  if ((error as { code?: string }).code === 'EADDRINUSE') {
+  if (code === 'EADDRINUSE') {
     process.stderr.write(`harbor: the port is in use (${(error as Error).message}); pass --port N or --port 0\n`);
     process.exit(1);
   }

@@ -4,7 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/load-config.ts';
-import { startHost } from './host.ts';
+import { AdminInputError } from './admin/admin-api.ts';
+import { startHost, type Host, type ShareControl, type ShareState } from './host.ts';
 import { createLogger } from './logger.ts';
 
 export const EXIT_CONFIG_ERROR = 2;
@@ -23,14 +24,48 @@ const { values } = parseArgs({
 });
 const log = createLogger({ name: 'harbor-host' });
 
+/** Messages between the host child and its supervisor about sharing (the supervisor runs cloudflared). */
+export type ShareIpc =
+  | { type: 'share-request'; id: number; action: 'start' | 'stop'; request?: Record<string, unknown> }
+  | { type: 'share-reply'; id: number; state?: ShareState; error?: string }
+  | { type: 'share-state'; state: ShareState };
+
+let host: Host | null = null;
+let shareState: ShareState = { state: 'off', mode: null, publicUrl: null, lastError: null };
+const waiting = new Map<number, { resolve: (s: ShareState) => void; reject: (e: Error) => void }>();
+let nextId = 1;
+process.on('message', (message: ShareIpc) => {
+  if (message?.type === 'share-state') {
+    shareState = message.state;
+    host?.applyShareState(message.state);
+  } else if (message?.type === 'share-reply') {
+    const pending = waiting.get(message.id);
+    waiting.delete(message.id);
+    if (message.error) pending?.reject(new AdminInputError(message.error));
+    else if (message.state) pending?.resolve(message.state);
+  }
+});
+function askSupervisor(action: 'start' | 'stop', request?: Record<string, unknown>): Promise<ShareState> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    waiting.set(id, { resolve, reject });
+    process.send!({ type: 'share-request', id, action, ...(request ? { request } : {}) } satisfies ShareIpc);
+  });
+}
+const share: ShareControl | undefined = process.send
+  ? { get: () => shareState, start: (request) => askSupervisor('start', request), stop: () => askSupervisor('stop') }
+  : undefined;
+
 try {
-  const host = await startHost({
+  host = await startHost({
     home: values.home ?? process.env.HARBOR_HOME ?? '.',
     ...(values.config ? { configFile: values.config } : {}),
     ...(values.port !== undefined ? { port: Number(values.port) } : {}),
     ...(process.env.HARBOR_ADMIN_SECRET ? { adminSecret: process.env.HARBOR_ADMIN_SECRET } : {}),
     log,
+    ...(share ? { share } : {}),
   });
+  host.applyShareState(shareState);
   const ready: HostReadyMessage = { type: 'ready', url: host.url, port: host.port, servers: [...host.servers.keys()] };
   process.send?.(ready);
   let stopping = false;
@@ -40,7 +75,7 @@ try {
     log.info({ why }, 'host stopping');
     const force = setTimeout(() => process.exit(1), 8000);
     force.unref();
-    host.close().then(
+    host!.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -28,12 +28,12 @@ export class AdminClient {
     }
   }
 
-  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T = unknown>(method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<T> {
     const res = await fetch(this.baseUrl + path, {
       method,
       headers: { [ADMIN_SECRET_HEADER]: this.#secret, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(5000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const payload = (await res.json()) as T & { error?: { message: string } };
     if (!res.ok) throw new Error(payload.error?.message ?? `HTTP ${res.status}`);

@@ -2,7 +2,10 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAdminSecret } from '../../server/admin/admin-secret.ts';
-import type { HostReadyMessage } from '../../server/host-main.ts';
+import type { HostReadyMessage, ShareIpc } from '../../server/host-main.ts';
+import type { ShareState } from '../../server/host.ts';
+import { ShareController, type ShareRequest } from './share-controller.ts';
+import type { TunnelManagerOptions } from './tunnel/tunnel-manager.ts';
 import { harborPaths } from '../../server/harbor-home.ts';
 import type { Logger } from '../../server/logger.ts';
 import { Supervisor, type LogEvent, type StateEvent, type SupervisorInfo } from '../../server/supervision/supervisor.ts';
@@ -22,6 +25,8 @@ export interface HostControllerOptions {
   memoryLimitBytes?: number;
   memorySampleMs?: number;
   logger: Logger;
+  /** cloudflared discovery and timing (tests point it at the stand-in). */
+  tunnel?: TunnelManagerOptions;
   /** How to start the child: child_process.fork (headless) or Electron's utilityProcess (the app). */
   execPath?: string;
 }
@@ -30,6 +35,7 @@ export interface HostControllerEvents {
   ready: [HostReadyMessage];
   state: [StateEvent];
   log: [LogEvent];
+  share: [ShareState];
 }
 
 export class HostStartError extends Error {}
@@ -43,10 +49,16 @@ export class HostController extends EventEmitter<HostControllerEvents> {
   #supervisor: Supervisor | null = null;
   #ready: HostReadyMessage | null = null;
   adminSecret = '';
+  readonly share: ShareController;
 
   constructor(options: HostControllerOptions) {
     super();
     this.#options = options;
+    this.share = new ShareController({ home: options.home, logger: options.logger, ...(options.tunnel ? { tunnel: options.tunnel } : {}) });
+    this.share.onChange = (state) => {
+      this.#supervisor?.send({ type: 'share-state', state } satisfies ShareIpc);
+      this.emit('share', state);
+    };
   }
 
   get url(): string | null {
@@ -87,11 +99,19 @@ export class HostController extends EventEmitter<HostControllerEvents> {
     this.#supervisor = supervisor;
     supervisor.on('state', (event) => this.emit('state', event));
     supervisor.on('log', (event) => this.emit('log', event));
+    let resumed = false;
     supervisor.on('message', (message) => {
       if (isReady(message)) {
         this.#ready = message;
+        this.share.setHostPort(message.port);
+        // A restarted host learns the tunnel's state at once: public hostname, JSON mode.
+        supervisor.send({ type: 'share-state', state: this.share.state } satisfies ShareIpc);
         this.emit('ready', message);
-      }
+        if (!resumed) {
+          resumed = true;
+          void this.share.resume();
+        }
+      } else if (isShareRequest(message)) void this.#onShareRequest(supervisor, message);
     });
     return new Promise<HostReadyMessage>((resolve, reject) => {
       const onReady = (message: HostReadyMessage) => {
@@ -125,7 +145,18 @@ export class HostController extends EventEmitter<HostControllerEvents> {
   }
 
   async stop(): Promise<void> {
+    await this.share.shutdown();
     await this.#supervisor?.dispose();
+  }
+
+  async #onShareRequest(supervisor: Supervisor, message: Extract<ShareIpc, { type: 'share-request' }>): Promise<void> {
+    try {
+      const state =
+        message.action === 'stop' ? await this.share.stop() : await this.share.start((message.request ?? {}) as unknown as ShareRequest);
+      supervisor.send({ type: 'share-reply', id: message.id, state } satisfies ShareIpc);
+    } catch (error) {
+      supervisor.send({ type: 'share-reply', id: message.id, error: (error as Error).message } satisfies ShareIpc);
+    }
   }
 
   async #pickPort(): Promise<number | null> {
@@ -133,6 +164,10 @@ export class HostController extends EventEmitter<HostControllerEvents> {
     if (this.#options.port === 0) return freeLoopbackPort();
     return null; // the config's port (or 7837)
   }
+}
+
+function isShareRequest(message: unknown): message is Extract<ShareIpc, { type: 'share-request' }> {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'share-request';
 }
 
 function isReady(message: unknown): message is HostReadyMessage {

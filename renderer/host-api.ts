@@ -136,10 +136,10 @@ export interface ActivityEntry {
   teammate: string;
   server: string;
   method: string;
-  tool: string | null;
+  tool?: string | null;
   durationMs: number;
   ok: boolean;
-  error: string | null;
+  error?: string | null;
   at: number;
 }
 

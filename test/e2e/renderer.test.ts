@@ -193,7 +193,7 @@ test('charts render with data from the last hour', async (t) => {
   // History is written every sample; the UI reloads charts every 30 s, so reopen the tab until one has points.
   await waitFor(
     async () => {
-      const points = await page.locator('#panel-health .chart[data-points]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.points)));
+      const points = await page.locator('#panel-health .chart[data-points]').evaluateAll((els) => els.map((e) => Number((e as unknown as { dataset: { points?: string } }).dataset.points)));
       if (points.filter((n) => n > 100).length >= 6) return true;
       await page.reload();
       await page.getByRole('tablist').waitFor();
@@ -217,7 +217,8 @@ test('team: add a teammate, copy the Claude Code snippet, revoke, gone', async (
 
   await bundle.getByRole('button', { name: 'Copy Claude Code snippet for docs' }).click();
   await page.getByRole('status').filter({ hasText: 'copied' }).waitFor({ timeout: 5000 });
-  const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  // Runs in the page; typed structurally because this file is checked without the DOM library.
+  const clipboard = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
   assert.match(clipboard, /^claude mcp add --transport http docs http:\/\/127\.0\.0\.1:\d+\/mcp\/docs --header "Authorization: Bearer hbr_[^"]+"$/);
   // The copied token is bob's live token.
   const token = /Bearer (hbr_[^"]+)/.exec(clipboard)![1]!;
@@ -239,7 +240,7 @@ test('tabs follow the ARIA tabs pattern from the keyboard', async () => {
   await page.getByRole('tab', { name: 'Health' }).focus();
   await page.keyboard.press('ArrowRight');
   assert.equal(await page.getByRole('tab', { name: 'Servers' }).getAttribute('aria-selected'), 'true');
-  assert.equal(await page.evaluate(() => document.activeElement?.id), 'tab-servers');
+  assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id), 'tab-servers');
   await page.keyboard.press('End');
   assert.equal(await page.getByRole('tab', { name: 'Logs' }).getAttribute('aria-selected'), 'true');
   await page.keyboard.press('ArrowRight');

@@ -12,7 +12,10 @@ import { SqliteTokenStore, type TokenStore } from './auth/token-store.ts';
 import { editConfig } from './config/edit-config.ts';
 import { StdioServerSchema, type HarborConfig, type StdioServerConfig } from './config/config-schema.ts';
 import { describeIssues, loadConfig } from './config/load-config.ts';
+import { openBoundedCache, type BoundedCache } from './cache/bounded-cache.ts';
 import { DocsIndex } from './docs/docs-index.ts';
+import { ToolResultCache } from './gateway/tool-cache.ts';
+import { createEmbeddingsCache, EmbeddingsClient } from './upstream-api/embeddings-client.ts';
 import { createDocsServer, ensureDocsFolder } from './docs/docs-server.ts';
 import { HostedServer, type HostedServerStatus } from './gateway/hosted-server.ts';
 import { InProcessUpstream } from './gateway/in-process-upstream.ts';
@@ -125,6 +128,29 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const servers = new Map<string, HostedServer>();
   let observability: HostObservability | null = null;
 
+  // One bounded cache file for tool results and embeddings; its own file, so a corrupt cache is
+  // rebuilt without touching tokens.
+  const cacheFile = join(paths.home, 'cache.db');
+  const cacheBytes = { maxMemoryBytes: config.cache.memoryMb * 1024 * 1024, maxDiskBytes: config.cache.diskMb * 1024 * 1024 };
+  const needsToolCache = Object.values(config.mcpServers).some((s) => s.cache);
+  const toolCache = needsToolCache ? await openBoundedCache<unknown>({ file: cacheFile, namespace: 'tools', ...cacheBytes, logger: log }) : null;
+  let embeddings: EmbeddingsClient | null = null;
+  let embeddingsCache: BoundedCache<number[]> | null = null;
+  const embeddingsConfig = config.docs?.embeddings;
+  if (embeddingsConfig) {
+    embeddingsCache = await createEmbeddingsCache({ file: cacheFile, ...cacheBytes, logger: log });
+    const envKeys = embeddingsConfig.apiKeysEnv ? (process.env[embeddingsConfig.apiKeysEnv] ?? '').split(',').map((k) => k.trim()).filter(Boolean) : [];
+    embeddings = new EmbeddingsClient({
+      baseUrl: embeddingsConfig.baseUrl,
+      model: embeddingsConfig.model,
+      apiKeys: [...embeddingsConfig.apiKeys, ...envKeys],
+      cache: embeddingsCache,
+      concurrency: embeddingsConfig.concurrency,
+      maxQueued: embeddingsConfig.maxQueued,
+      logger: log,
+    });
+  }
+
   const onCallDone = (server: string, event: CallEvent) => {
     const failed = event.error !== undefined || event.toolError;
     audit.record({
@@ -169,6 +195,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
       },
       log,
       onCallDone,
+      toolCache: entry.cache && toolCache
+        ? new ToolResultCache(toolCache, name, { tools: entry.cache.tools, ttlMs: entry.cache.ttlSeconds * 1000 })
+        : undefined,
     });
 
   let docs: DocsIndex | null = null;
@@ -186,7 +215,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
         mode: 'shared',
         maxIsolated: 1,
         requestTimeoutMs: 60_000,
-        createUpstream: () => new InProcessUpstream('docs', () => createDocsServer(index, HARBOR_VERSION)),
+        createUpstream: () => new InProcessUpstream('docs', () => createDocsServer(index, HARBOR_VERSION, embeddings)),
         log,
         onCallDone,
       }),
@@ -225,6 +254,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
         publicUrl: share.publicUrl,
       },
       docs: docs ? { folder: docs.folder, documents: docs.count, indexing: docs.indexing } : null,
+      caches: [toolCache, embeddingsCache].filter((c) => c !== null).map((c) => c.stats()),
+      cacheLimits: { memoryMb: config.cache.memoryMb, diskMb: config.cache.diskMb },
+      embeddings: embeddings ? embeddings.stats() : null,
       health: observability!.health(),
       share,
     }),
@@ -335,6 +367,16 @@ export async function startHost(options: HostOptions): Promise<Host> {
     hostMemoryLimitBytes: config.hostMemoryLimitMb * 1024 * 1024,
     share: (): ShareStatus => ({ state: share.state, shared: share.state !== 'off', ...(share.lastError ? { detail: share.lastError } : {}) }),
     log,
+    caches: () => [toolCache, embeddingsCache]
+      .filter((c): c is BoundedCache<never> => c !== null)
+      .map((c) => {
+        const stats = c.stats();
+        return { name: c.namespace, hits: stats.hits.memory + stats.hits.disk, misses: stats.misses };
+      }),
+    rateLimits: () => {
+      const fraction = embeddings?.rateLimitRemainingFraction();
+      return fraction === null || fraction === undefined ? [] : [{ name: 'embeddings', remaining: fraction * 1000, limit: 1000 }];
+    },
     ...(options.metricsSampleMs ? { sampleMs: options.metricsSampleMs } : {}),
   });
   observability.on('alert', (event) => publish({ type: 'alert', ...event }));
@@ -381,6 +423,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await http.close();
       await Promise.all([...servers.values()].map((s) => s.close()));
       await docs?.close();
+      await embeddings?.close();
+      await toolCache?.close();
+      await embeddingsCache?.close();
       await audit.close();
       tokens.flush();
       db.close();

@@ -36,11 +36,26 @@ export const StdioServerSchema = z
   })
   .strict();
 
+/** An OpenAI-compatible embeddings endpoint for the docs server's semantic ranking. */
+export const EmbeddingsSchema = z
+  .object({
+    baseUrl: z.url(),
+    model: z.string().min(1),
+    /** Keys used round-robin; a key that got 429 rests while the others carry on. */
+    apiKeys: z.array(z.string().min(1)).default([]),
+    /** Or: the name of an environment variable holding comma-separated keys (keeps them out of the file). */
+    apiKeysEnv: z.string().optional(),
+    concurrency: z.number().int().positive().default(5),
+    maxQueued: z.number().int().positive().default(500),
+  })
+  .strict();
+
 export const DocsSchema = z
   .object({
     folder: z.string().min(1),
     /** Seconds between background mtime scans; file-system events trigger scans sooner. */
     rescanSeconds: z.number().positive().default(30),
+    embeddings: EmbeddingsSchema.optional(),
   })
   .strict();
 
@@ -58,6 +73,11 @@ export const HarborConfigSchema = z
     allowedOrigins: z.array(z.string()).default([]),
     /** auto: JSON when the answer is quick, SSE once the call streams or takes long; json: never SSE (quick tunnels); sse: always SSE. */
     responseMode: z.enum(['auto', 'json', 'sse']).default('auto'),
+    /** The bounded cache behind tool results and embeddings: memory in front of a SQLite file. */
+    cache: z
+      .object({ memoryMb: z.number().positive().default(64), diskMb: z.number().positive().default(256) })
+      .strict()
+      .default({ memoryMb: 64, diskMb: 256 }),
     /** Per-teammate limits: a token bucket of requests and a cap on concurrent sessions. */
     limits: z
       .object({
@@ -82,3 +102,4 @@ export const HarborConfigSchema = z
 export type HarborConfig = z.infer<typeof HarborConfigSchema>;
 export type StdioServerConfig = z.infer<typeof StdioServerSchema>;
 export type DocsConfig = z.infer<typeof DocsSchema>;
+export type EmbeddingsConfig = z.infer<typeof EmbeddingsSchema>;

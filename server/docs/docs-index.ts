@@ -99,7 +99,8 @@ export class DocsIndex {
     return this.#scanning;
   }
 
-  search(query: string, limit = 10): SearchHit[] {
+  /** Ranked matches. `anyWord` widens to documents with any of the words (candidates for reranking). */
+  search(query: string, limit = 10, anyWord = false): SearchHit[] {
     const terms = ftsTerms(query);
     if (terms.length === 0) return [];
     const run = (match: string) =>
@@ -110,8 +111,8 @@ export class DocsIndex {
         )
         .all(match, limit) as SearchHit[];
     // All words first; if nothing has them all, any of them.
-    let hits = run(terms.join(' AND '));
-    if (hits.length === 0 && terms.length > 1) hits = run(terms.join(' OR '));
+    let hits = anyWord ? [] : run(terms.join(' AND '));
+    if (hits.length === 0 && (terms.length > 1 || anyWord)) hits = run(terms.join(' OR '));
     return hits.map((h) => ({ ...h, score: -h.score }));
   }
 

@@ -2,12 +2,14 @@ import { mkdirSync, existsSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { DocsIndex } from './docs-index.ts';
+import type { EmbeddingsClient } from '../upstream-api/embeddings-client.ts';
+import type { DocsIndex, SearchHit } from './docs-index.ts';
+import { blendWithEmbeddings } from './semantic-rank.ts';
 
 const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: false } as const;
 
 /** The built-in "team docs" MCP server: lexical search over the indexed folder. One instance per upstream. */
-export function createDocsServer(index: DocsIndex, version: string): McpServer {
+export function createDocsServer(index: DocsIndex, version: string, embeddings: EmbeddingsClient | null = null): McpServer {
   const server = new McpServer(
     { name: 'harbor-docs', version },
     {
@@ -25,14 +27,26 @@ export function createDocsServer(index: DocsIndex, version: string): McpServer {
       annotations: READ_ONLY,
     },
     async ({ query, limit }) => {
-      const hits = index.search(query, limit ?? 10);
-      const text =
+      const wanted = limit ?? 10;
+      let hits: SearchHit[] = index.search(query, wanted);
+      let mode: 'lexical' | 'blended' = 'lexical';
+      let note = '';
+      if (embeddings) {
+        try {
+          const candidates = index.search(query, Math.max(30, wanted), true);
+          hits = (await blendWithEmbeddings(query, candidates, embeddings)).slice(0, wanted);
+          mode = 'blended';
+        } catch (error) {
+          note = `Semantic ranking is unavailable (${(error as Error).message}); these are lexical results.`;
+        }
+      }
+      const list =
         hits.length === 0
           ? `No document matches "${query}" (${index.count} documents indexed${index.indexing ? ', indexing in progress' : ''}).`
           : hits.map((h, i) => `${i + 1}. ${h.path} — ${h.title}\n   ${h.snippet.replace(/\s+/g, ' ')}`).join('\n');
       return {
-        content: [{ type: 'text', text }],
-        structuredContent: { results: hits, mode: 'lexical' },
+        content: [{ type: 'text', text: note ? `${note}\n${list}` : list }],
+        structuredContent: { results: hits, mode, ...(note ? { note } : {}) },
       };
     },
   );

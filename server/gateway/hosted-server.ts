@@ -3,6 +3,7 @@ import type { SupervisorInfo } from '../supervision/supervisor.ts';
 import type { ClientPeer } from './client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.ts';
 import type { Upstream } from './upstream.ts';
+import type { ToolResultCache } from './tool-cache.ts';
 import { UpstreamRouter, type CallEvent } from './upstream-router.ts';
 
 export type ServerMode = 'shared' | 'serial' | 'isolated';
@@ -16,6 +17,7 @@ export interface HostedServerOptions {
   createUpstream: () => Upstream;
   log: Logger;
   onCallDone?: (server: string, event: CallEvent) => void;
+  toolCache?: ToolResultCache | undefined;
 }
 
 export interface HostedServerStatus {
@@ -123,6 +125,7 @@ export class HostedServer {
       offerRoots: ownedBySession,
       requestTimeoutMs: this.#options.requestTimeoutMs,
       log: this.#options.log,
+      toolCache: this.#options.toolCache,
       ...(onCallDone ? { onCallDone: (event: CallEvent) => onCallDone(this.name, event) } : {}),
     });
   }

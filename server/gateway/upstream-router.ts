@@ -12,6 +12,7 @@ import {
   type JsonRpcResponse,
 } from './jsonrpc.ts';
 import { LATEST_PROTOCOL_VERSION, negotiateProtocolVersion } from './protocol-version.ts';
+import type { ToolResultCache } from './tool-cache.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface RouterOptions {
@@ -24,6 +25,8 @@ export interface RouterOptions {
   log: Logger;
   /** Called for every client request answered, for metrics and the audit log. */
   onCallDone?: (event: CallEvent) => void;
+  /** Results of cacheable tools, served without reaching the upstream. */
+  toolCache?: ToolResultCache | undefined;
 }
 
 export interface CallEvent {
@@ -35,6 +38,8 @@ export interface CallEvent {
   error: string | undefined;
   /** The tool ran and reported failure (`isError: true`). */
   toolError: boolean;
+  /** Answered from the tool-result cache. */
+  cached: boolean;
 }
 
 interface InFlight {
@@ -45,6 +50,8 @@ interface InFlight {
   startedAt: number;
   originalProgressToken: JsonRpcId | undefined;
   timer: NodeJS.Timeout;
+  /** Set when the answer should be kept in the tool-result cache. */
+  cacheKey: string | null;
 }
 
 interface ServerRequest {
@@ -80,7 +87,7 @@ export class UpstreamRouter {
   readonly #serverRequests = new Map<number, ServerRequest>();
   readonly #internal = new Map<number, (response: JsonRpcResponse) => void>();
   /** Requests waiting for the upstream to be initialised, or for their turn in serial mode. */
-  #waiting: Array<{ session: ClientPeer; request: JsonRpcRequest }> = [];
+  #waiting: Array<{ session: ClientPeer; request: JsonRpcRequest; cacheKey?: string }> = [];
   #nextId = 1;
   #init: Promise<InitializeResult> | null = null;
   #initResult: InitializeResult | null = null;
@@ -179,6 +186,13 @@ export class UpstreamRouter {
         }
       } else if (message.method === 'resources/subscribe') {
         state.subscriptions.add(String(message.params?.uri ?? ''));
+      } else if (message.method === 'tools/call' && this.#options.toolCache) {
+        const tool = String(message.params?.name ?? '');
+        const key = this.#options.toolCache.cacheable(tool) ? this.#options.toolCache.key(tool, message.params?.arguments) : null;
+        if (key) {
+          void this.#fromCache(session, message, tool, key);
+          return;
+        }
       }
       this.#waiting.push({ session, request: message });
       this.#pump();
@@ -189,6 +203,20 @@ export class UpstreamRouter {
       return;
     }
     this.#clientNotification(session, state, message as JsonRpcNotification);
+  }
+
+  /** A cacheable call: answered from the cache, or forwarded and its answer kept. */
+  async #fromCache(session: ClientPeer, request: JsonRpcRequest, tool: string, key: string): Promise<void> {
+    const started = performance.now();
+    const hit = await this.#options.toolCache!.get(key);
+    if (!this.#sessions.has(session)) return;
+    if (hit !== undefined) {
+      session.deliver({ jsonrpc: '2.0', id: request.id, result: hit }, request.id);
+      this.#options.onCallDone?.({ session, method: request.method, tool, durationMs: performance.now() - started, error: undefined, toolError: false, cached: true });
+      return;
+    }
+    this.#waiting.push({ session, request, cacheKey: key });
+    this.#pump();
   }
 
   async close(): Promise<void> {
@@ -240,7 +268,7 @@ export class UpstreamRouter {
     while (this.#waiting.length > 0) {
       if (this.#options.serial && this.#inFlight.size > 0) return;
       const next = this.#waiting.shift()!;
-      this.#forward(next.session, next.request);
+      this.#forward(next.session, next.request, next.cacheKey ?? null);
     }
   }
 
@@ -255,7 +283,7 @@ export class UpstreamRouter {
     }
   }
 
-  #forward(session: ClientPeer, request: JsonRpcRequest): void {
+  #forward(session: ClientPeer, request: JsonRpcRequest, cacheKey: string | null): void {
     const state = this.#sessions.get(session);
     if (!state) return;
     const gatewayId = this.#nextId++;
@@ -276,6 +304,7 @@ export class UpstreamRouter {
       startedAt: performance.now(),
       originalProgressToken,
       timer,
+      cacheKey,
     });
     state.inFlight.set(request.id, gatewayId);
     const forwarded: JsonRpcRequest = { jsonrpc: '2.0', id: gatewayId, method: request.method };
@@ -315,6 +344,7 @@ export class UpstreamRouter {
       durationMs: performance.now() - entry.startedAt,
       error: response.error?.message,
       toolError: (response.result as { isError?: unknown } | undefined)?.isError === true,
+      cached: false,
     });
   }
 
@@ -330,6 +360,10 @@ export class UpstreamRouter {
       }
       const entry = this.#finish(id);
       if (!entry) return; // cancelled or timed out already
+      if (!message.error && this.#options.toolCache) {
+        if (entry.cacheKey) this.#options.toolCache.store(entry.cacheKey, message.result);
+        else if (entry.method === 'tools/list') this.#options.toolCache.learn(message.result);
+      }
       const response: JsonRpcResponse = { ...message, id: entry.originalId };
       this.#reply(entry, response);
       this.#pump();
@@ -482,6 +516,10 @@ export class UpstreamRouter {
     const result = response.result as InitializeResult;
     this.upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     this.#initResult = result;
+    // "readOnly" caching needs the tools' annotations before the first call.
+    if (this.#options.toolCache?.needsToolList) {
+      this.#internalRequest('tools/list', {}).then((r) => this.#options.toolCache!.learn(r.result), () => {});
+    }
     // Subscriptions survive an upstream restart.
     const uris = new Set<string>();
     for (const state of this.#sessions.values()) for (const uri of state.subscriptions) uris.add(uri);

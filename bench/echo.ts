@@ -58,6 +58,10 @@ interface TreeSample {
   rssMb: number;
   /** The gateway process alone. */
   gatewayRssMb: number;
+  /** The gateway's own processes (Harbor: the `harbor serve` supervisor and its host child), upstreams excluded. */
+  gatewayOwnRssMb: number;
+  /** The upstream server processes (and the shells some gateways wrap them in). */
+  upstreamRssMb: number;
   /** Its descendants (the upstream servers) together. */
   childrenRssMb: number;
   /**
@@ -106,11 +110,15 @@ async function sampleTree(pid: number, perProcess = true): Promise<TreeSample> {
   const rss = (p: number) => stats[p]?.memory ?? 0;
   const childrenBytes = descendants.reduce((sum, p) => sum + rss(p), 0);
   const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
+  const upstream = (p: number) => isUpstream(argvOf(p));
+  const upstreamBytes = [pid, ...descendants].filter(upstream).reduce((sum, p) => sum + rss(p), 0);
   const pss = [pid, ...descendants].reduce((sum, p) => sum + readKb(`/proc/${p}/smaps_rollup`, 'Pss'), 0);
   return {
     rssMb: mb(rss(pid) + childrenBytes),
     gatewayRssMb: mb(rss(pid)),
     childrenRssMb: mb(childrenBytes),
+    gatewayOwnRssMb: mb(Math.max(0, rss(pid) + childrenBytes - upstreamBytes)),
+    upstreamRssMb: mb(upstreamBytes),
     pssMb: mb(pss * 1024),
     gatewayAnonMb: mb(readKb(`/proc/${pid}/status`, 'RssAnon') * 1024),
     ...(perProcess
@@ -129,10 +137,23 @@ async function sampleTree(pid: number, perProcess = true): Promise<TreeSample> {
   };
 }
 
+function argvOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** An upstream server process, or the shell a gateway wraps one in (the gateways name it in their own argv too). */
+function isUpstream(argv: string[]): boolean {
+  return /(^|\/)sh$/.test(argv[0] ?? '') || (argv[1] ?? '').includes('server-everything');
+}
+
 /** The command line, paths shortened to the project root, for telling processes of a tree apart. */
 function commandOf(pid: number): string {
   try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const argv = argvOf(pid);
     return argv
       .join(' ')
       .replaceAll(process.execPath, 'node')
@@ -272,7 +293,7 @@ function ratio(a: number | undefined, b: number | undefined): number | null {
 }
 
 function printTable(results: TargetResult[]): void {
-  const rows = [['target', 'clients', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'RSS MB tree', '= gateway + children', 'PSS MB tree', 'child procs']];
+  const rows = [['target', 'clients', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'RSS MB tree', '= own + upstreams', 'PSS MB tree', 'child procs']];
   for (const r of results) {
     for (const [run, tree] of [
       [r.oneClient, r.idle],
@@ -287,7 +308,7 @@ function printTable(results: TargetResult[]): void {
         run.latencyMs.p99.toFixed(2),
         String(run.errors),
         tree ? tree.rssMb.toFixed(1) + (run === r.oneClient ? ' (idle)' : '') : '',
-        tree ? `${tree.gatewayRssMb.toFixed(1)} + ${tree.childrenRssMb.toFixed(1)}` : '',
+        tree ? `${tree.gatewayOwnRssMb.toFixed(1)} + ${tree.upstreamRssMb.toFixed(1)}` : '',
         tree ? tree.pssMb.toFixed(1) : '',
         tree ? String(tree.childProcesses) : '',
       ]);
@@ -331,6 +352,7 @@ async function main(): Promise<void> {
   const tput = (name: string) => byName.get(name)?.manyClients.throughputPerSecond;
   const rss = (name: string) => byName.get(name)?.afterManySessions?.rssMb;
   const pss = (name: string) => byName.get(name)?.afterManySessions?.pssMb;
+  const own = (name: string) => byName.get(name)?.afterManySessions?.gatewayOwnRssMb;
   const ratios = {
     [`throughput${CLIENTS}_harbor_over_supergateway`]: ratio(tput('harbor'), tput('supergateway')),
     [`throughput${CLIENTS}_harbor_over_mcpProxy`]: ratio(tput('harbor'), tput('mcp-proxy')),
@@ -341,12 +363,15 @@ async function main(): Promise<void> {
     [`rss${CLIENTS}_harbor_over_mcpProxy`]: ratio(rss('harbor'), rss('mcp-proxy')),
     [`pss${CLIENTS}_harbor_over_supergateway`]: ratio(pss('harbor'), pss('supergateway')),
     [`pss${CLIENTS}_harbor_over_mcpProxy`]: ratio(pss('harbor'), pss('mcp-proxy')),
+    [`ownRss${CLIENTS}_harbor_over_supergateway`]: ratio(own('harbor'), own('supergateway')),
+    [`ownRss${CLIENTS}_harbor_over_mcpProxy`]: ratio(own('harbor'), own('mcp-proxy')),
   };
   const atLeast2 = (value: number | null) => (value === null ? null : value >= 2);
   const targets = {
     [`throughput${CLIENTS}AtLeast2xSupergateway`]: atLeast2(ratios[`throughput${CLIENTS}_harbor_over_supergateway`] ?? null),
     [`throughput${CLIENTS}AtLeast2xMcpProxy`]: atLeast2(ratios[`throughput${CLIENTS}_harbor_over_mcpProxy`] ?? null),
-    [`rss${CLIENTS}SessionsUnder150Mb`]: rss('harbor') === undefined ? null : (rss('harbor') as number) < 150,
+    [`rss${CLIENTS}SessionsUnder150Mb_wholeTree`]: rss('harbor') === undefined ? null : (rss('harbor') as number) < 150,
+    [`rss${CLIENTS}SessionsUnder150Mb_harborProcessesWithoutUpstream`]: own('harbor') === undefined ? null : (own('harbor') as number) < 150,
   };
 
   const report = {
@@ -358,7 +383,8 @@ async function main(): Promise<void> {
       load: `closed loop: each caller sends its next call when the previous one answers; ${WARMUP_MS / 1000}s warm-up, then a ${DURATION_MS / 1000}s measured window (calls that start and end inside it)`,
       gatewayClient: `raw node:http keep-alive client (one socket per session): initialize + notifications/initialized + tools/call POSTs, JSON or SSE answers; same client for every gateway; ${CLIENTS} clients = ${CLIENTS} separate sessions opened one after another`,
       directClient: `SDK Client + StdioClientTransport; ${CLIENTS} clients = ${CLIENTS} concurrent in-flight calls on one stdio connection`,
-      rss: `sum of RSS over the gateway process and all its descendants (/proc), with the ${CLIENTS} sessions still open right after their run; peak sampled every 2 s during it`,
+      rss: `sum of RSS (pidusage, /proc) over the gateway process and all its descendants, with the ${CLIENTS} sessions still open right after their run (afterManySessions; the targets use it); also split into the gateway's own processes and the upstreams, as PSS (shared node binary pages split fairly), per process, before the run, ${SETTLE_MS / 1000}s after it, and the peak sampled every 2 s during it`,
+      harborConfig: 'mcpServers.everything (shared mode, defaults) and limits raised to 1e6 req/s, 1000 sessions per teammate: every session uses the one bench token',
       logging: 'each gateway at its quietest: HARBOR_LOG_LEVEL=warn, supergateway --logLevel none, mcp-proxy without --debug',
     },
     clients: CLIENTS,

@@ -102,7 +102,12 @@ async function startHarbor(baseEnv: NodeJS.ProcessEnv): Promise<RunningGateway> 
   const env = { ...baseEnv, HARBOR_HOME: home, HARBOR_LOG_LEVEL: 'warn' };
   writeFileSync(
     join(home, 'config.json'),
-    JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] } } }),
+    JSON.stringify({
+      mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'] } },
+      // One bench token drives every session; the per-teammate rate limit and session cap (10 req/s,
+      // 10 sessions by default) would otherwise measure the limiter, not the gateway.
+      limits: { requestsPerSecond: 1_000_000, burst: 1_000_000, sessionsPerTeammate: 1_000 },
+    }),
   );
   const { stdout } = await promisify(execFile)(process.execPath, [HARBOR_CLI, 'token', 'add', 'bench', '--json'], {
     env: { ...env, NODE_OPTIONS: '' },

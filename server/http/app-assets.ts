@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
  */
 
 const HERE = fileURLToPath(new URL('../..', import.meta.url));
-// From source this is the project root; built, it is dist/ and the renderer sits beside it.
-const ROOT = existsSync(join(HERE, 'renderer')) ? HERE : dirname(HERE);
+// From source this is the project root; built, it is dist/ (which may hold a compiled renderer/host-api.js,
+// hence the test on index.html) and the renderer's sources sit beside it.
+const ROOT = existsSync(join(HERE, 'renderer', 'index.html')) ? HERE : dirname(HERE);
 const RENDERER_DIR = join(ROOT, 'renderer');
 
 /** Third-party files the UI needs, by the path it asks for under /app/vendor/. */

@@ -1,0 +1,272 @@
+/**
+ * Harbor's Electron main process: a tray icon showing health, a popover with the renderer, native
+ * notifications, start at login, and the host child + tunnel run by the same HostController as the
+ * headless `harbor serve`. Thin on purpose: decisions live in plain modules beside it (notification-rules,
+ * popover-position, tray-icons, autostart-linux) and in main/core.
+ */
+import { app, BrowserWindow, Menu, nativeImage, Notification, powerMonitor, screen, shell, Tray } from 'electron';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HttpHostApi, type HostApi, type HostStatus } from '../../renderer/host-api.ts';
+import { HostController } from '../core/host-controller.ts';
+import { APP_SCHEME, POPOVER_URL, registerAppScheme, serveAppScheme } from './app-protocol.ts';
+import { isLinuxAutostartEnabled, setLinuxAutostart } from './autostart-linux.ts';
+import { registerHostApiHandlers } from './ipc-bridge.ts';
+import { setupLogging } from './logging.ts';
+import { notificationsBetween, type Observation } from './notification-rules.ts';
+import { popoverPosition } from './popover-position.ts';
+import { trayIconFile, trayTooltip, type TrayState } from './tray-icons.ts';
+
+const POPOVER_SIZE = { width: 420, height: 600 };
+const STATUS_POLL_MS = 5000;
+const TEAMMATES_EVERY_N_POLLS = 3;
+const AUTOSTART_ID = 'harbor';
+
+// The built file sits in dist/main/shell/; the preload is compiled to CommonJS beside it.
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const PRELOAD = join(HERE, 'preload.cjs');
+const ICONS = join(app.getAppPath(), 'resources', 'icons');
+
+registerAppScheme();
+
+if (!app.requestSingleInstanceLock()) {
+  // Another Harbor owns the tray and the host: it shows its popover (second-instance), we leave.
+  app.quit();
+} else {
+  void run();
+}
+
+async function run(): Promise<void> {
+  await app.whenReady();
+  app.dock?.hide();
+  const { log, logger } = setupLogging(app.getPath('logs'), { verbose: !app.isPackaged });
+  log.info(`Harbor ${app.getVersion()} starting (Electron ${process.versions.electron}, Node ${process.versions.node})`);
+  serveAppScheme();
+
+  const controller = new HostController({
+    home: app.getPath('userData'),
+    logger,
+    // Packaged: cloudflared ships in the app's resources; from source: PATH or the cloudflared npm package.
+    tunnel: app.isPackaged ? { resourcesPath: process.resourcesPath, logger } : { logger },
+  });
+  let api: HostApi | null = null;
+  const currentApi = (): HostApi => {
+    if (!api) throw new Error('Harbor is starting; try again in a moment');
+    return api;
+  };
+  controller.on('ready', (ready) => {
+    api = new HttpHostApi({ baseUrl: ready.url, secret: controller.adminSecret });
+    log.info(`host ready at ${ready.url}`);
+    void poll();
+  });
+  controller.on('state', (event) => log.info(`host ${event.from} → ${event.to}: ${event.reason}`));
+  controller.on('share', () => {
+    refreshMenu();
+    void poll();
+  });
+
+  const tray = new Tray(trayImage('amber'));
+  tray.setToolTip('Harbor: starting…');
+  const popover = createPopover();
+  const unregister = registerHostApiHandlers({ api: currentApi, window: () => popover, allowedUrlPrefix: `${APP_SCHEME}://ui/` });
+
+  let trayState: TrayState = 'amber';
+  let lastStatus: HostStatus | null = null;
+  let observed: Observation | null = null;
+  let polls = 0;
+  let polling = false;
+
+  function trayImage(state: TrayState) {
+    const image = nativeImage.createFromPath(trayIconFile(state, process.platform, ICONS));
+    if (process.platform === 'darwin') image.setTemplateImage(true);
+    return image;
+  }
+
+  function setTray(state: TrayState, reasons: readonly string[]): void {
+    if (state !== trayState) tray.setImage(trayImage(state));
+    trayState = state;
+    tray.setToolTip(trayTooltip(state, reasons));
+  }
+
+  async function poll(): Promise<void> {
+    if (polling) return;
+    polling = true;
+    try {
+      let status: HostStatus | null = null;
+      try {
+        status = api ? await api.status() : null;
+      } catch (error) {
+        log.warn(`status: ${(error as Error).message}`);
+      }
+      lastStatus = status;
+      const health = status?.health ?? { state: 'red' as const, reasons: ['Harbor host is not answering'] };
+      const changed = health.state !== trayState;
+      setTray(health.state, health.reasons);
+      if (changed) refreshMenu();
+      let teammates: Observation['teammates'] = observed?.teammates ?? null;
+      if (api && polls++ % TEAMMATES_EVERY_N_POLLS === 0) teammates = await api.teammates().catch(() => teammates);
+      const next: Observation = { health, teammates, publicUrl: status?.share?.publicUrl ?? controller.share.state.publicUrl };
+      for (const spec of notificationsBetween(observed, next)) {
+        if (Notification.isSupported()) new Notification({ title: spec.title, body: spec.body, silent: spec.kind !== 'health-red' }).show();
+        log.info(`notified: ${spec.title}`);
+      }
+      observed = next;
+    } finally {
+      polling = false;
+    }
+  }
+
+  function createPopover(): BrowserWindow {
+    const window = new BrowserWindow({
+      ...POPOVER_SIZE,
+      show: false,
+      frame: false,
+      resizable: false,
+      movable: false,
+      minimizable: false,
+      maximizable: false,
+      fullscreenable: false,
+      skipTaskbar: true,
+      alwaysOnTop: true,
+      webPreferences: {
+        preload: PRELOAD,
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        webSecurity: true,
+        spellcheck: false,
+      },
+    });
+    window.on('blur', () => {
+      if (!window.webContents.isDevToolsOpened()) window.hide();
+    });
+    // The popover never navigates or opens windows; links go to the user's browser.
+    window.webContents.on('will-navigate', (event, url) => {
+      if (!url.startsWith(`${APP_SCHEME}://ui/`)) event.preventDefault();
+    });
+    window.webContents.setWindowOpenHandler(({ url }) => {
+      if (url.startsWith('https://')) void shell.openExternal(url);
+      return { action: 'deny' };
+    });
+    void window.loadURL(POPOVER_URL);
+    return window;
+  }
+
+  function togglePopover(): void {
+    if (popover.isVisible()) {
+      popover.hide();
+      return;
+    }
+    const bounds = tray.getBounds();
+    const display = screen.getDisplayNearestPoint({ x: bounds.x, y: bounds.y });
+    const { x, y } = popoverPosition(bounds, POPOVER_SIZE, display.workArea);
+    popover.setPosition(x, y, false);
+    popover.show();
+    popover.focus();
+  }
+
+  function openAtLogin(): boolean {
+    return process.platform === 'linux' ? isLinuxAutostartEnabled(AUTOSTART_ID) : app.getLoginItemSettings().openAtLogin;
+  }
+
+  function setOpenAtLogin(enabled: boolean): void {
+    if (process.platform === 'linux') {
+      // An AppImage runs from a temporary mount: autostart must name the AppImage file itself.
+      const exec = process.env.APPIMAGE ? [process.env.APPIMAGE] : app.isPackaged ? [process.execPath] : [process.execPath, app.getAppPath()];
+      setLinuxAutostart(enabled, { id: AUTOSTART_ID, name: 'Harbor', comment: 'Share your MCP servers with your team', exec });
+    } else {
+      app.setLoginItemSettings({ openAtLogin: enabled });
+    }
+    refreshMenu();
+  }
+
+  async function toggleShare(): Promise<void> {
+    try {
+      if (controller.share.state.state === 'off') await controller.share.start({ mode: 'quick' });
+      else await controller.share.stop();
+    } catch (error) {
+      log.warn(`share: ${(error as Error).message}`);
+      if (Notification.isSupported()) new Notification({ title: 'Sharing failed', body: (error as Error).message }).show();
+    }
+    refreshMenu();
+  }
+
+  function openDashboard(): void {
+    const url = controller.url;
+    if (!url) return;
+    // The fragment stays in the browser (never sent to the host); the page moves it to sessionStorage.
+    void shell.openExternal(`${url}/app/#secret=${encodeURIComponent(controller.adminSecret)}`);
+  }
+
+  function refreshMenu(): void {
+    const sharing = controller.share.state.state !== 'off';
+    const menu = Menu.buildFromTemplate([
+      { label: trayTooltip(trayState, lastStatus?.health?.reasons ?? []).split('\n')[0]!, enabled: false },
+      { type: 'separator' },
+      { label: sharing ? 'Stop sharing' : 'Share with team', click: () => void toggleShare() },
+      { label: 'Open dashboard', enabled: controller.url !== null, click: openDashboard },
+      { type: 'separator' },
+      { label: 'Start at login', type: 'checkbox', checked: openAtLogin(), click: (item) => setOpenAtLogin(item.checked) },
+      { type: 'separator' },
+      { label: 'Quit Harbor', role: 'quit' },
+    ]);
+    // Many Linux trays deliver no clicks, only the context menu: it must be set there.
+    if (process.platform === 'linux') tray.setContextMenu(menu);
+    currentMenu = menu;
+  }
+  let currentMenu: Menu | null = null;
+
+  tray.on('click', togglePopover);
+  tray.on('right-click', () => {
+    if (currentMenu) tray.popUpContextMenu(currentMenu);
+  });
+  refreshMenu();
+  app.on('second-instance', togglePopover);
+  // A tray app lives on with no window open.
+  app.on('window-all-closed', () => {});
+
+  // After sleep the tunnel's connections are stale and the host may be wedged: check both.
+  powerMonitor.on('resume', () => {
+    log.info('resumed from sleep: checking host and tunnel');
+    void (async () => {
+      await controller.share.checkAlive().catch((error: Error) => log.warn(`tunnel check: ${error.message}`));
+      try {
+        await currentApi().status();
+      } catch {
+        await controller.restart('not answering after sleep');
+      }
+      await poll();
+    })();
+  });
+
+  const timer = setInterval(() => void poll(), STATUS_POLL_MS);
+
+  // Quitting stops every child (host, its upstreams, cloudflared) before the process exits.
+  let stopped = false;
+  app.on('before-quit', (event) => {
+    if (stopped) return;
+    event.preventDefault();
+    clearInterval(timer);
+    unregister();
+    log.info('quitting: stopping the host and the tunnel');
+    controller.stop().then(
+      () => {
+        stopped = true;
+        app.quit();
+      },
+      (error: Error) => {
+        log.error(`stop failed: ${error.message}`);
+        stopped = true;
+        app.exit(1);
+      },
+    );
+  });
+
+  try {
+    await controller.start();
+  } catch (error) {
+    log.error(`host failed to start: ${(error as Error).message}`);
+    setTray('red', [(error as Error).message.split('\n')[0] ?? 'Harbor host failed to start']);
+    if (Notification.isSupported()) new Notification({ title: 'Harbor could not start', body: (error as Error).message.split('\n')[0] ?? '' }).show();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Which native notifications a change deserves (issue 9): health turning red and recovering from red,
+ * a teammate's first connection, a new public URL. A pure function of two observations so it is tested
+ * under Node; main only shows what it returns. The first observation after launch announces nothing
+ * but a red state, so restarting the app does not replay old news.
+ */
+export interface Observation {
+  health: { state: 'green' | 'amber' | 'red'; reasons: string[] } | null;
+  /** Null when the teammate list could not be read this time. */
+  teammates: Array<{ name: string; lastUsedAt: number | null; revokedAt: number | null }> | null;
+  publicUrl: string | null;
+}
+
+export interface NotificationSpec {
+  kind: 'health-red' | 'health-recovered' | 'teammate-first-connection' | 'public-url';
+  title: string;
+  body: string;
+}
+
+export function notificationsBetween(previous: Observation | null, next: Observation): NotificationSpec[] {
+  const out: NotificationSpec[] = [];
+  const before = previous?.health?.state ?? null;
+  const now = next.health?.state ?? null;
+  if (now === 'red' && before !== 'red') {
+    out.push({ kind: 'health-red', title: 'Harbor is down', body: next.health!.reasons[0] ?? 'Open Harbor for details.' });
+  } else if (before === 'red' && now !== null && now !== 'red') {
+    out.push({
+      kind: 'health-recovered',
+      title: 'Harbor recovered',
+      body: now === 'green' ? 'Everything is running again.' : `Running, with a warning: ${next.health!.reasons[0] ?? ''}`.trim(),
+    });
+  }
+
+  if (previous?.teammates && next.teammates) {
+    const seen = new Map(previous.teammates.map((t) => [t.name, t.lastUsedAt]));
+    for (const teammate of next.teammates) {
+      if (teammate.revokedAt !== null || teammate.lastUsedAt === null) continue;
+      // Known before and never used until now; a teammate added and used between two polls counts too.
+      if (!seen.has(teammate.name) || seen.get(teammate.name) === null) {
+        out.push({ kind: 'teammate-first-connection', title: `${teammate.name} connected`, body: `${teammate.name} used Harbor for the first time.` });
+      }
+    }
+  }
+
+  if (previous && next.publicUrl && next.publicUrl !== previous.publicUrl) {
+    out.push({
+      kind: 'public-url',
+      title: previous.publicUrl ? 'New public URL' : 'Harbor is shared',
+      body: previous.publicUrl ? `${next.publicUrl} — teammates need the new URL.` : next.publicUrl,
+    });
+  }
+  return out;
+}

@@ -32,8 +32,11 @@ Commands:
                                      (no account; the URL changes on restart) or a named one (stable
                                      hostname; the token is kept in the OS keychain). Resumes on restart.
   unshare                            Stop sharing.
+  activity [--teammate N] [--server S] [--limit 50] [--json]
+                                     Who called which tool, when, how long, and whether it failed.
   status [--json]                    Each process of the running host: state, pid, uptime, restarts,
-                                     memory and % of its limit, last exit reason. Exit 3 if not running.
+                                     memory and % of its limit, last exit reason; health and its reasons;
+                                     the tunnel; the six metrics; the caches. Exit 3 if not running.
   help                               Show this help.
 
 Environment:
@@ -270,6 +273,8 @@ interface StatusAnswer {
   docs: { folder: string; documents: number; indexing: boolean } | null;
   health: { state: string; reasons: string[] };
   share: ShareAnswer;
+  caches?: Array<{ namespace: string; entries: { memory: number; disk: number }; bytes: { memory: number; disk: number }; degraded: { reason: string } | null }>;
+  cacheLimits: { memoryMb: number; diskMb: number };
 }
 
 async function status(args: string[]): Promise<void> {
@@ -334,6 +339,77 @@ async function status(args: string[]): Promise<void> {
     }
   }
   printTable(rows);
+  const metrics = await admin.request<MetricsAnswer>('GET', '/admin/metrics');
+  process.stdout.write('\n');
+  printMetrics(metrics, answer);
+}
+
+interface MetricsAnswer {
+  latency: Record<string, { p50: number; p95: number; p99: number; count: number }>;
+  errorRate: number | null;
+  memory: Array<{ process: string; rssBytes: number; limitBytes: number | null; ratio: number | null }>;
+  cacheHitRatio: Record<string, number | null>;
+  connections: { sockets: number; sessions: number; streams: number; trend: string };
+  rateLimitRemaining: number | null;
+  alerts: Array<{ state: string; message: string }>;
+}
+
+function printMetrics(m: MetricsAnswer, status: StatusAnswer): void {
+  const pct = (ratio: number | null) => (ratio === null ? '-' : `${(ratio * 100).toFixed(1)} %`);
+  const worst = Object.entries(m.latency).sort((a, b) => b[1].p95 - a[1].p95)[0];
+  const rows = [['METRIC', 'VALUE', 'ALERT WHEN']];
+  rows.push(['p95 latency (5 min)', worst ? `${Math.round(worst[1].p95)} ms (${worst[0]})` : '-', '> 2 s']);
+  rows.push(['error rate (5 min)', pct(m.errorRate), '> 5 % for 5 min']);
+  const memory = [...m.memory].sort((a, b) => (b.ratio ?? 0) - (a.ratio ?? 0))[0];
+  rows.push(['memory of limit', memory ? `${pct(memory.ratio)} (${memory.process})` : '-', '> 80 % for 10 min']);
+  const caches = Object.entries(m.cacheHitRatio);
+  rows.push(['cache hit ratio', caches.length ? caches.map(([name, r]) => `${name} ${pct(r)}`).join(', ') : 'no cache', '< 70 %']);
+  rows.push(['connections', `${m.connections.sockets} sockets, ${m.connections.sessions} sessions, ${m.connections.streams} streams (${m.connections.trend})`, 'rising for 30 min']);
+  rows.push(['rate limit remaining', pct(m.rateLimitRemaining), '< 10 %']);
+  printTable(rows);
+  for (const alert of m.alerts) process.stdout.write(`${alert.state === 'firing' ? 'ALERT' : 'pending'}: ${alert.message}\n`);
+  if (status.caches?.length) {
+    process.stdout.write(`\nCache (limits ${status.cacheLimits.memoryMb} MB memory, ${status.cacheLimits.diskMb} MB disk):\n`);
+    for (const c of status.caches) {
+      process.stdout.write(`  ${c.namespace}: ${c.entries.memory} in memory (${(c.bytes.memory / 1048576).toFixed(1)} MB), ${c.entries.disk} on disk (${(c.bytes.disk / 1048576).toFixed(1)} MB)${c.degraded ? `, DEGRADED: ${c.degraded.reason}` : ''}\n`);
+    }
+  }
+}
+
+async function activity(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { teammate: { type: 'string' }, server: { type: 'string' }, limit: { type: 'string', default: '50' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const admin = await AdminClient.connect(homePaths().home);
+  const query = new URLSearchParams({ limit: values.limit });
+  if (values.teammate) query.set('teammate', values.teammate);
+  if (values.server) query.set('server', values.server);
+  let entries: Array<{ at: number; teammate: string; server: string; method: string; tool?: string; durationMs: number; ok: boolean; error?: string }>;
+  if (admin) entries = (await admin.request<{ entries: typeof entries }>('GET', `/admin/activity?${query}`)).entries;
+  else {
+    // The host is not running: read the log straight from the database.
+    const db = openDatabase(homePaths().database);
+    try {
+      const { SqliteAuditStore } = await import('../server/access/sqlite-audit-store.ts');
+      const store = new SqliteAuditStore(db);
+      entries = await store.query({ ...(values.teammate ? { teammate: values.teammate } : {}), ...(values.server ? { server: values.server } : {}), limit: Number(values.limit) });
+    } finally {
+      db.close();
+    }
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+    return;
+  }
+  if (entries.length === 0) {
+    process.stdout.write('No activity recorded yet.\n');
+    return;
+  }
+  const rows = [['WHEN', 'TEAMMATE', 'SERVER', 'CALL', 'MS', 'RESULT']];
+  for (const e of entries) rows.push([date(e.at), e.teammate, e.server, e.tool ?? e.method, String(e.durationMs), e.ok ? 'ok' : `failed: ${e.error ?? ''}`.slice(0, 60)]);
+  printTable(rows);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -349,6 +425,8 @@ async function main(argv: string[]): Promise<void> {
       return share(rest);
     case 'unshare':
       return unshare();
+    case 'activity':
+      return activity(rest);
     case undefined:
     case 'help':
     case '--help':

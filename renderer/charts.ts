@@ -33,6 +33,10 @@ export function alignSeries(series: HistorySeries[]): { data: uPlot.AlignedData;
   return { data: [times.map((t) => t / 1000), ...columns] as uPlot.AlignedData, labels: shown.map((s) => s.label || 'all') };
 }
 
+function emptyNote(): HTMLElement {
+  return Object.assign(document.createElement('span'), { className: 'chart-empty', textContent: 'no history yet' });
+}
+
 export interface Sparkline {
   element: HTMLElement;
   update(series: HistorySeries[]): Promise<void>;
@@ -43,6 +47,7 @@ export function createSparkline(title: string, format: (value: number) => string
   element.className = 'chart';
   element.setAttribute('role', 'img');
   element.setAttribute('aria-label', `${title}: no history yet`);
+  element.append(emptyNote());
   let plot: uPlot | null = null;
   let shape = '';
 
@@ -56,7 +61,7 @@ export function createSparkline(title: string, format: (value: number) => string
         plot?.destroy();
         plot = null;
         shape = '';
-        element.replaceChildren();
+        element.replaceChildren(emptyNote());
         element.setAttribute('aria-label', `${title}: no history yet`);
         return;
       }
@@ -69,6 +74,7 @@ export function createSparkline(title: string, format: (value: number) => string
         return;
       }
       plot?.destroy();
+      element.replaceChildren();
       shape = nextShape;
       plot = new UPlot(
         {

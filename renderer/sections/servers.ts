@@ -142,12 +142,15 @@ export function serversSection(context: SectionContext): Section {
       h('th', { scope: 'row' }, server.name, h('span', { class: 'muted' }, ` ${server.mode}`)),
       h('td', {}, h('span', { class: `badge badge-${state.replace(/[^a-z]/g, '')}` }, state)),
       h('td', {}, String(restarts)),
-      h('td', {}, processes.length ? `${formatBytes(rss)}${limit ? ` / ${formatBytes(limit)}` : ''}` : '–'),
+      h('td', {}, rss > 0 ? `${formatBytes(rss)}${limit ? ` / ${formatBytes(limit)}` : ''}` : '–'),
       h('td', {}, String(server.sessions)),
       h(
         'td',
         { class: 'actions' },
-        h('button', { type: 'button', 'aria-label': `Restart ${server.name}`, onclick: () => void act(`${server.name} restarted`, () => context.api.restartServer(server.name)) }, 'Restart'),
+        // The built-in docs server runs inside the host: nothing of its own to restart.
+        processes.length
+          ? h('button', { type: 'button', 'aria-label': `Restart ${server.name}`, onclick: () => void act(`${server.name} restarted`, () => context.api.restartServer(server.name)) }, 'Restart')
+          : null,
         server.name === 'docs'
           ? null
           : h('button', {

@@ -281,6 +281,17 @@ test('tabs follow the ARIA tabs pattern from the keyboard', async () => {
 test('servers, share, activity and logs sections render', async () => {
   await openTab('Servers');
   await page.locator('tr[data-server="fixture"]').waitFor();
+  // Add a stdio server by its command line, as a user pastes it.
+  await page.getByLabel('Name (used in the URL /mcp/<name>)').fill('notes');
+  await page.getByLabel('Command').fill(`"${process.execPath}" "${FIXTURE_SERVER}"`);
+  await page.getByRole('button', { name: 'Add server' }).click();
+  const notes = page.locator('tr[data-server="notes"]');
+  await notes.waitFor({ timeout: 10_000 });
+  await waitFor(async () => (await notes.locator('.badge').innerText()) === 'online', 15_000, 'notes online');
+  assert.ok(harbor.host.servers.has('notes'));
+  // Restart from the UI: the supervisor counts it.
+  await page.getByRole('button', { name: 'Restart notes' }).click();
+  await waitFor(async () => (await notes.locator('td').nth(1).innerText()) === '1', 15_000, 'one restart shown');
   await screenshot('servers');
 
 

@@ -310,7 +310,9 @@ test('over the IPC adapter: a window.harbor bridge like the preload\'s drives th
   // Stands in for preload + main: each bridge method crosses to Node (like ipcRenderer.invoke) and is
   // answered by HttpHostApi with the secret, which the page never sees.
   const api = new HttpHostApi({ baseUrl: harbor.url, secret: SECRET }) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  const ipcPage = await context.newPage();
+  // The popover's size, in the dark scheme.
+  const popoverContext = await browser.newContext({ viewport: { width: 420, height: 600 }, colorScheme: 'dark' });
+  const ipcPage = await popoverContext.newPage();
   const requests: string[] = [];
   ipcPage.on('request', (request) => requests.push(new URL(request.url()).pathname));
   await ipcPage.exposeFunction('__harborInvoke', (method: string, args: unknown[]) => api[method]!(...args));
@@ -324,8 +326,12 @@ test('over the IPC adapter: a window.harbor bridge like the preload\'s drives th
     await ipcPage.locator('tr[data-teammate="alice"]').waitFor({ timeout: 10_000 });
     assert.equal(await ipcPage.getByRole('tab', { name: 'Team' }).getAttribute('aria-selected'), 'true');
     assert.deepEqual(requests.filter((path) => path.startsWith('/admin/')), []);
+    await ipcPage.getByRole('tab', { name: 'Health' }).click();
+    await ipcPage.locator('#panel-health .tile').first().waitFor({ timeout: 10_000 });
+    await ipcPage.locator('#panel-health .chart canvas').first().waitFor({ timeout: 10_000 });
+    await ipcPage.screenshot({ path: join(SCREENSHOTS, 'popover-dark.png') });
   } finally {
-    await ipcPage.close();
+    await popoverContext.close();
   }
 });
 

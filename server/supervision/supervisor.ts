@@ -179,6 +179,8 @@ interface Run {
 }
 
 const isWindows = process.platform === 'win32';
+/** RSS past this multiple of the limit restarts at once, without waiting for more samples. */
+const RUNAWAY_FACTOR = 1.5;
 
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly name: string;
@@ -588,10 +590,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         overLimitSamples: run.overLimitSamples,
         at: Date.now(),
       });
-      if (this.#memoryLimit !== null && run.overLimitSamples >= this.#samples) {
-        const why =
-          `memory limit exceeded: RSS ${formatBytes(rssBytes)} > limit ${formatBytes(this.#memoryLimit)} ` +
-          `for ${run.overLimitSamples} samples ${formatMs(this.#sampleMs)} apart`;
+      // A runaway leak far past the limit is not given time to confirm itself: it could take the machine down.
+      const runaway = this.#memoryLimit !== null && rssBytes > this.#memoryLimit * RUNAWAY_FACTOR;
+      if (this.#memoryLimit !== null && (run.overLimitSamples >= this.#samples || runaway)) {
+        const why = runaway
+          ? `memory limit exceeded: RSS ${formatBytes(rssBytes)} > ${RUNAWAY_FACTOR}× the limit of ${formatBytes(this.#memoryLimit)}`
+          : `memory limit exceeded: RSS ${formatBytes(rssBytes)} > limit ${formatBytes(this.#memoryLimit)} for ${run.overLimitSamples} samples in a row`;
         this.#lastError = why;
         run.intentRss = rssBytes;
         this.#logger.warn({ rssBytes, limitBytes: this.#memoryLimit }, why);
@@ -602,10 +606,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     };
     // A chained timeout rather than an interval: a slow sample (a busy /proc, pidusage spawning on Windows) never overlaps.
     const schedule = (): void => {
+      // Once over the limit, confirm quickly: a leak keeps growing while we wait for the next samples.
+      const delay = run.overLimitSamples > 0 ? Math.max(50, Math.floor(this.#sampleMs / 4)) : this.#sampleMs;
       run.memoryTimer = setTimeout(() => void tick().catch((error: unknown) => {
         this.#logger.debug({ err: error }, 'memory sample failed');
         schedule();
-      }), this.#sampleMs);
+      }), delay);
       run.memoryTimer.unref();
     };
     schedule();

@@ -11,7 +11,7 @@ export class InProcessUpstream implements Upstream {
   #server: McpServer | null = null;
   #transport: InMemoryTransport | null = null;
   onMessage: (message: JsonRpcMessage) => void = () => {};
-  onDown: (reason: string) => void = () => {};
+  onDown: (reason: string, planned: boolean) => void = () => {};
   onUp: () => void = () => {};
 
   constructor(name: string, createServer: () => McpServer) {

@@ -32,7 +32,7 @@ export class StdioUpstream implements Upstream {
   readonly #log: Logger;
   #decoder = new LineDecoder();
   onMessage: (message: JsonRpcMessage) => void = () => {};
-  onDown: (reason: string) => void = () => {};
+  onDown: (reason: string, planned: boolean) => void = () => {};
   onUp: () => void = () => {};
 
   constructor(options: StdioUpstreamOptions) {
@@ -61,7 +61,9 @@ export class StdioUpstream implements Upstream {
     this.supervisor.on('state', (event) => {
       if (event.to === 'online') this.onUp();
     });
-    this.supervisor.on('exit', (event) => this.onDown(event.expected ? `was restarted (${event.reason})` : `crashed (${event.reason})`));
+    this.supervisor.on('exit', (event) =>
+      this.onDown(event.expected ? `was restarted (${event.reason})` : `crashed (${event.reason})`, event.expected),
+    );
   }
 
   get up(): boolean {

@@ -52,6 +52,9 @@ interface InFlight {
   timer: NodeJS.Timeout;
   /** Set when the answer should be kept in the tool-result cache. */
   cacheKey: string | null;
+  /** The client's request as received, for a replay after a planned restart. */
+  request: JsonRpcRequest;
+  replayed: boolean;
 }
 
 interface ServerRequest {
@@ -89,6 +92,8 @@ export class UpstreamRouter {
   /** Requests waiting for the upstream to be initialised, or for their turn in serial mode. */
   #waiting: Array<{ session: ClientPeer; request: JsonRpcRequest; cacheKey?: string }> = [];
   #nextId = 1;
+  /** Tools whose annotations say a second run changes nothing (readOnlyHint or idempotentHint). */
+  readonly #idempotentTools = new Set<string>();
   #init: Promise<InitializeResult> | null = null;
   #initResult: InitializeResult | null = null;
   #closed = false;
@@ -97,7 +102,7 @@ export class UpstreamRouter {
     this.upstream = upstream;
     this.#options = options;
     upstream.onMessage = (message) => this.#fromUpstream(message);
-    upstream.onDown = (reason) => this.#upstreamDown(reason);
+    upstream.onDown = (reason, planned) => this.#upstreamDown(reason, planned);
     upstream.onUp = () => this.#upstreamUp();
   }
 
@@ -305,6 +310,8 @@ export class UpstreamRouter {
       originalProgressToken,
       timer,
       cacheKey,
+      request,
+      replayed: (request as { _replayed?: boolean })._replayed === true,
     });
     state.inFlight.set(request.id, gatewayId);
     const forwarded: JsonRpcRequest = { jsonrpc: '2.0', id: gatewayId, method: request.method };
@@ -360,9 +367,9 @@ export class UpstreamRouter {
       }
       const entry = this.#finish(id);
       if (!entry) return; // cancelled or timed out already
-      if (!message.error && this.#options.toolCache) {
-        if (entry.cacheKey) this.#options.toolCache.store(entry.cacheKey, message.result);
-        else if (entry.method === 'tools/list') this.#options.toolCache.learn(message.result);
+      if (!message.error) {
+        if (entry.method === 'tools/list') this.#learnTools(message.result);
+        if (entry.cacheKey) this.#options.toolCache?.store(entry.cacheKey, message.result);
       }
       const response: JsonRpcResponse = { ...message, id: entry.originalId };
       this.#reply(entry, response);
@@ -470,6 +477,17 @@ export class UpstreamRouter {
     this.#sendUpstream({ ...response, id: pending.upstreamId });
   }
 
+  #learnTools(result: unknown): void {
+    this.#options.toolCache?.learn(result);
+    const tools = (result as { tools?: Array<{ name?: unknown; annotations?: { readOnlyHint?: unknown; idempotentHint?: unknown } }> } | undefined)?.tools;
+    if (!Array.isArray(tools)) return;
+    for (const tool of tools) {
+      if (typeof tool.name !== 'string') continue;
+      if (tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true) this.#idempotentTools.add(tool.name);
+      else this.#idempotentTools.delete(tool.name);
+    }
+  }
+
   #anySubscribed(uri: string): boolean {
     for (const state of this.#sessions.values()) if (state.subscriptions.has(uri)) return true;
     return false;
@@ -517,9 +535,8 @@ export class UpstreamRouter {
     this.upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     this.#initResult = result;
     // "readOnly" caching needs the tools' annotations before the first call.
-    if (this.#options.toolCache?.needsToolList) {
-      this.#internalRequest('tools/list', {}).then((r) => this.#options.toolCache!.learn(r.result), () => {});
-    }
+    // Tool annotations decide what is cacheable ("readOnly") and what a planned restart may replay.
+    this.#internalRequest('tools/list', {}).then((r) => this.#learnTools(r.result), () => {});
     // Subscriptions survive an upstream restart.
     const uris = new Set<string>();
     for (const state of this.#sessions.values()) for (const uri of state.subscriptions) uris.add(uri);
@@ -527,18 +544,36 @@ export class UpstreamRouter {
     return result;
   }
 
-  #upstreamDown(reason: string): void {
+  #upstreamDown(reason: string, planned: boolean): void {
     this.#initResult = null;
     for (const [, resolve] of this.#internal) resolve(errorResponse(null, ErrorCode.UpstreamUnavailable, reason));
     this.#internal.clear();
     this.#serverRequests.clear();
+    const replay: Array<{ session: ClientPeer; request: JsonRpcRequest; cacheKey?: string }> = [];
     for (const gatewayId of [...this.#inFlight.keys()]) {
       const entry = this.#finish(gatewayId)!;
+      // A restart Harbor chose should be invisible to calls that are safe to run twice; a crash is
+      // not replayed (the call may be what crashed it).
+      if (planned && !entry.replayed && this.#retrySafe(entry)) {
+        replay.push({ session: entry.session, request: { ...entry.request, _replayed: true } as JsonRpcRequest, ...(entry.cacheKey ? { cacheKey: entry.cacheKey } : {}) });
+        continue;
+      }
       this.#reply(
         entry,
         errorResponse(entry.originalId, ErrorCode.UpstreamUnavailable, `server "${this.#options.serverName}" ${reason}; the call was not completed`),
       );
     }
+    if (replay.length > 0) {
+      this.#waiting.unshift(...replay);
+      this.#options.log.info({ server: this.#options.serverName, calls: replay.length }, 'replaying retry-safe calls after a planned restart');
+      this.#pump();
+    }
+  }
+
+  /** Reads and calls of tools that declare themselves read-only or idempotent. */
+  #retrySafe(entry: InFlight): boolean {
+    if (entry.method === 'tools/call') return entry.tool !== undefined && this.#idempotentTools.has(entry.tool);
+    return RETRY_SAFE_METHODS.has(entry.method);
   }
 
   #upstreamUp(): void {
@@ -551,6 +586,17 @@ export class UpstreamRouter {
     }
   }
 }
+
+/** Methods that only read: replaying one after a planned restart changes nothing. */
+const RETRY_SAFE_METHODS = new Set([
+  'tools/list',
+  'resources/list',
+  'resources/read',
+  'resources/templates/list',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+]);
 
 const REQUIRED_CAPABILITY: Record<string, keyof ClientCapabilities> = {
   'sampling/createMessage': 'sampling',

@@ -15,8 +15,11 @@ export interface Upstream {
   /** True while messages can be sent. */
   readonly up: boolean;
   onMessage: (message: JsonRpcMessage) => void;
-  /** The upstream went away (crash, kill, restart); in-flight calls will never be answered. */
-  onDown: (reason: string) => void;
+  /**
+   * The upstream went away; in-flight calls will never be answered. `planned` is a restart Harbor
+   * chose (memory watchdog, user), not a crash: retry-safe calls may then be replayed.
+   */
+  onDown: (reason: string, planned: boolean) => void;
   /** The upstream (re)started and needs a fresh initialize. */
   onUp: () => void;
   /** Process id, for status and the memory watchdog; undefined in process. */

@@ -74,6 +74,29 @@ describe('upstreams under the Supervisor', () => {
     }
   });
 
+  test('a planned restart replays read-only calls in flight; other calls get an error', async () => {
+    const h = await startTestHost({ mcpServers: { fx: fixtureServer() } });
+    const client = await connectClient(h.url, 'fx', h.token);
+    try {
+      const before = Number(textOf(await client.callTool({ name: 'pid', arguments: {} })));
+      const read = client.callTool({ name: 'read_slowly', arguments: { ms: 1500 } });
+      const write = client.callTool({ name: 'sleep', arguments: { ms: 1500 } }).then(
+        () => 'completed',
+        (error: Error) => error.message,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const res = await fetch(`${h.url}/admin/servers/fx/restart`, { method: 'POST', headers: { 'x-harbor-admin-secret': h.host.adminSecret } });
+      assert.equal(res.status, 200);
+      const readResult = textOf(await read);
+      assert.match(readResult, /^read by \d+$/);
+      assert.notEqual(Number(readResult.split(' ').pop()), before, 'answered by the restarted process');
+      assert.match(await write, /restarted/);
+    } finally {
+      await client.close();
+      await h.close();
+    }
+  });
+
   test('a server that exits at once reaches errored by the crash-loop rule, and calls fail fast saying why', async () => {
     const h = await startTestHost({
       mcpServers: { broken: fixtureServer({ FIXTURE_EXIT_AT_ONCE: '1' }, { restart: { maxCrashes: 3, windowSeconds: 60 } }) },

@@ -38,7 +38,9 @@ export interface HostControllerEvents {
   share: [ShareState];
 }
 
-export class HostStartError extends Error {}
+export class HostStartError extends Error {
+  override name = 'HostStartError';
+}
 
 /**
  * Runs the host server as a supervised child and keeps it alive: the role of `harbor serve` and of the

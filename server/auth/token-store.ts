@@ -38,9 +38,12 @@ export interface TokenStore {
   flush(): void;
 }
 
-export class TokenNameError extends Error {}
+export class TokenNameError extends Error {
+  override name = 'TokenNameError';
+}
 
 const TOKEN_PREFIX = 'hbr_';
+const VERIFY_CACHE_MS = 2000;
 const NAME_PATTERN = /^[\p{L}\p{N}_.@ -]{1,64}$/u;
 
 export function hashToken(token: string): Buffer {
@@ -91,6 +94,7 @@ const MIGRATIONS = [
 export class SqliteTokenStore implements TokenStore {
   readonly #db: SqliteDatabase;
   readonly #pendingUse = new Map<string, { at: number; calls: number }>();
+  readonly #verified = new Map<string, { row: Row | undefined; at: number }>();
   readonly #byHash;
   readonly #touchStmt;
 
@@ -123,6 +127,7 @@ export class SqliteTokenStore implements TokenStore {
            last_used_at = NULL, calls = 0, revoked_at = NULL, expires_at = excluded.expires_at, scope = excluded.scope`,
       )
       .run(trimmed, hashToken(token), now, options.expiresAt ?? null, options.scope ? JSON.stringify(options.scope) : null);
+    this.#verified.clear();
     return { token, teammate: this.#get(trimmed)! };
   }
 
@@ -131,11 +136,26 @@ export class SqliteTokenStore implements TokenStore {
     const hash = hashToken(token);
     // Lookup is by hash (an attacker cannot steer a hash's prefix), and the final comparison is
     // constant-time anyway so no path compares secret material byte by byte.
-    const row = this.#byHash.get(hash) as Row | undefined;
+    const row = this.#lookup(hash, now);
     if (!row || !timingSafeEqual(row.token_hash, hash)) return null;
     if (row.revoked_at !== null) return null;
     if (row.expires_at !== null && row.expires_at <= now) return null;
     return toTeammate(row);
+  }
+
+  /**
+   * Rows by hash, remembered for a moment: every request is authenticated, and a query per request
+   * was a measurable share of the host's CPU. Changes made through this store clear it at once;
+   * changes made by another process (the CLI with no host running) show within VERIFY_CACHE_MS.
+   */
+  #lookup(hash: Buffer, now: number): Row | undefined {
+    const key = hash.toString('base64');
+    const cached = this.#verified.get(key);
+    if (cached && now - cached.at < VERIFY_CACHE_MS) return cached.row;
+    const row = this.#byHash.get(hash) as Row | undefined;
+    if (this.#verified.size >= 10_000) this.#verified.clear();
+    this.#verified.set(key, { row, at: now });
+    return row;
   }
 
   list(): Teammate[] {
@@ -147,6 +167,7 @@ export class SqliteTokenStore implements TokenStore {
     const result = this.#db
       .prepare('UPDATE teammates SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL')
       .run(Date.now(), name);
+    this.#verified.clear();
     return result.changes > 0;
   }
 

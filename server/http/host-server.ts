@@ -8,6 +8,7 @@ import type { TokenStore } from '../auth/token-store.ts';
 import { bearerToken } from '../auth/bearer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import type { Logger } from '../logger.ts';
+import { serveAppAsset } from './app-assets.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
 import { RequestGuard } from './request-guard.ts';
@@ -92,6 +93,8 @@ export function createHostServer(options: HostServerOptions): HostServer {
       return;
     }
     const local = isLoopbackPeer(req) && !isForwarded(req);
+    // The dashboard's files, for this machine only (its API calls carry the admin secret).
+    if (local && (await serveAppAsset(req, res, path))) return;
     if (path === '/health') {
       // Teammates and load balancers probe it through the tunnel: the colour only. The reasons name
       // processes and figures, so only the machine's own user sees them.

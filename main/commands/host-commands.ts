@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildConnectionBundle } from '../../server/access/connection-bundle.ts';
+import type { HostedServerStatus } from '../../server/gateway/hosted-server.ts';
+import type { SupervisorInfo } from '../../server/supervision/supervisor.ts';
+import { AdminClient } from '../core/admin-client.ts';
+import { date, homePaths, printTable, UsageError } from './common.ts';
+
+interface ShareAnswer {
+  state: string;
+  mode: string | null;
+  publicUrl: string | null;
+  lastError: string | null;
+  degradedReason?: string;
+}
+
+async function runningHost(): Promise<AdminClient> {
+  const paths = homePaths();
+  const admin = await AdminClient.connect(paths.home);
+  if (!admin) throw new UsageError(`Harbor is not running (HARBOR_HOME ${paths.home}). Start it first: harbor serve`);
+  return admin;
+}
+
+export async function share(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { named: { type: 'string' }, hostname: { type: 'string' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const admin = await runningHost();
+  const request = values.named !== undefined || values.hostname !== undefined
+    ? { mode: 'named', ...(values.named ? { token: values.named } : {}), ...(values.hostname ? { hostname: values.hostname } : {}) }
+    : { mode: 'quick' };
+  process.stderr.write(`Starting a ${request.mode} tunnel (up to 30 s)...\n`);
+  let state: ShareAnswer;
+  try {
+    state = await admin.request<ShareAnswer>('POST', '/admin/share', request, 60_000);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(state) + '\n');
+    return;
+  }
+  if (!state.publicUrl) {
+    process.stdout.write(`Sharing is ${state.state}: ${state.lastError ?? 'no public URL yet'}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const status = await admin.request<StatusAnswer>('GET', '/admin/status');
+  process.stdout.write(`Shared at ${state.publicUrl} (${state.mode} tunnel, ${state.state})\n`);
+  if (state.degradedReason) process.stdout.write(`Note: ${state.degradedReason}.\n`);
+  if (state.mode === 'quick') process.stdout.write('A quick tunnel gets a new URL each time it restarts; teammates\' tokens stay valid.\n');
+  process.stdout.write('\nTeammates connect with their own token (harbor token add <name> prints a ready snippet):\n');
+  for (const server of status.servers) {
+    const bundle = buildConnectionBundle({ serverName: server.name, baseUrl: state.publicUrl, token: '<token>', teammate: 'teammate' });
+    process.stdout.write(`  ${server.name}: ${bundle.url}\n    ${bundle.snippets.find((x) => x.client === 'claude-code')!.text}\n`);
+  }
+}
+
+export async function unshare(): Promise<void> {
+  const admin = await runningHost();
+  await admin.request('DELETE', '/admin/share', undefined, 30_000);
+  process.stdout.write('Sharing stopped; the public URL no longer reaches this host.\n');
+}
+
+interface StatusAnswer {
+  version: string;
+  host: { pid: number; uptimeSeconds: number; rssBytes: number; url: string; publicUrl: string | null };
+  sessions: number;
+  servers: HostedServerStatus[];
+  docs: { folder: string; documents: number; indexing: boolean } | null;
+  health: { state: string; reasons: string[] };
+  share: ShareAnswer;
+  caches?: Array<{ namespace: string; entries: { memory: number; disk: number }; bytes: { memory: number; disk: number }; degraded: { reason: string } | null }>;
+  cacheLimits: { memoryMb: number; diskMb: number };
+}
+
+export async function status(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const paths = homePaths();
+  const admin = await AdminClient.connect(paths.home);
+  if (!admin) {
+    if (values.json) process.stdout.write(JSON.stringify({ running: false }) + '\n');
+    else process.stdout.write(`Harbor is not running (HARBOR_HOME ${paths.home}). Start it with: harbor serve\n`);
+    process.exitCode = 3;
+    return;
+  }
+  const answer = await admin.request<StatusAnswer>('GET', '/admin/status');
+  let controller: { host: SupervisorInfo | null } | null = null;
+  try {
+    controller = JSON.parse(readFileSync(join(paths.home, 'controller.json'), 'utf8')) as { host: SupervisorInfo | null };
+  } catch {
+    /* host run without a controller */
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ running: true, ...answer, hostProcess: controller?.host ?? null }, null, 2) + '\n');
+    return;
+  }
+  const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+  const percent = (rss: number, limit: number | null) => (limit ? `${Math.round((rss / limit) * 100)} %` : '-');
+  const duration = (ms: number) => (ms >= 3_600_000 ? `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m` : ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1000)}s` : `${Math.floor(ms / 1000)}s`);
+  process.stdout.write(`Harbor ${answer.version} at ${answer.host.url}; ${answer.sessions} session(s); health ${answer.health.state}\n`);
+  for (const reason of answer.health.reasons) process.stdout.write(`  - ${reason}\n`);
+  const tunnel = answer.share;
+  process.stdout.write(
+    `Tunnel: ${tunnel.state}${tunnel.mode ? ` (${tunnel.mode})` : ''}${tunnel.publicUrl ? ` at ${tunnel.publicUrl}` : ''}${tunnel.lastError ? `; last error: ${tunnel.lastError}` : ''}\n\n`,
+  );
+  const rows = [['PROCESS', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'RSS', '% LIMIT', 'LAST EXIT']];
+  const host = controller?.host;
+  rows.push([
+    'host',
+    host?.state ?? 'online',
+    String(answer.host.pid),
+    duration(answer.host.uptimeSeconds * 1000),
+    String(host?.restarts ?? 0),
+    mb(answer.host.rssBytes),
+    percent(answer.host.rssBytes, host?.memoryLimitBytes ?? null),
+    host?.lastExit?.reason ?? '-',
+  ]);
+  for (const server of answer.servers) {
+    for (const upstream of server.upstreams) {
+      const p = upstream.process;
+      if (!p) {
+        rows.push([server.name, upstream.up ? 'online' : 'stopped', 'in host', '-', '-', '-', '-', '-']);
+        continue;
+      }
+      rows.push([
+        server.name,
+        p.state,
+        p.pid ? String(p.pid) : '-',
+        p.pid ? duration(p.uptimeMs) : '-',
+        `${p.restarts}${p.memoryRestarts ? ` (${p.memoryRestarts} memory)` : ''}`,
+        p.rssBytes ? mb(p.rssBytes) : '-',
+        percent(p.rssBytes, p.memoryLimitBytes),
+        p.state === 'errored' ? (p.lastError ?? '-') : (p.lastExit?.reason ?? '-'),
+      ]);
+    }
+  }
+  printTable(rows);
+  const metrics = await admin.request<MetricsAnswer>('GET', '/admin/metrics');
+  process.stdout.write('\n');
+  printMetrics(metrics, answer);
+}
+
+interface MetricsAnswer {
+  latency: Record<string, { p50: number; p95: number; p99: number; count: number }>;
+  errorRate: number | null;
+  memory: Array<{ process: string; rssBytes: number; limitBytes: number | null; ratio: number | null }>;
+  cacheHitRatio: Record<string, number | null>;
+  connections: { sockets: number; sessions: number; streams: number; trend: string };
+  rateLimitRemaining: number | null;
+  alerts: Array<{ state: string; message: string }>;
+}
+
+function printMetrics(m: MetricsAnswer, status: StatusAnswer): void {
+  const pct = (ratio: number | null) => (ratio === null ? '-' : `${(ratio * 100).toFixed(1)} %`);
+  const worst = Object.entries(m.latency).sort((a, b) => b[1].p95 - a[1].p95)[0];
+  const rows = [['METRIC', 'VALUE', 'ALERT WHEN']];
+  rows.push(['p95 latency (5 min)', worst ? `${Math.round(worst[1].p95)} ms (${worst[0]})` : '-', '> 2 s']);
+  rows.push(['error rate (5 min)', pct(m.errorRate), '> 5 % for 5 min']);
+  const memory = [...m.memory].sort((a, b) => (b.ratio ?? 0) - (a.ratio ?? 0))[0];
+  rows.push(['memory of limit', memory ? `${pct(memory.ratio)} (${memory.process})` : '-', '> 80 % for 10 min']);
+  const caches = Object.entries(m.cacheHitRatio);
+  rows.push(['cache hit ratio', caches.length ? caches.map(([name, r]) => `${name} ${pct(r)}`).join(', ') : 'no cache', '< 70 %']);
+  rows.push(['connections', `${m.connections.sockets} sockets, ${m.connections.sessions} sessions, ${m.connections.streams} streams (${m.connections.trend})`, 'rising for 30 min']);
+  rows.push(['rate limit remaining', pct(m.rateLimitRemaining), '< 10 %']);
+  printTable(rows);
+  for (const alert of m.alerts) process.stdout.write(`${alert.state === 'firing' ? 'ALERT' : 'pending'}: ${alert.message}\n`);
+  if (status.caches?.length) {
+    process.stdout.write(`\nCache (limits ${status.cacheLimits.memoryMb} MB memory, ${status.cacheLimits.diskMb} MB disk):\n`);
+    for (const c of status.caches) {
+      process.stdout.write(`  ${c.namespace}: ${c.entries.memory} in memory (${(c.bytes.memory / 1048576).toFixed(1)} MB), ${c.entries.disk} on disk (${(c.bytes.disk / 1048576).toFixed(1)} MB)${c.degraded ? `, DEGRADED: ${c.degraded.reason}` : ''}\n`);
+    }
+  }
+}
+
+export async function activity(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { teammate: { type: 'string' }, server: { type: 'string' }, limit: { type: 'string', default: '50' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const admin = await AdminClient.connect(homePaths().home);
+  const query = new URLSearchParams({ limit: values.limit });
+  if (values.teammate) query.set('teammate', values.teammate);
+  if (values.server) query.set('server', values.server);
+  let entries: Array<{ at: number; teammate: string; server: string; method: string; tool?: string; durationMs: number; ok: boolean; error?: string }>;
+  if (admin) entries = (await admin.request<{ entries: typeof entries }>('GET', `/admin/activity?${query}`)).entries;
+  else {
+    // The host is not running: read the log straight from the database.
+    const { openDatabase } = await import('../../server/store/sqlite-database.ts');
+    const db = openDatabase(homePaths().database);
+    try {
+      const { SqliteAuditStore } = await import('../../server/access/sqlite-audit-store.ts');
+      const store = new SqliteAuditStore(db);
+      entries = await store.query({ ...(values.teammate ? { teammate: values.teammate } : {}), ...(values.server ? { server: values.server } : {}), limit: Number(values.limit) });
+    } finally {
+      db.close();
+    }
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+    return;
+  }
+  if (entries.length === 0) {
+    process.stdout.write('No activity recorded yet.\n');
+    return;
+  }
+  const rows = [['WHEN', 'TEAMMATE', 'SERVER', 'CALL', 'MS', 'RESULT']];
+  for (const e of entries) rows.push([date(e.at), e.teammate, e.server, e.tool ?? e.method, String(e.durationMs), e.ok ? 'ok' : `failed: ${e.error ?? ''}`.slice(0, 60)]);
+  printTable(rows);
+}

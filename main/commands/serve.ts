@@ -1,0 +1,66 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../server/logger.ts';
+import { HostController } from '../core/host-controller.ts';
+import { onWakeFromSleep } from '../core/sleep-detector.ts';
+import { homePaths, UsageError } from './common.ts';
+
+export async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' } }, strict: true });
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${values.port}"`);
+  }
+  const paths = homePaths();
+  const log = createLogger({ name: 'harbor' });
+  const tunnelTimeout = Number(process.env.HARBOR_TUNNEL_TIMEOUT_SECONDS);
+  const controller = new HostController({
+    home: paths.home,
+    configFile: values.config,
+    port,
+    logger: log,
+    ...(tunnelTimeout > 0 ? { tunnel: { readyTimeoutMs: tunnelTimeout * 1000 } } : {}),
+  });
+  // The child's own log lines (pino JSON on stderr) stay visible in the foreground, as one stream.
+  controller.on('log', (event) => {
+    if (event.stream !== 'stdout') process.stderr.write(event.line + '\n');
+  });
+  controller.on('state', (event) => {
+    writeFileSync(join(paths.home, 'controller.json'), JSON.stringify({ pid: process.pid, host: controller.info() }) + '\n');
+    if (event.to === 'errored') log.error({ reason: event.reason }, 'host is crash-looping; retrying slowly');
+  });
+  let announced = false;
+  controller.on('ready', (ready) => {
+    if (announced) {
+      log.info({ url: ready.url }, 'host restarted');
+      return;
+    }
+    announced = true;
+    process.stdout.write(`Harbor is serving ${ready.servers.map((s) => `/mcp/${s}`).join(', ')} at ${ready.url}\n`);
+  });
+  await controller.start();
+  controller.on('share', (state) => {
+    if (state.publicUrl) log.info({ state: state.state, url: state.publicUrl }, 'sharing');
+    else if (state.lastError) log.warn({ state: state.state, err: state.lastError }, 'sharing problem');
+  });
+  onWakeFromSleep((slept) => {
+    log.info({ sleptSeconds: Math.round(slept / 1000) }, 'woke from sleep; checking the tunnel');
+    void controller.share.checkAlive();
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    controller.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+import { buildConnectionBundle, renderBundleText, type ConnectionBundle } from '../../server/access/connection-bundle.ts';
+import { SqliteTokenStore } from '../../server/auth/token-store.ts';
+import { loadConfig } from '../../server/config/load-config.ts';
+import { openDatabase } from '../../server/store/sqlite-database.ts';
+import { AdminClient } from '../core/admin-client.ts';
+import { date, homePaths, printTable, UsageError } from './common.ts';
+
+export async function token(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const paths = homePaths();
+  const name = positionals.join(' ').trim();
+  // A running host does the work itself, so a revocation closes open sessions at once.
+  const admin = sub === 'add' || sub === 'revoke' ? await AdminClient.connect(paths.home) : null;
+  switch (sub) {
+    case 'add': {
+      if (!name) throw new UsageError('usage: harbor token add <name> [--json]');
+      let token: string;
+      let bundles: ConnectionBundle[];
+      if (admin) {
+        const answer = await admin.request<{ token: string; bundles: ConnectionBundle[] }>('POST', '/admin/teammates', { name });
+        token = answer.token;
+        bundles = answer.bundles;
+      } else {
+        token = withStore(paths.database, (store) => store.issue(name).token);
+        const { config } = loadConfig(paths.config, { docsFolder: paths.docs });
+        const base = `http://127.0.0.1:${config.port}`;
+        const names = [...(config.docs ? ['docs'] : []), ...Object.keys(config.mcpServers)];
+        bundles = names.map((serverName) => buildConnectionBundle({ serverName, baseUrl: base, token, teammate: name }));
+      }
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ name, token, bundles }) + '\n');
+        return;
+      }
+      process.stdout.write(`Token for ${name} (shown once; Harbor keeps only its hash):\n\n  ${token}\n\n`);
+      for (const bundle of bundles) process.stdout.write(renderBundleText(bundle) + '\n');
+      return;
+    }
+    case 'list': {
+      const teammates = withStore(paths.database, (store) => store.list());
+      if (values.json) {
+        process.stdout.write(JSON.stringify(teammates, null, 2) + '\n');
+        return;
+      }
+      if (teammates.length === 0) {
+        process.stdout.write('No teammates yet. Add one with: harbor token add <name>\n');
+        return;
+      }
+      const rows = [['NAME', 'CREATED', 'LAST USED', 'CALLS', 'STATUS']];
+      for (const t of teammates) {
+        rows.push([t.name, date(t.createdAt), date(t.lastUsedAt), String(t.calls), t.revokedAt ? `revoked ${date(t.revokedAt)}` : 'active']);
+      }
+      printTable(rows);
+      return;
+    }
+    case 'revoke': {
+      if (!name) throw new UsageError('usage: harbor token revoke <name>');
+      if (admin) {
+        try {
+          const answer = await admin.request<{ sessionsClosed: number }>('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
+          process.stdout.write(`Revoked ${name}; closed ${answer.sessionsClosed} open session(s).\n`);
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        return;
+      }
+      if (!withStore(paths.database, (store) => store.revoke(name))) throw new UsageError(`no active token for "${name}"`);
+      process.stdout.write(`Revoked ${name}. Their next request is refused.\n`);
+      return;
+    }
+    default:
+      throw new UsageError('usage: harbor token add|list|revoke ...');
+  }
+}
+
+function withStore<T>(file: string, use: (store: SqliteTokenStore) => T): T {
+  const db = openDatabase(file);
+  try {
+    return use(new SqliteTokenStore(db));
+  } finally {
+    db.close();
+  }
+}

@@ -16,7 +16,8 @@ import { silentLogger } from '../../server/logger.ts';
 import { connectClient, FIXTURE_SERVER, ROOT, startTestHost, tempHome, waitFor, type TestHost } from '../helpers/harbor.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = join(ROOT, 'docs/screenshots');
+// `HARBOR_SCREENSHOTS=1 npm test` refreshes the committed screenshots; a plain run writes to a temp dir.
+const SCREENSHOTS = process.env.HARBOR_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : mkdtempSync(join(tmpdir(), 'harbor-shots-'));
 const SECRET = 'e2e-admin-secret-0123456789abcdef';
 /** The repository's stand-in for cloudflared: a local "edge", a quick-tunnel URL, /ready; no internet. */
 const STANDIN = join(ROOT, 'test/fixtures/cloudflared-standin/cloudflared');

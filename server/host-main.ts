@@ -30,11 +30,30 @@ export type ShareIpc =
   | { type: 'share-reply'; id: number; state?: ShareState; error?: string }
   | { type: 'share-state'; state: ShareState };
 
+/**
+ * The channel to the supervisor: Node's IPC under child_process.fork, or Electron's parentPort in a
+ * utility process (the packaged app, where the runAsNode fuse is off).
+ */
+interface ParentPort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (event: { data: unknown }) => void): void;
+}
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+const toSupervisor: ((message: unknown) => void) | null = parentPort
+  ? (message) => parentPort.postMessage(message)
+  : process.send
+    ? (message) => process.send!(message as never)
+    : null;
+function onSupervisorMessage(listener: (message: ShareIpc) => void): void {
+  if (parentPort) parentPort.on('message', (event) => listener(event.data as ShareIpc));
+  else process.on('message', listener);
+}
+
 let host: Host | null = null;
 let shareState: ShareState = { state: 'off', mode: null, publicUrl: null, lastError: null };
 const waiting = new Map<number, { resolve: (s: ShareState) => void; reject: (e: Error) => void }>();
 let nextId = 1;
-process.on('message', (message: ShareIpc) => {
+onSupervisorMessage((message) => {
   if (message?.type === 'share-state') {
     shareState = message.state;
     host?.applyShareState(message.state);
@@ -49,10 +68,10 @@ function askSupervisor(action: 'start' | 'stop', request?: Record<string, unknow
   const id = nextId++;
   return new Promise((resolve, reject) => {
     waiting.set(id, { resolve, reject });
-    process.send!({ type: 'share-request', id, action, ...(request ? { request } : {}) } satisfies ShareIpc);
+    toSupervisor!({ type: 'share-request', id, action, ...(request ? { request } : {}) } satisfies ShareIpc);
   });
 }
-const share: ShareControl | undefined = process.send
+const share: ShareControl | undefined = toSupervisor
   ? { get: () => shareState, start: (request) => askSupervisor('start', request), stop: () => askSupervisor('stop') }
   : undefined;
 
@@ -67,7 +86,7 @@ try {
   });
   host.applyShareState(shareState);
   const ready: HostReadyMessage = { type: 'ready', url: host.url, port: host.port, servers: [...host.servers.keys()] };
-  process.send?.(ready);
+  toSupervisor?.(ready);
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;

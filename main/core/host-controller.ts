@@ -8,7 +8,7 @@ import { ShareController, type ShareRequest } from './share-controller.ts';
 import type { TunnelManagerOptions } from './tunnel/tunnel-manager.ts';
 import { harborPaths } from '../../server/harbor-home.ts';
 import type { Logger } from '../../server/logger.ts';
-import { Supervisor, type LogEvent, type StateEvent, type SupervisorInfo } from '../../server/supervision/supervisor.ts';
+import { Supervisor, type LogEvent, type StateEvent, type SupervisorInfo, type SupervisorOptions } from '../../server/supervision/supervisor.ts';
 import { freeLoopbackPort } from './tunnel/free-port.ts';
 
 /** The host child's own entry, as source (.ts under Node 24) or built (.js in dist/). */
@@ -27,8 +27,10 @@ export interface HostControllerOptions {
   logger: Logger;
   /** cloudflared discovery and timing (tests point it at the stand-in). */
   tunnel?: TunnelManagerOptions;
-  /** How to start the child: child_process.fork (headless) or Electron's utilityProcess (the app). */
+  /** Node binary for the child (headless default: this one). */
   execPath?: string;
+  /** How to start the child: child_process.fork by default; Electron's utilityProcess in the packaged app. */
+  launch?: SupervisorOptions['launch'];
 }
 
 export interface HostControllerEvents {
@@ -88,6 +90,7 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       args,
       fork: true,
       ...(this.#options.execPath ? { execPath: this.#options.execPath } : {}),
+      ...(this.#options.launch ? { launch: this.#options.launch } : {}),
       env: { HARBOR_HOME: home, HARBOR_ADMIN_SECRET: this.adminSecret },
       ready: 'ipc',
       readyTimeoutMs: 30_000,

@@ -8,7 +8,9 @@ import { app, BrowserWindow, Menu, nativeImage, Notification, powerMonitor, scre
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpHostApi, type HostApi, type HostStatus } from '../../renderer/host-api.ts';
+import type { ChildProcess } from 'node:child_process';
 import { HostController } from '../core/host-controller.ts';
+import { UtilityChild } from './utility-child.ts';
 import { APP_SCHEME, POPOVER_URL, registerAppScheme, serveAppScheme } from './app-protocol.ts';
 import { isLinuxAutostartEnabled, setLinuxAutostart } from './autostart-linux.ts';
 import { registerHostApiHandlers } from './ipc-bridge.ts';
@@ -48,6 +50,9 @@ async function run(): Promise<void> {
     logger,
     // Packaged: cloudflared ships in the app's resources; from source: PATH or the cloudflared npm package.
     tunnel: app.isPackaged ? { resourcesPath: process.resourcesPath, logger } : { logger },
+    // The runAsNode fuse is off in a packaged app, so child_process.fork cannot start Node there:
+    // the host child runs as an Electron utility process, which speaks the same messages.
+    launch: (modulePath, args, options) => new UtilityChild(modulePath, args, options) as unknown as ChildProcess,
   });
   let api: HostApi | null = null;
   const currentApi = (): HostApi => {

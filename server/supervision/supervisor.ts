@@ -47,6 +47,11 @@ export interface SupervisorOptions {
   /** Node binary for a forked child. Default `process.execPath`. */
   execPath?: string;
   /**
+   * Starts a forked child some other way than child_process.fork: a packaged Electron app (runAsNode
+   * fuse off) passes utilityProcess.fork dressed as a ChildProcess.
+   */
+  launch?: (modulePath: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string | undefined; execArgv: string[] }) => ChildProcess;
+  /**
    * Default true: stdout lines go to the log. False leaves stdout unread for the owner (`stdout` getter or the
    * 'spawn' event), as the MCP host needs for JSON-RPC over an upstream's stdin/stdout. The owner must then read it,
    * or the child blocks once the pipe is full.
@@ -345,7 +350,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const common = { cwd: options.cwd, env, stdio, detached: !isWindows, windowsHide: true };
     let child: ChildProcess;
     try {
-      child = options.fork
+      child = options.fork && options.launch
+        ? options.launch(options.command, options.args ?? [], { env, cwd: options.cwd, execArgv: options.execArgv ?? [] })
+        : options.fork
         ? fork(options.command, options.args ?? [], {
             ...common,
             execArgv: options.execArgv ?? [],

@@ -48,7 +48,7 @@ const WARMUP_MS = Number(args.warmup) * 1000;
 const CLIENTS = Number(args.clients);
 const ROUNDS = Math.max(1, Number(args.rounds));
 const MAX_CALLS_PER_CALLER = 200_000;
-const GATEWAYS: GatewayName[] = ['harbor', 'supergateway', 'mcp-proxy'];
+const GATEWAYS: GatewayName[] = ['harbor', 'harbor-no-metrics', 'supergateway', 'mcp-proxy'];
 const TARGETS = args.only ? args.only.split(',') : ['direct', ...GATEWAYS];
 const MB = 1024 * 1024;
 const SETTLE_MS = 5_000;
@@ -365,11 +365,14 @@ async function main(): Promise<void> {
     [`pss${CLIENTS}_harbor_over_mcpProxy`]: ratio(pss('harbor'), pss('mcp-proxy')),
     [`ownRss${CLIENTS}_harbor_over_supergateway`]: ratio(own('harbor'), own('supergateway')),
     [`ownRss${CLIENTS}_harbor_over_mcpProxy`]: ratio(own('harbor'), own('mcp-proxy')),
+    [`throughput${CLIENTS}_harbor_over_harborNoMetrics`]: ratio(tput('harbor'), tput('harbor-no-metrics')),
   };
   const atLeast2 = (value: number | null) => (value === null ? null : value >= 2);
   const targets = {
     [`throughput${CLIENTS}AtLeast2xSupergateway`]: atLeast2(ratios[`throughput${CLIENTS}_harbor_over_supergateway`] ?? null),
     [`throughput${CLIENTS}AtLeast2xMcpProxy`]: atLeast2(ratios[`throughput${CLIENTS}_harbor_over_mcpProxy`] ?? null),
+    [`metricsCostUnder5Percent_throughput${CLIENTS}`]:
+      ratios[`throughput${CLIENTS}_harbor_over_harborNoMetrics`] == null ? null : (ratios[`throughput${CLIENTS}_harbor_over_harborNoMetrics`] as number) >= 0.95,
     [`rss${CLIENTS}SessionsUnder150Mb_wholeTree`]: rss('harbor') === undefined ? null : (rss('harbor') as number) < 150,
     [`rss${CLIENTS}SessionsUnder150Mb_harborProcessesWithoutUpstream`]: own('harbor') === undefined ? null : (own('harbor') as number) < 150,
   };

@@ -162,7 +162,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ok: !failed,
       ...(event.error ? { error: event.error } : event.toolError ? { error: 'tool reported an error' } : {}),
     });
-    observability?.observe({ server, method: event.method, tool: event.tool, durationMs: event.durationMs, error: failed ? 'jsonrpc' : null });
+    if (config.metrics.enabled) {
+      observability?.observe({ server, method: event.method, tool: event.tool, durationMs: event.durationMs, error: failed ? 'jsonrpc' : null });
+    }
   };
 
   const stdioServer = (name: string, entry: StdioServerConfig) =>
@@ -384,7 +386,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   const { url, port } = await http.listen(options.port ?? config.port);
   runtimeUrl = url;
-  observability.start();
+  if (config.metrics.enabled) observability.start();
   writeHostRuntime(paths.home, { url, port, pid: process.pid, startedAt: Date.now() });
   // Spawn shared upstreams now: a teammate's first call should not wait for `npx` to start.
   for (const hosted of servers.values()) {

@@ -20,7 +20,7 @@ const SUPERGATEWAY = join(ROOT, 'node_modules/supergateway/dist/index.js');
 const MCP_PROXY = join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
 const START_TIMEOUT_MS = 30_000;
 
-export type GatewayName = 'harbor' | 'supergateway' | 'mcp-proxy';
+export type GatewayName = 'harbor' | 'harbor-no-metrics' | 'supergateway' | 'mcp-proxy';
 
 export interface RunningGateway {
   name: GatewayName;
@@ -89,7 +89,10 @@ export async function startGateway(name: GatewayName, options: GatewayOptions = 
   const env = options.nodeOptions ? { ...process.env, NODE_OPTIONS: options.nodeOptions } : process.env;
   switch (name) {
     case 'harbor':
-      return startHarbor(env);
+      return startHarbor(env, true);
+    case 'harbor-no-metrics':
+      // The same host with metrics collection off: the metrics' own cost is the difference.
+      return startHarbor(env, false);
     case 'supergateway':
       return startSupergateway(env);
     case 'mcp-proxy':
@@ -97,7 +100,7 @@ export async function startGateway(name: GatewayName, options: GatewayOptions = 
   }
 }
 
-async function startHarbor(baseEnv: NodeJS.ProcessEnv): Promise<RunningGateway> {
+async function startHarbor(baseEnv: NodeJS.ProcessEnv, metrics: boolean): Promise<RunningGateway> {
   const home = mkdtempSync(join(tmpdir(), 'harbor-bench-'));
   const env = { ...baseEnv, HARBOR_HOME: home, HARBOR_LOG_LEVEL: 'warn' };
   writeFileSync(
@@ -107,6 +110,7 @@ async function startHarbor(baseEnv: NodeJS.ProcessEnv): Promise<RunningGateway> 
       // One bench token drives every session; the per-teammate rate limit and session cap (10 req/s,
       // 10 sessions by default) would otherwise measure the limiter, not the gateway.
       limits: { requestsPerSecond: 1_000_000, burst: 1_000_000, sessionsPerTeammate: 1_000 },
+      metrics: { enabled: metrics },
     }),
   );
   const { stdout } = await promisify(execFile)(process.execPath, [HARBOR_CLI, 'token', 'add', 'bench', '--json'], {
@@ -125,7 +129,7 @@ async function startHarbor(baseEnv: NodeJS.ProcessEnv): Promise<RunningGateway> 
     throw error;
   }
   return {
-    name: 'harbor',
+    name: metrics ? 'harbor' : 'harbor-no-metrics',
     command: `HARBOR_LOG_LEVEL=warn node ${args.join(' ')}`.replace(ROOT, ''),
     pid: child.pid as number,
     target: { url: `${baseUrl}/mcp/everything`, headers: { authorization: `Bearer ${token}` } },

@@ -87,6 +87,8 @@ export const HarborConfigSchema = z
       })
       .strict()
       .default({ requestsPerSecond: 10, burst: 30, sessionsPerTeammate: 10 }),
+    /** Metrics collection (latency, errors, memory, caches, connections). Off only to measure its cost. */
+    metrics: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
     /** Memory limit of the host process itself (the supervisor restarts it above this). */
     hostMemoryLimitMb: z.number().positive().default(512),
     /** Alert rule overrides by rule id: { threshold?, forMs?, enabled? }. */

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../server/logger.ts';
@@ -16,11 +16,13 @@ export async function serve(args: string[]): Promise<void> {
   const paths = homePaths();
   const log = createLogger({ name: 'harbor' });
   const tunnelTimeout = Number(process.env.HARBOR_TUNNEL_TIMEOUT_SECONDS);
+  const limitMb = configuredHostLimitMb(values.config ?? paths.config);
   const controller = new HostController({
     home: paths.home,
     configFile: values.config,
     port,
     logger: log,
+    ...(limitMb ? { memoryLimitBytes: limitMb * 1024 * 1024 } : {}),
     ...(tunnelTimeout > 0 ? { tunnel: { readyTimeoutMs: tunnelTimeout * 1000 } } : {}),
   });
   // The child's own log lines (pino JSON on stderr) stay visible in the foreground, as one stream.
@@ -63,4 +65,17 @@ export async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * The host's own memory limit from config.json, read without the validator (the host child
+ * validates the file and reports any mistake; this process stays small).
+ */
+function configuredHostLimitMb(file: string): number | undefined {
+  try {
+    const value = (JSON.parse(readFileSync(file, 'utf8')) as { hostMemoryLimitMb?: unknown }).hostMemoryLimitMb;
+    return typeof value === 'number' && value > 0 ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -96,6 +96,8 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       readyTimeoutMs: 30_000,
       memory: {
         limitBytes: this.#options.memoryLimitBytes ?? 512 * 1024 * 1024,
+        // The host's own memory: each upstream below it has a limit and a watchdog of its own.
+        includeDescendants: false,
         ...(this.#options.memorySampleMs ? { sampleMs: this.#options.memorySampleMs } : {}),
       },
       log: { file: join(harborPaths(home).logs, 'host.log') },

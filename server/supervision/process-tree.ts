@@ -163,8 +163,8 @@ export interface TreeMemory {
 }
 
 /** Resident memory of `pid` and all its descendants, summed. A process that exits mid-sample just counts as 0. */
-export async function treeRss(pid: number): Promise<TreeMemory> {
-  const pids = [pid, ...(await listDescendants(pid))];
+export async function treeRss(pid: number, withDescendants = true): Promise<TreeMemory> {
+  const pids = withDescendants ? [pid, ...(await listDescendants(pid))] : [pid];
   let stats: Record<string, pidusage.Status | undefined>;
   try {
     stats = await pidusage(pids);

@@ -28,6 +28,11 @@ export interface MemoryWatchOptions {
   sampleMs?: number;
   /** Consecutive samples over the limit before the restart, so a short peak is tolerated. Default 3. */
   samples?: number;
+  /**
+   * Default true: the whole process tree counts (npx and the server it starts). False counts the
+   * child alone: the host child's upstreams are supervised, and limited, on their own.
+   */
+  includeDescendants?: boolean;
 }
 
 export interface SupervisorOptions {
@@ -583,7 +588,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const tick = async (): Promise<void> => {
       run.memoryTimer = null;
       if (run !== this.#run || run.exit !== null || run.intent !== null) return;
-      const { rssBytes, pids } = await treeRss(pid);
+      const { rssBytes, pids } = await treeRss(pid, this.#options.memory?.includeDescendants !== false);
       if (run !== this.#run || run.exit !== null || run.intent !== null || pids.length === 0) return;
       this.#rssBytes = rssBytes;
       const over = this.#memoryLimit !== null && rssBytes > this.#memoryLimit;

@@ -4,8 +4,7 @@ import type { ClientCapabilities } from '../gateway/client-peer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { isRequest, type JsonRpcMessage } from '../gateway/jsonrpc.ts';
 import { sendError } from './http-errors.ts';
-import { parseMessages } from './parse-messages.ts';
-import { BodyTooLargeError, readBody } from './read-body.ts';
+import { readMessages } from './parse-messages.ts';
 import type { HostSession } from './session-registry.ts';
 import { SseStream } from './sse-stream.ts';
 import type { Caller, EndpointContext } from './streamable-endpoint.ts';
@@ -80,19 +79,8 @@ export async function postLegacyMessage(
     sendError(res, 404, 'Session not found');
     return;
   }
-  let body: string;
-  try {
-    body = await readBody(req, ctx.maxBodyBytes);
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) sendError(res, 413, error.message, { headers: { Connection: 'close' } });
-    else sendError(res, 400, 'could not read the request body');
-    return;
-  }
-  const parsed = parseMessages(body);
-  if (!parsed.ok) {
-    sendError(res, parsed.status, parsed.message, { code: parsed.code });
-    return;
-  }
+  const parsed = await readMessages(req, res, ctx.maxBodyBytes);
+  if (!parsed) return;
   res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
   session.lastActivity = Date.now();
   for (const message of parsed.messages) {

@@ -1,4 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, validateMessage, type JsonRpcMessage } from '../gateway/jsonrpc.ts';
+import { sendError } from './http-errors.ts';
+import { BodyTooLargeError, readBody } from './read-body.ts';
 
 export type ParsedBody =
   | { ok: true; messages: JsonRpcMessage[]; batch: boolean }
@@ -25,4 +28,29 @@ export function parseMessages(body: string): ParsedBody {
     if (problem) return { ok: false, status: 400, code: ErrorCode.InvalidRequest, message: `Invalid request: ${problem}` };
   }
   return { ok: true, messages: items as JsonRpcMessage[], batch };
+}
+
+/**
+ * Reads and parses a POST body of JSON-RPC messages; on any problem answers the request itself
+ * (413, 400 with -32700 or -32600) and returns null.
+ */
+export async function readMessages(
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBodyBytes: number,
+): Promise<{ messages: JsonRpcMessage[]; batch: boolean } | null> {
+  let body: string;
+  try {
+    body = await readBody(req, maxBodyBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) sendError(res, 413, error.message, { headers: { Connection: 'close' } });
+    else sendError(res, 400, 'could not read the request body');
+    return null;
+  }
+  const parsed = parseMessages(body);
+  if (!parsed.ok) {
+    sendError(res, parsed.status, parsed.message, { code: parsed.code });
+    return null;
+  }
+  return parsed;
 }

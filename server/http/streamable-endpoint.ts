@@ -5,8 +5,7 @@ import { ErrorCode, isRequest, type JsonRpcRequest } from '../gateway/jsonrpc.ts
 import { isSupportedProtocolVersion, negotiateProtocolVersion } from '../gateway/protocol-version.ts';
 import type { Logger } from '../logger.ts';
 import { sendError, sendJson } from './http-errors.ts';
-import { parseMessages } from './parse-messages.ts';
-import { BodyTooLargeError, readBody } from './read-body.ts';
+import { readMessages } from './parse-messages.ts';
 import type { SessionRegistry } from './session-registry.ts';
 import type { Heartbeat } from './sse-stream.ts';
 import { StreamableSession, type ResponseMode, type SessionLimits } from './streamable-session.ts';
@@ -79,19 +78,8 @@ async function handlePost(
     sendError(res, 415, 'Unsupported Media Type: Content-Type must be application/json');
     return;
   }
-  let body: string;
-  try {
-    body = await readBody(req, ctx.maxBodyBytes);
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) sendError(res, 413, error.message, { headers: { Connection: 'close' } });
-    else sendError(res, 400, 'could not read the request body');
-    return;
-  }
-  const parsed = parseMessages(body);
-  if (!parsed.ok) {
-    sendError(res, parsed.status, parsed.message, { code: parsed.code });
-    return;
-  }
+  const parsed = await readMessages(req, res, ctx.maxBodyBytes);
+  if (!parsed) return;
   const { messages, batch } = parsed;
   const initialize = messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === 'initialize');
   if (initialize) {

@@ -10,7 +10,8 @@ Usage: harbor <command> [options]
 Commands:
   serve [--config PATH] [--port N]   Run the host in the foreground. Prints its base URL.
                                      --port 0 picks a free port. Default port 7837 (or config "port").
-  token add <name> [--json]          Create a teammate token and print it once, with ready-to-paste
+  token add <name> [--json] [--scope docs,github] [--expires-days N]
+                                     Create a teammate token and print it once, with ready-to-paste
                                      snippets for Claude Code, Cursor, VS Code, Claude Desktop, Windsurf,
                                      Codex and connectors (--json: {"name","token","bundles"}).
   token list [--json]                List teammates: created, last used, calls, revoked.

@@ -10,7 +10,11 @@ export async function token(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { json: { type: 'boolean', default: false } },
+    options: {
+      json: { type: 'boolean', default: false },
+      scope: { type: 'string' },
+      'expires-days': { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -20,18 +24,29 @@ export async function token(args: string[]): Promise<void> {
   const admin = sub === 'add' || sub === 'revoke' ? await AdminClient.connect(paths.home) : null;
   switch (sub) {
     case 'add': {
-      if (!name) throw new UsageError('usage: harbor token add <name> [--json]');
+      if (!name) throw new UsageError('usage: harbor token add <name> [--scope server,...] [--expires-days N] [--json]');
+      const scope = values.scope ? values.scope.split(',').map((s) => s.trim()).filter(Boolean) : null;
+      let expiresAt: number | null = null;
+      if (values['expires-days'] !== undefined) {
+        const days = Number(values['expires-days']);
+        if (!(days > 0)) throw new UsageError(`--expires-days must be a positive number, got "${values['expires-days']}"`);
+        expiresAt = Date.now() + days * 86_400_000;
+      }
       let token: string;
       let bundles: ConnectionBundle[];
       if (admin) {
-        const answer = await admin.request<{ token: string; bundles: ConnectionBundle[] }>('POST', '/admin/teammates', { name });
-        token = answer.token;
-        bundles = answer.bundles;
+        try {
+          const answer = await admin.request<{ token: string; bundles: ConnectionBundle[] }>('POST', '/admin/teammates', { name, scope, expiresAt });
+          token = answer.token;
+          bundles = answer.bundles;
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
       } else {
-        token = withStore(paths.database, (store) => store.issue(name).token);
+        token = withStore(paths.database, (store) => store.issue(name, { scope, expiresAt }).token);
         const { config } = loadConfig(paths.config, { docsFolder: paths.docs });
         const base = `http://127.0.0.1:${config.port}`;
-        const names = [...(config.docs ? ['docs'] : []), ...Object.keys(config.mcpServers)];
+        const names = [...(config.docs ? ['docs'] : []), ...Object.keys(config.mcpServers)].filter((n) => !scope || scope.includes(n));
         bundles = names.map((serverName) => buildConnectionBundle({ serverName, baseUrl: base, token, teammate: name }));
       }
       if (values.json) {

@@ -65,6 +65,27 @@ describe('team access', () => {
     }
   });
 
+  test('a scoped token reaches only its servers; an expired token is refused', async () => {
+    const h = await startTestHost({ docs: { folder: 'docs' }, mcpServers: { everything: everythingConfig().mcpServers.everything } });
+    try {
+      const scoped = h.host.tokens.issue('scoped', { scope: ['docs'] }).token;
+      const expired = h.host.tokens.issue('gone', { expiresAt: Date.now() - 1000 }).token;
+      const post = (token: string, server: string) =>
+        fetch(`${h.url}/mcp/${server}`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+          body: JSON.stringify(INIT),
+        });
+      assert.equal((await post(scoped, 'docs')).status, 200);
+      const refused = await post(scoped, 'everything');
+      assert.equal(refused.status, 403);
+      assert.match(((await refused.json()) as { error: { message: string } }).error.message, /not allowed to use "everything"/);
+      assert.equal((await post(expired, 'docs')).status, 401);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('the URL-token form works with the SDK client, and a wrong URL token is 401', async () => {
     const h = await startTestHost(null);
     try {

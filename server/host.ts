@@ -116,7 +116,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const db: SqliteDatabase = openDatabase(paths.database);
   const tokens = new SqliteTokenStore(db);
   const audit = new AuditLog(db, { maxRows: config.audit.maxRows, maxAgeMs: config.audit.maxAgeDays * 86_400_000, logger: log });
-  const flushTimer = setInterval(() => tokens.flush(), 5000);
+  // Last-used times are bookkeeping: a full or read-only disk must not take the host down with it.
+  const flushTimer = setInterval(() => {
+    try {
+      tokens.flush();
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'could not record when teammates last used their tokens');
+    }
+  }, 5000);
   flushTimer.unref();
   const events = new EventEmitter<{ event: [AdminEvent] }>();
   const publish = (event: AdminEvent) => events.emit('event', event);

@@ -73,7 +73,14 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
     this.sample();
     this.alerts.start();
     const sampler = setInterval(() => this.sample(), this.#options.sampleMs ?? 5000);
-    const recorder = setInterval(() => this.history.record(this.metrics.values()), this.#options.historyMs ?? 10_000);
+    const recorder = setInterval(() => {
+      try {
+        this.history.record(this.metrics.values());
+      } catch (error) {
+        // A full disk costs the charts a point, nothing more.
+        this.#options.log.warn({ err: (error as Error).message }, 'could not record metric history');
+      }
+    }, this.#options.historyMs ?? 10_000);
     sampler.unref();
     recorder.unref();
     this.#timers.push(sampler, recorder);

@@ -15,7 +15,8 @@ import type { HttpTarget } from './mcp-http-session.ts';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
-const HARBOR_CLI = join(ROOT, 'main/cli.ts');
+/** The built CLI, what `npm install` gives users (bin → dist); bench/run.ts builds it first. */
+const HARBOR_CLI = join(ROOT, 'dist/main/cli.js');
 const SUPERGATEWAY = join(ROOT, 'node_modules/supergateway/dist/index.js');
 const MCP_PROXY = join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
 const START_TIMEOUT_MS = 30_000;

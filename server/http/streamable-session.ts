@@ -126,6 +126,7 @@ export class StreamableSession implements HostSession {
       return { status: 409, message: 'this session already has an open GET stream' };
     }
     const streamId = this.nextStreamId();
+    this.registerStream(streamId);
     this.#adoptStandalone(this.openStream(res, this.primingId(streamId)), streamId);
     const backlog = this.#undelivered.splice(0);
     for (const message of backlog) this.#toStandalone(message);
@@ -142,9 +143,26 @@ export class StreamableSession implements HostSession {
   }
 
   nextStreamId(): string {
-    const id = String(++this.#streamCounter);
-    this.#seqs.set(id, 0);
-    return id;
+    return String(++this.#streamCounter);
+  }
+
+  /** A stream is resumable from its priming event on: remember its sequence from then. */
+  registerStream(streamId: string): void {
+    if (!this.#seqs.has(streamId)) this.#seqs.set(streamId, 0);
+  }
+
+  /**
+   * Forgets a finished stream once none of its events is stored any more, so a long session does
+   * not keep an entry per request it ever streamed.
+   */
+  streamEnded(streamId: string): void {
+    if (streamId === this.#standaloneId) return;
+    if (!this.#events.some((e) => e.streamId === streamId)) this.#seqs.delete(streamId);
+  }
+
+  /** Streams this session can still resume (for tests and status). */
+  get resumableStreams(): number {
+    return this.#seqs.size;
   }
 
   /** 2025-11-25 clients resume from a priming event id; older ones only get a comment. */
@@ -179,7 +197,14 @@ export class StreamableSession implements HostSession {
     while (this.#events.length > this.#limits.maxStoredEvents || this.#eventBytes > this.#limits.maxStoredBytes) {
       const dropped = this.#events.shift()!;
       this.#eventBytes -= dropped.data.length;
+      if (!this.#streamActive(dropped.streamId)) this.streamEnded(dropped.streamId);
     }
+  }
+
+  #streamActive(streamId: string): boolean {
+    if (streamId === this.#standaloneId) return true;
+    for (const exchange of this.#exchanges.values()) if (exchange.streamId === streamId) return true;
+    return false;
   }
 
   #adoptStandalone(stream: SseStream, streamId: string): void {
@@ -252,6 +277,7 @@ export class Exchange {
     if (this.#sse || this.#clientGone || this.#res.headersSent) return;
     this.#sse = true;
     this.#clearTimer();
+    this.#session.registerStream(this.streamId);
     this.#stream = this.#session.openStream(this.#res, this.#session.primingId(this.streamId));
     for (const answer of this.#answers.splice(0)) this.#session.emit(this.streamId, this.#stream, answer);
   }
@@ -320,6 +346,7 @@ export class Exchange {
     this.#clearTimer();
     this.#stopJsonBeat?.();
     this.#stream?.end();
+    if (this.#sse) this.#session.streamEnded(this.streamId);
   }
 
   #clearTimer(): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -157,5 +157,38 @@ test('share: a missing binary and a URL that never comes are clear errors, and t
   } finally {
     await hang.stop();
     hang.cleanup();
+  }
+});
+
+test('share --named: the token goes to the keychain or a 0600 file, never to config or a command line, and is reused', async () => {
+  const t = harness();
+  try {
+    await t.start();
+    // The shape of a real tunnel token: base64 JSON with account, tunnel id and secret.
+    const secretToken = Buffer.from(JSON.stringify({ a: 'account', t: '6ff42ae2-765d-4adf-8112-31c55c1551ef', s: 'c2VjcmV0' })).toString('base64');
+    const shared = JSON.parse((await t.cli('share', '--named', secretToken, '--hostname', 'mcp.example.com', '--json')).stdout) as { state: string; publicUrl: string; mode: string };
+    assert.equal(shared.mode, 'named');
+    assert.equal(shared.publicUrl, 'https://mcp.example.com');
+    const standin = await waitFor(() => t.standin(), 10_000, 'the stand-in state');
+    const cmdline = readFileSync(`/proc/${standin.pid}/cmdline`, 'utf8');
+    assert.ok(!cmdline.includes(secretToken), 'the token is not on the command line');
+    // No OS keychain on this machine: the 0600 file.
+    const file = join(t.home, 'tunnel-token');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(readFileSync(file, 'utf8'), secretToken);
+    for (const name of ['config.json', 'share.json']) {
+      try {
+        assert.ok(!readFileSync(join(t.home, name), 'utf8').includes(secretToken), `${name} holds the token`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    await t.cli('unshare');
+    const again = JSON.parse((await t.cli('share', '--hostname', 'mcp.example.com', '--json')).stdout) as { state: string; mode: string };
+    assert.equal(again.mode, 'named');
+    assert.equal(again.state, 'online');
+  } finally {
+    await t.stop();
+    t.cleanup();
   }
 });

@@ -26,8 +26,11 @@ export async function serve(args: string[]): Promise<void> {
     ...(tunnelTimeout > 0 ? { tunnel: { readyTimeoutMs: tunnelTimeout * 1000 } } : {}),
   });
   // The child's own log lines (pino JSON on stderr) stay visible in the foreground, as one stream.
+  // The host's log lines, shown in the foreground; a closed stderr (the terminal or pipe went away)
+  // must not stop the supervisor.
+  process.stderr.on('error', () => {});
   controller.on('log', (event) => {
-    if (event.stream !== 'stdout') process.stderr.write(event.line + '\n');
+    if (event.stream !== 'stdout' && process.stderr.writable) process.stderr.write(event.line + '\n');
   });
   controller.on('state', (event) => {
     writeFileSync(join(paths.home, 'controller.json'), JSON.stringify({ pid: process.pid, host: controller.info() }) + '\n');
@@ -53,11 +56,18 @@ export async function serve(args: string[]): Promise<void> {
   });
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C or SIGTERM: the user wants out now. The exit guard still kills the children.
+      log.warn({ signal }, 'stopping at once');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 15_000);
-    force.unref();
+    log.info({ signal }, 'stopping (again to force)');
+    // Kept referenced: whatever a stop waits on, the process ends within this bound.
+    setTimeout(() => {
+      log.error('stop did not finish in 15 s; exiting');
+      process.exit(1);
+    }, 15_000);
     controller.stop().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -281,7 +281,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     logs: (name, lines) => {
       if (name === 'host') return tailFile(join(paths.logs, 'host.log'), lines);
       const hosted = servers.get(name);
-      const upstream = hosted?.status().upstreams.length ? (hosted as HostedServer).upstreamForTest() : null;
+      const upstream = hosted && hosted.mode !== 'isolated' ? hosted.sharedUpstream() : null;
       if (upstream instanceof StdioUpstream) return upstream.supervisor.log.tail(lines);
       return null;
     },
@@ -327,7 +327,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       restart: async (name) => {
         const hosted = servers.get(name);
         if (!hosted) throw new AdminInputError(`no server named "${name}"`);
-        const upstream = hosted.mode === 'isolated' ? null : hosted.upstreamForTest();
+        const upstream = hosted.mode === 'isolated' ? null : hosted.sharedUpstream();
         if (upstream instanceof StdioUpstream) await upstream.supervisor.restart('restarted by the user');
         return hosted.status() satisfies HostedServerStatus;
       },

@@ -99,8 +99,8 @@ export class HostedServer {
     };
   }
 
-  /** The shared upstream (tests and status; not for isolated mode). */
-  upstreamForTest(): Upstream {
+  /** The shared upstream (not for isolated mode, where each session has its own). */
+  sharedUpstream(): Upstream {
     return this.#sharedRouter().upstream;
   }
 

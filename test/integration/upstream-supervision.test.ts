@@ -10,7 +10,7 @@ function upstreamOf(h: Awaited<ReturnType<typeof startTestHost>>, name: string):
   // The shared router's upstream; status() exposes the pid, the supervisor is on the instance.
   const status = h.host.servers.get(name)!.status();
   assert.equal(status.upstreams.length, 1);
-  return (h.host.servers.get(name) as unknown as { upstreamForTest(): StdioUpstream }).upstreamForTest();
+  return (h.host.servers.get(name) as unknown as { sharedUpstream(): StdioUpstream }).sharedUpstream();
 }
 
 describe('upstreams under the Supervisor', () => {

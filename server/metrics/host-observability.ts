@@ -101,6 +101,11 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
     const entry = { server, restarts: [] as RestartRecord[] };
     this.#supervisors.set(supervisor, entry);
     supervisor.on('state', (event) => {
+      // A disposed supervisor (an isolated session's upstream, a removed server) is gone for good.
+      if (event.to === 'stopped' && event.reason === 'disposed') {
+        this.unwatch(supervisor);
+        return;
+      }
       if (event.to === 'crashed' || event.rssBytes !== undefined) {
         const record: RestartRecord = { at: event.at, cause: event.rssBytes !== undefined ? 'memory' : 'crash', exitCode: event.exitCode };
         if (event.rssBytes !== undefined) record.rssBytes = event.rssBytes;

@@ -85,8 +85,10 @@ export class StreamableSession implements HostSession {
       if (exchange) {
         this.#exchanges.delete(message.id!);
         exchange.respond(message);
-        return;
       }
+      // With no exchange the client hung up on a JSON answer: the spec allows a response only on
+      // its request's stream, never on the standalone one, so it is dropped.
+      return;
     } else if (relatedRequestId !== undefined) {
       const exchange = this.#exchanges.get(relatedRequestId);
       if (exchange?.stream(message)) return;

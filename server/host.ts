@@ -262,7 +262,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       cacheLimits: { memoryMb: config.cache.memoryMb, diskMb: config.cache.diskMb },
       embeddings: embeddings ? embeddings.stats() : null,
       health: observability!.health(),
-      share,
+      share: { ...share, connections: http.registry.viaTunnel },
     }),
     connectionBundles: (teammate, token) => {
       const scope = tokens.list().find((t) => t.name === teammate)?.scope ?? null;

@@ -13,6 +13,8 @@ interface ShareAnswer {
   publicUrl: string | null;
   lastError: string | null;
   degradedReason?: string;
+  /** Sessions open through the tunnel (in the status answer). */
+  connections?: number;
 }
 
 async function runningHost(): Promise<AdminClient> {
@@ -105,7 +107,7 @@ export async function status(args: string[]): Promise<void> {
   for (const reason of answer.health.reasons) process.stdout.write(`  - ${reason}\n`);
   const tunnel = answer.share;
   process.stdout.write(
-    `Tunnel: ${tunnel.state}${tunnel.mode ? ` (${tunnel.mode})` : ''}${tunnel.publicUrl ? ` at ${tunnel.publicUrl}` : ''}${tunnel.lastError ? `; last error: ${tunnel.lastError}` : ''}\n\n`,
+    `Tunnel: ${tunnel.state}${tunnel.mode ? ` (${tunnel.mode})` : ''}${tunnel.publicUrl ? ` at ${tunnel.publicUrl}, ${tunnel.connections ?? 0} session(s) through it` : ''}${tunnel.lastError ? `; last error: ${tunnel.lastError}` : ''}\n\n`,
   );
   const rows = [['PROCESS', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'RSS', '% LIMIT', 'LAST EXIT']];
   const host = controller?.host;

@@ -166,7 +166,7 @@ export function createHostServer(options: HostServerOptions): HostServer {
       }
     }
     tokens.touch(teammate.name);
-    const caller = { teammate: teammate.name };
+    const caller = { teammate: teammate.name, viaTunnel: isForwarded(req) };
     if (kind === 'mcp') return handleStreamable(req, res, hosted, caller, ctx);
     if (kind === 'sse') {
       if (req.method !== 'GET') {

@@ -15,12 +15,14 @@ export class LegacySseSession implements HostSession {
   readonly teammate: string;
   readonly server: HostedServer;
   readonly transport = 'sse' as const;
+  readonly viaTunnel: boolean;
   capabilities: ClientCapabilities = {};
   lastActivity = Date.now();
   readonly #stream: SseStream;
 
-  constructor(id: string, stream: SseStream, teammate: string, server: HostedServer) {
+  constructor(id: string, stream: SseStream, teammate: string, server: HostedServer, viaTunnel: boolean) {
     this.id = id;
+    this.viaTunnel = viaTunnel;
     this.#stream = stream;
     this.teammate = teammate;
     this.server = server;
@@ -55,7 +57,7 @@ export function openLegacyStream(
     return;
   }
   const stream = new SseStream(res, { heartbeat: ctx.heartbeat });
-  const session = new LegacySseSession(id, stream, caller.teammate, hosted);
+  const session = new LegacySseSession(id, stream, caller.teammate, hosted, caller.viaTunnel);
   ctx.registry.add(session);
   stream.onClose = () => void ctx.registry.end(session.id, 'stream closed');
   stream.send(`${messagesPath}?sessionId=${session.id}`, { event: 'endpoint' });

@@ -8,6 +8,8 @@ export interface HostSession extends ClientPeer {
   readonly teammate: string;
   readonly server: HostedServer;
   readonly transport: 'streamable-http' | 'sse';
+  /** Opened through the tunnel rather than from this machine. */
+  readonly viaTunnel: boolean;
   lastActivity: number;
   readonly openStreams: number;
   close(): void;
@@ -41,6 +43,13 @@ export class SessionRegistry {
 
   get(id: string): HostSession | undefined {
     return this.#sessions.get(id);
+  }
+
+  /** Sessions opened through the tunnel, for the share state. */
+  get viaTunnel(): number {
+    let n = 0;
+    for (const session of this.#sessions.values()) if (session.viaTunnel) n++;
+    return n;
   }
 
   get size(): number {

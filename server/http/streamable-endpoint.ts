@@ -25,6 +25,8 @@ export interface EndpointContext {
 /** The caller, as the auth layer established it. */
 export interface Caller {
   teammate: string;
+  /** The request came through the tunnel (or another proxy): for the share state's connection count. */
+  viaTunnel: boolean;
 }
 
 /** Streamable HTTP (2025-03-26 … 2025-11-25): one endpoint, POST / GET / DELETE. */
@@ -117,6 +119,7 @@ async function startSession(
   const session = new StreamableSession({
     id: randomUUID(),
     teammate: caller.teammate,
+    viaTunnel: caller.viaTunnel,
     server: hosted,
     protocolVersion: negotiateProtocolVersion(initialize.params?.protocolVersion),
     heartbeat: ctx.heartbeat,

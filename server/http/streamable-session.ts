@@ -29,6 +29,7 @@ interface StoredEvent {
 export class StreamableSession implements HostSession {
   readonly id: string;
   readonly transport = 'streamable-http' as const;
+  readonly viaTunnel: boolean;
   readonly teammate: string;
   readonly server: HostedServer;
   readonly protocolVersion: string;
@@ -52,6 +53,7 @@ export class StreamableSession implements HostSession {
   constructor(options: {
     id: string;
     teammate: string;
+    viaTunnel: boolean;
     server: HostedServer;
     protocolVersion: string;
     heartbeat: Heartbeat;
@@ -60,6 +62,7 @@ export class StreamableSession implements HostSession {
   }) {
     this.id = options.id;
     this.teammate = options.teammate;
+    this.viaTunnel = options.viaTunnel;
     this.server = options.server;
     this.protocolVersion = options.protocolVersion;
     this.#heartbeat = options.heartbeat;

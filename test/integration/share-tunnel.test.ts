@@ -78,6 +78,8 @@ test('share: quick tunnel through the stand-in; a restart publishes a new URL an
     // A teammate through the tunnel: the edge sends Host = the public hostname, which Harbor now allows.
     const client = await connectClient(first.proxyUrl, 'docs', token);
     assert.match(textOf(await client.callTool({ name: 'list_docs', arguments: {} })), /welcome/);
+    const throughTunnel = JSON.parse((await t.cli('status', '--json')).stdout) as { share: { connections: number } };
+    assert.equal(throughTunnel.share.connections, 1, 'the session opened through the tunnel is counted');
     await client.close();
 
     // Quick mode: a slow call is still answered with JSON, never an SSE stream the edge would buffer.

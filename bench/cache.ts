@@ -16,6 +16,7 @@ import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { createEmbeddingsCache, EmbeddingsClient } from '../server/upstream-api/embeddings-client.ts';
 import { startEmbeddingsApi } from '../test/fixtures/embeddings-api.ts';
+import { seededRandom } from '../test/fixtures/seeded-random.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,17 +38,6 @@ const MAX_MEMORY_BYTES = Number(args['memory-mib']) * 1024 * 1024;
 const MAX_DISK_BYTES = Number(args['disk-mib']) * 1024 * 1024;
 const KEYS = ['bench-key-1', 'bench-key-2'];
 const RATE_PER_KEY = 200;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Ranks 1..n drawn with P(k) ∝ 1/k^s, by inverting the cumulative distribution. */
 function zipfSampler(n: number, s: number, random: () => number): () => number {
@@ -97,7 +87,7 @@ async function main(): Promise<void> {
   const cache = await createEmbeddingsCache({ file: cacheFile, maxMemoryBytes: MAX_MEMORY_BYTES, maxDiskBytes: MAX_DISK_BYTES });
   const client = new EmbeddingsClient({ baseUrl: api.url, model: 'bench-model', apiKeys: KEYS, cache, maxBatchSize: 1 });
   try {
-    const next = zipfSampler(DISTINCT, S, mulberry32(42));
+    const next = zipfSampler(DISTINCT, S, seededRandom(42));
     const workload = Array.from({ length: QUERIES }, () => `query about topic ${next()}`);
     const distinctAsked = new Set(workload).size;
     const before = await memory();

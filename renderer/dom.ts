@@ -37,3 +37,14 @@ export function emptyState(message: string): HTMLElement {
 export function errorLine(message: string): HTMLElement {
   return h('p', { class: 'error', role: 'alert' }, message);
 }
+
+/** The sections' data table: a caption for screen readers, column headers, and the rows given. */
+export function gridTable(caption: string, columns: readonly string[], rows: readonly HTMLTableRowElement[]): HTMLTableElement {
+  return h(
+    'table',
+    { class: 'grid' },
+    h('caption', { class: 'visually-hidden' }, caption),
+    h('thead', {}, h('tr', {}, ...columns.map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, ...rows),
+  );
+}

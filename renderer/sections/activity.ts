@@ -1,4 +1,4 @@
-import { emptyState, errorLine, h, replace } from '../dom.ts';
+import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
 import { formatMs, formatTime } from '../format.ts';
 import { isMissingEndpoint, type ActivityEntry } from '../host-api.ts';
 import type { Section, SectionContext } from '../section.ts';
@@ -22,27 +22,17 @@ export function activitySection(context: SectionContext): Section {
     }
     replace(
       body,
-      h(
-        'table',
-        { class: 'grid' },
-        h('caption', { class: 'visually-hidden' }, 'Recent calls, newest first'),
-        h('thead', {}, h('tr', {}, ...['Time', 'Teammate', 'Call', 'Duration', 'Result'].map((t) => h('th', { scope: 'col' }, t)))),
+      gridTable('Recent calls, newest first', ['Time', 'Teammate', 'Call', 'Duration', 'Result'], entries.map((e) =>
         h(
-          'tbody',
+          'tr',
           {},
-          ...entries.map((e) =>
-            h(
-              'tr',
-              {},
-              h('td', {}, formatTime(e.at)),
-              h('th', { scope: 'row' }, e.teammate),
-              h('td', {}, `${e.server} `, h('code', {}, e.tool ?? e.method)),
-              h('td', { class: 'num' }, formatMs(e.durationMs)),
-              h('td', {}, e.ok ? h('span', { class: 'badge badge-online' }, 'ok') : h('span', { class: 'badge badge-errored', title: e.error ?? '' }, e.error ?? 'error')),
-            ),
-          ),
+          h('td', {}, formatTime(e.at)),
+          h('th', { scope: 'row' }, e.teammate),
+          h('td', {}, `${e.server} `, h('code', {}, e.tool ?? e.method)),
+          h('td', { class: 'num' }, formatMs(e.durationMs)),
+          h('td', {}, e.ok ? h('span', { class: 'badge badge-online' }, 'ok') : h('span', { class: 'badge badge-errored', title: e.error ?? '' }, e.error ?? 'error')),
         ),
-      ),
+      )),
     );
   }
 

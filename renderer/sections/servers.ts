@@ -1,6 +1,6 @@
 import { splitCommandLine } from '../command-line.ts';
 import { confirmAction } from '../confirm-dialog.ts';
-import { emptyState, errorLine, h, replace } from '../dom.ts';
+import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
 import { formatBytes } from '../format.ts';
 import { isMissingEndpoint, type HostedServerStatus, type HostStatus, type ServerMode } from '../host-api.ts';
 import type { Section, SectionContext } from '../section.ts';
@@ -113,13 +113,7 @@ export function serversSection(context: SectionContext): Section {
     else
       replace(
         list,
-        h(
-          'table',
-          { class: 'grid' },
-          h('caption', { class: 'visually-hidden' }, 'Hosted servers'),
-          h('thead', {}, h('tr', {}, ...['Server', 'State', 'Restarts', 'Memory', 'Sessions', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
-          h('tbody', {}, ...status.servers.map((server) => serverRow(server))),
-        ),
+        gridTable('Hosted servers', ['Server', 'State', 'Restarts', 'Memory', 'Sessions', 'Actions'], status.servers.map((server) => serverRow(server))),
       );
     if (status.docs)
       replace(

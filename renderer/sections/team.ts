@@ -1,5 +1,5 @@
 import { confirmAction } from '../confirm-dialog.ts';
-import { emptyState, errorLine, h, replace } from '../dom.ts';
+import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
 import { formatAgo } from '../format.ts';
 import type { ConnectionBundle, NewTeammate, Teammate } from '../host-api.ts';
 import { copyText, type Section, type SectionContext } from '../section.ts';
@@ -111,27 +111,17 @@ export function teamSection(context: SectionContext): Section {
     }
     replace(
       list,
-      h(
-        'table',
-        { class: 'grid' },
-        h('caption', { class: 'visually-hidden' }, 'Teammates'),
-        h('thead', {}, h('tr', {}, ...['Teammate', 'Last seen', 'Calls', 'Access', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      gridTable('Teammates', ['Teammate', 'Last seen', 'Calls', 'Access', 'Actions'], active.map((t) =>
         h(
-          'tbody',
-          {},
-          ...active.map((t) =>
-            h(
-              'tr',
-              { 'data-teammate': t.name },
-              h('th', { scope: 'row' }, t.name),
-              h('td', {}, formatAgo(t.lastUsedAt)),
-              h('td', {}, String(t.calls)),
-              h('td', {}, t.scope ? t.scope.join(', ') : 'all servers', t.expiresAt ? ` · expires ${new Date(t.expiresAt).toLocaleDateString()}` : ''),
-              h('td', { class: 'actions' }, h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.name}`, onclick: () => void revoke(t.name) }, 'Revoke')),
-            ),
-          ),
+          'tr',
+          { 'data-teammate': t.name },
+          h('th', { scope: 'row' }, t.name),
+          h('td', {}, formatAgo(t.lastUsedAt)),
+          h('td', {}, String(t.calls)),
+          h('td', {}, t.scope ? t.scope.join(', ') : 'all servers', t.expiresAt ? ` · expires ${new Date(t.expiresAt).toLocaleDateString()}` : ''),
+          h('td', { class: 'actions' }, h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.name}`, onclick: () => void revoke(t.name) }, 'Revoke')),
         ),
-      ),
+      )),
       revoked ? h('p', { class: 'muted' }, `${revoked} revoked`) : null,
     );
   }

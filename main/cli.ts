@@ -84,6 +84,10 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`harbor: ${(error as Error).message}\nThe file was left unchanged.\n`);
     process.exit(2);
   }
+  if (name === 'HomeLockedError') {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(1);
+  }
   if (name === 'HostStartError') {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(2);

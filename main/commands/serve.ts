@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { createLogger } from '../../server/logger.ts';
+import { acquireHomeLock, HomeLockedError } from '../core/home-lock.ts';
 import { HostController } from '../core/host-controller.ts';
 import { onWakeFromSleep } from '../core/sleep-detector.ts';
 import { homePaths, UsageError } from './common.ts';
@@ -14,6 +16,8 @@ export async function serve(args: string[]): Promise<void> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${values.port}"`);
   }
   const paths = homePaths();
+  // Before anything is written (admin.secret, controller.json, host.json): a second serve touches nothing.
+  lockHome(paths.home);
   const log = createLogger({ name: 'harbor' });
   const tunnelTimeout = Number(process.env.HARBOR_TUNNEL_TIMEOUT_SECONDS);
   const limitMb = configuredHostLimitMb(values.config ?? paths.config);
@@ -75,6 +79,18 @@ export async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** Takes the home's lock (released on exit) or explains who holds it. */
+function lockHome(home: string): void {
+  try {
+    acquireHomeLock(home);
+  } catch (error) {
+    if (!(error instanceof HomeLockedError)) throw error;
+    const url = readHostRuntime(home)?.url ?? 'still starting';
+    error.message = `Harbor is already running in ${home} (pid ${error.owner.pid}, ${url}). harbor status shows it; stop it first, or set HARBOR_HOME to run another.`;
+    throw error;
+  }
 }
 
 /**

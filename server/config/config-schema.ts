@@ -63,7 +63,14 @@ export const HarborConfigSchema = z
   .object({
     $schema: z.string().optional(),
     mcpServers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'server names may use letters, digits, _ . -'), StdioServerSchema).default({}),
-    docs: DocsSchema.optional(),
+    /**
+     * The built-in docs server: kept (over HARBOR_HOME/docs) when the field is absent, turned off only
+     * by an explicit `"docs": false`. Parsed `false` becomes undefined: off, as consumers read it.
+     */
+    docs: z
+      .union([z.literal(false), DocsSchema])
+      .optional()
+      .transform((docs) => (docs === false ? undefined : docs)),
     port: z.number().int().min(0).max(65535).default(7837),
     host: z.string().default('127.0.0.1'),
     /** Largest request body accepted; beyond it, 413. */

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve, dirname } from 'node:path';
 import type { z } from 'zod';
-import { HarborConfigSchema, type HarborConfig } from './config-schema.ts';
+import { DocsSchema, HarborConfigSchema, type HarborConfig } from './config-schema.ts';
 
 export class ConfigError extends Error {
   readonly file: string;
@@ -65,6 +65,10 @@ export function loadConfig(file: string, defaults: { docsFolder: string }): Load
   if (!parsed.success) throw new ConfigError(file, describeIssues(parsed.error));
   const config = parsed.data;
   const base = dirname(file);
+  // No "docs" field: the built-in server stays, unless the user's own server already took the name.
+  if ((raw as { docs?: unknown }).docs === undefined && !config.mcpServers.docs) {
+    config.docs = DocsSchema.parse({ folder: defaults.docsFolder });
+  }
   if (config.docs) config.docs.folder = expandHome(config.docs.folder, base);
   for (const server of Object.values(config.mcpServers)) {
     if (server.cwd) server.cwd = expandHome(server.cwd, base);

@@ -28,7 +28,25 @@ test('a Claude Desktop entry pastes in unchanged and gets Harbor defaults', () =
     assert.equal(github.mode, 'shared');
     assert.equal(github.memoryLimitMb, 512);
     assert.deepEqual(github.restart, { maxCrashes: 10, windowSeconds: 60 });
+    // An mcpServers-only file keeps the built-in docs server over the default folder.
+    assert.equal(config.docs?.folder, '/unused');
+  } finally {
+    cleanup();
+  }
+});
+
+test('only "docs": false turns the built-in docs server off; a server of the user\'s own named docs takes the name', () => {
+  const { home, cleanup } = tempHome();
+  try {
+    const file = join(home, 'config.json');
+    writeFileSync(file, JSON.stringify({ docs: false, mcpServers: { github: { command: 'npx' } } }));
+    assert.equal(loadConfig(file, { docsFolder: '/unused' }).config.docs, undefined);
+    writeFileSync(file, JSON.stringify({ mcpServers: { docs: { command: 'my-docs' } } }));
+    const { config } = loadConfig(file, { docsFolder: '/unused' });
     assert.equal(config.docs, undefined);
+    assert.equal(config.mcpServers.docs?.command, 'my-docs');
+    writeFileSync(file, JSON.stringify({ docs: true }));
+    assert.throws(() => loadConfig(file, { docsFolder: '/unused' }), ConfigError);
   } finally {
     cleanup();
   }

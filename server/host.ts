@@ -28,7 +28,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { alertRules } from './metrics/alert-rules.ts';
 import { HostObservability, type ShareStatus } from './metrics/host-observability.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
-import { AdminInputError } from './admin/admin-api.ts';
+import { AdminInputError, handleAdmin } from './admin/admin-api.ts';
 import { HARBOR_VERSION } from './version.ts';
 
 /** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
@@ -359,7 +359,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     health: () => ({ ...observability!.health(), version: HARBOR_VERSION }),
     metrics: { text: () => observability!.metrics.metricsText(), get contentType() { return observability!.metrics.contentType; } },
     onServerError: () => observability?.observe({ server: '', method: 'http', tool: undefined, durationMs: 0, error: 'http_5xx' }),
-    admin,
+    admin: (req, res, path, url, registry) => handleAdmin(req, res, path, url, { ...admin, tokens, servers, registry }),
   });
   admin.heartbeat = http.heartbeat;
   observability = new HostObservability({

@@ -3,14 +3,12 @@ import type { TokenStore } from '../auth/token-store.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { sendError, sendJson } from '../http/http-errors.ts';
 import { readBody } from '../http/read-body.ts';
+import { isForwarded, isLoopbackPeer } from '../http/request-guard.ts';
 import type { SessionRegistry } from '../http/session-registry.ts';
 import { Heartbeat, SseStream } from '../http/sse-stream.ts';
 import { secretMatches } from './admin-secret.ts';
 
 export const ADMIN_SECRET_HEADER = 'x-harbor-admin-secret';
-
-/** Headers a tunnel or reverse proxy adds: a request carrying any of them came from outside. */
-export const FORWARDING_HEADERS = ['cf-connecting-ip', 'cf-ray', 'cf-visitor', 'x-forwarded-for', 'x-forwarded-host', 'forwarded', 'x-real-ip'];
 
 /** An admin event for the app's notifications and live views. */
 export interface AdminEvent {
@@ -43,15 +41,6 @@ export interface AdminDeps {
   };
   subscribe?: (listener: (event: AdminEvent) => void) => () => void;
   heartbeat?: Heartbeat;
-}
-
-export function isLoopbackPeer(req: IncomingMessage): boolean {
-  const address = req.socket.remoteAddress;
-  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
-}
-
-export function isForwarded(req: IncomingMessage): boolean {
-  return FORWARDING_HEADERS.some((header) => req.headers[header] !== undefined);
 }
 
 /** Why an admin request is refused, or null. Place checks come before the secret is looked at. */

@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { SessionCap } from '../access/session-cap.ts';
 import type { TokenBucket } from '../access/token-bucket.ts';
-import { handleAdmin, isForwarded, isLoopbackPeer, type AdminDeps } from '../admin/admin-api.ts';
 import { ErrorCode } from '../gateway/jsonrpc.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { bearerToken } from '../auth/bearer.ts';
@@ -11,7 +10,7 @@ import type { Logger } from '../logger.ts';
 import { serveAppAsset } from './app-assets.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
-import { RequestGuard } from './request-guard.ts';
+import { isForwarded, isLoopbackPeer, RequestGuard } from './request-guard.ts';
 import { SessionRegistry } from './session-registry.ts';
 import { Heartbeat } from './sse-stream.ts';
 import { handleStreamable, type EndpointContext } from './streamable-endpoint.ts';
@@ -37,8 +36,14 @@ export interface HostServerOptions {
   /** A 5xx answer, for the error-rate metric. */
   onServerError?: () => void;
   /** The admin API (loopback, own secret); absent: no /admin routes. */
-  admin?: Omit<AdminDeps, 'tokens' | 'servers' | 'registry'>;
+  admin?: AdminRoute;
 }
+
+/**
+ * Answers `/admin` and `/admin/*`. Handed in by the host, so server/admin (which builds on http/) is not
+ * imported back from here.
+ */
+export type AdminRoute = (req: IncomingMessage, res: ServerResponse, path: string, url: URL, registry: SessionRegistry) => Promise<void>;
 
 export interface HostServer {
   readonly server: Server;
@@ -129,7 +134,7 @@ export function createHostServer(options: HostServerOptions): HostServer {
         sendError(res, 404, 'Not found');
         return;
       }
-      return handleAdmin(req, res, path, url, { ...options.admin, tokens, servers, registry });
+      return options.admin(req, res, path, url, registry);
     }
     const match = ROUTE.exec(path);
     if (!match) {

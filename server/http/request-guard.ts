@@ -2,6 +2,19 @@ import type { IncomingMessage } from 'node:http';
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 
+/** Headers a tunnel or reverse proxy adds: a request carrying any of them came from outside. */
+export const FORWARDING_HEADERS = ['cf-connecting-ip', 'cf-ray', 'cf-visitor', 'x-forwarded-for', 'x-forwarded-host', 'forwarded', 'x-real-ip'];
+
+/** The TCP peer is this machine (a tunnel's connector is too: see isForwarded). */
+export function isLoopbackPeer(req: IncomingMessage): boolean {
+  const address = req.socket.remoteAddress;
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
+
+export function isForwarded(req: IncomingMessage): boolean {
+  return FORWARDING_HEADERS.some((header) => req.headers[header] !== undefined);
+}
+
 /**
  * DNS-rebinding protection: a page on evil.example that resolves to 127.0.0.1 still sends its own
  * Host and Origin, so both must name this server (or the tunnel's public hostname while sharing).

@@ -16,20 +16,35 @@ export function harborHome(env: NodeJS.ProcessEnv = process.env): string {
   }
 }
 
+/** Every file and folder of a Harbor home, named once. */
 export interface HarborPaths {
   home: string;
   config: string;
+  /** Tokens, audit log, metric history. */
   database: string;
+  /** The bounded caches' disk tier: a file of its own, deleted and recreated when corrupt. */
+  cache: string;
+  /** The docs server's full-text index, rebuilt from the folder when lost. */
+  docsIndex: string;
   logs: string;
+  /** The host process's own log (pino), tailed by the admin API's `logs` for process "host". */
+  hostLog: string;
+  /** What `harbor serve` knows of the host child it supervises, read by `harbor status`. */
+  controller: string;
   docs: string;
 }
 
 export function harborPaths(home: string = harborHome()): HarborPaths {
+  const logs = join(home, 'logs');
   return {
     home,
     config: join(home, 'config.json'),
     database: join(home, 'harbor.db'),
-    logs: join(home, 'logs'),
+    cache: join(home, 'cache.db'),
+    docsIndex: join(home, 'docs-index.db'),
+    logs,
+    hostLog: join(logs, 'host.log'),
+    controller: join(home, 'controller.json'),
     docs: join(home, 'docs'),
   };
 }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { AuditLog } from './access/audit-log.ts';
 import { buildConnectionBundle } from './access/connection-bundle.ts';
 import { SessionCap } from './access/session-cap.ts';
@@ -137,7 +136,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   // One bounded cache file for tool results and embeddings; its own file, so a corrupt cache is
   // rebuilt without touching tokens.
-  const cacheFile = join(paths.home, 'cache.db');
+  const cacheFile = paths.cache;
   const cacheBytes = { maxMemoryBytes: config.cache.memoryMb * 1024 * 1024, maxDiskBytes: config.cache.diskMb * 1024 * 1024 };
   const needsToolCache = Object.values(config.mcpServers).some((s) => s.cache);
   const toolCache = needsToolCache ? await openBoundedCache<unknown>({ file: cacheFile, namespace: 'tools', ...cacheBytes, logger: log }) : null;
@@ -207,7 +206,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   let docs: DocsIndex | null = null;
   const startDocs = async (folder: string, rescanSeconds: number) => {
     ensureDocsFolder(folder);
-    const index = new DocsIndex({ folder, databaseFile: join(paths.home, 'docs-index.db'), log });
+    const index = new DocsIndex({ folder, databaseFile: paths.docsIndex, log });
     // A small folder is indexed before the first request; a big one finishes in the background.
     const firstScan = index.start(rescanSeconds * 1000);
     await Promise.race([firstScan, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
@@ -274,7 +273,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     history: (metric, since) => observability!.history.query(metric, since),
     activity: (query) => audit.query(query),
     logs: (name, lines) => {
-      if (name === 'host') return tailFile(join(paths.logs, 'host.log'), lines);
+      if (name === 'host') return tailFile(paths.hostLog, lines);
       const hosted = servers.get(name);
       const upstream = hosted && hosted.mode !== 'isolated' ? hosted.sharedUpstream() : null;
       if (upstream instanceof StdioUpstream) return upstream.supervisor.log.tail(lines);

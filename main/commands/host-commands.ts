@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildConnectionBundle } from '../../server/access/connection-bundle.ts';
 import type { HostedServerStatus } from '../../server/gateway/hosted-server.ts';
@@ -92,7 +91,7 @@ export async function status(args: string[]): Promise<void> {
   const answer = await admin.request<StatusAnswer>('GET', '/admin/status');
   let controller: { host: SupervisorInfo | null } | null = null;
   try {
-    controller = JSON.parse(readFileSync(join(paths.home, 'controller.json'), 'utf8')) as { host: SupervisorInfo | null };
+    controller = JSON.parse(readFileSync(paths.controller, 'utf8')) as { host: SupervisorInfo | null };
   } catch {
     /* host run without a controller */
   }

@@ -1,5 +1,4 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { createLogger } from '../../server/logger.ts';
@@ -37,7 +36,7 @@ export async function serve(args: string[]): Promise<void> {
     if (event.stream !== 'stdout' && process.stderr.writable) process.stderr.write(event.line + '\n');
   });
   controller.on('state', (event) => {
-    writeFileSync(join(paths.home, 'controller.json'), JSON.stringify({ pid: process.pid, host: controller.info() }) + '\n');
+    writeFileSync(paths.controller, JSON.stringify({ pid: process.pid, host: controller.info() }) + '\n');
     if (event.to === 'errored') log.error({ reason: event.reason }, 'host is crash-looping; retrying slowly');
   });
   let announced = false;

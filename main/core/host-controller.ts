@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAdminSecret } from '../../server/admin/admin-secret.ts';
 import type { HostReadyMessage, ShareIpc } from '../../server/host-main.ts';
@@ -104,7 +103,7 @@ export class HostController extends EventEmitter<HostControllerEvents> {
         includeDescendants: false,
         ...(this.#options.memorySampleMs ? { sampleMs: this.#options.memorySampleMs } : {}),
       },
-      log: { file: join(harborPaths(home).logs, 'host.log') },
+      log: { file: harborPaths(home).hostLog },
       logger,
     });
     this.#supervisor = supervisor;

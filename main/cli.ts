@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { harborHome } from '../server/harbor-home.ts';
 import { HARBOR_VERSION } from '../server/version.ts';
+import { COMMAND_HELP, wantsHelp } from './commands/command-help.ts';
 import { UsageError } from './commands/common.ts';
 
 const HELP = `harbor ${HARBOR_VERSION}: host MCP servers on this machine and share them with your team.
@@ -17,16 +18,19 @@ Commands:
   token list [--json]                List teammates: created, last used, calls, revoked.
   token revoke <name>                Revoke a teammate's token; their next request gets 401 and
                                      (with the host running) their open sessions close at once.
-  share [--named TOKEN --hostname H] Share the running host through a Cloudflare tunnel: a quick tunnel
+  share [--named TOKEN --hostname H] [--verbose]
+                                     Share the running host through a Cloudflare tunnel: a quick tunnel
                                      (no account; the URL changes on restart) or a named one (stable
                                      hostname; the token is kept in the OS keychain). Resumes on restart.
   unshare                            Stop sharing.
   activity [--teammate N] [--server S] [--limit 50] [--json]
                                      Who called which tool, when, how long, and whether it failed.
-  status [--json]                    Each process of the running host: state, pid, uptime, restarts,
-                                     memory and % of its limit, last exit reason; health and its reasons;
-                                     the tunnel; the six metrics; the caches. Exit 3 if not running.
-  help                               Show this help.
+  status [--json]                    What is served (names and URLs) and the dashboard link; each process
+                                     of the running host: state, pid, uptime, restarts, memory and % of
+                                     its limit, last exit reason; health and its reasons; the tunnel; the
+                                     six metrics; the caches. Exit 3 if not running.
+  dashboard                          Open the dashboard in the browser (or print its link).
+  help                               Show this help. harbor <command> --help: that command's options.
 
 Environment:
   HARBOR_HOME        Folder for config.json, the database, logs and the default docs folder
@@ -42,6 +46,11 @@ HARBOR_HOME/docs. See README.md.
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  const help = command !== undefined ? COMMAND_HELP[command] : undefined;
+  if (help && wantsHelp(rest)) {
+    process.stdout.write(help);
+    return;
+  }
   switch (command) {
     // Each command loads only what it needs: `serve` stays a small supervisor process.
     case 'serve':
@@ -56,6 +65,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/host-commands.ts')).unshare();
     case 'activity':
       return (await import('./commands/host-commands.ts')).activity(rest);
+    case 'dashboard':
+      return (await import('./commands/dashboard.ts')).dashboard(rest);
     case undefined:
     case 'help':
     case '--help':

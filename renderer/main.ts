@@ -34,7 +34,7 @@ function start(root: HTMLElement): void {
         'main',
         { class: 'panel' },
         h('h2', {}, 'Sign-in link needed'),
-        h('p', {}, 'Open the dashboard from the link `harbor status` prints, or from the Harbor app menu (Open dashboard). The link carries a one-session key.'),
+        h('p', {}, 'Open the dashboard with `harbor dashboard` (or the link `harbor status` prints), or from the Harbor app menu (Open dashboard). The link carries a one-session key.'),
       ),
     );
     return;

@@ -4,6 +4,7 @@ import { buildConnectionBundle } from '../../server/access/connection-bundle.ts'
 import type { HostedServerStatus } from '../../server/gateway/hosted-server.ts';
 import type { SupervisorInfo } from '../../server/supervision/supervisor.ts';
 import { AdminClient } from '../core/admin-client.ts';
+import { runningDashboardUrl } from './dashboard.ts';
 import { date, homePaths, printTable, UsageError } from './common.ts';
 
 interface ShareAnswer {
@@ -14,6 +15,8 @@ interface ShareAnswer {
   degradedReason?: string;
   /** Sessions open through the tunnel (in the status answer). */
   connections?: number;
+  /** cloudflared not found: the places looked at. */
+  searched?: string[];
 }
 
 async function runningHost(): Promise<AdminClient> {
@@ -26,7 +29,12 @@ async function runningHost(): Promise<AdminClient> {
 export async function share(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { named: { type: 'string' }, hostname: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      named: { type: 'string' },
+      hostname: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+    },
     strict: true,
   });
   const admin = await runningHost();
@@ -45,7 +53,11 @@ export async function share(args: string[]): Promise<void> {
     return;
   }
   if (!state.publicUrl) {
-    process.stdout.write(`Sharing is ${state.state}: ${state.lastError ?? 'no public URL yet'}\n`);
+    // One line to act on; the places cloudflared was looked for only when asked.
+    const searched = state.searched ?? [];
+    const more = searched.length > 1 && !values.verbose ? ` (harbor share --verbose lists the ${searched.length} places looked at)` : '';
+    process.stderr.write(`harbor: sharing is ${state.state}: ${state.lastError ?? 'no public URL yet'}${more}\n`);
+    if (values.verbose) for (const place of searched) process.stderr.write(`  looked at ${place}\n`);
     process.exitCode = 1;
     return;
   }
@@ -95,8 +107,10 @@ export async function status(args: string[]): Promise<void> {
   } catch {
     /* host run without a controller */
   }
+  const dashboard = await runningDashboardUrl(paths.home);
+  const served = answer.servers.map((s) => ({ name: s.name, url: `${answer.host.url}/mcp/${s.name}` }));
   if (values.json) {
-    process.stdout.write(JSON.stringify({ running: true, ...answer, hostProcess: controller?.host ?? null }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ running: true, ...answer, served, dashboardUrl: dashboard, hostProcess: controller?.host ?? null }, null, 2) + '\n');
     return;
   }
   const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
@@ -104,6 +118,10 @@ export async function status(args: string[]): Promise<void> {
   const duration = (ms: number) => (ms >= 3_600_000 ? `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m` : ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1000)}s` : `${Math.floor(ms / 1000)}s`);
   process.stdout.write(`Harbor ${answer.version} at ${answer.host.url}; ${answer.sessions} session(s); health ${answer.health.state}\n`);
   for (const reason of answer.health.reasons) process.stdout.write(`  - ${reason}\n`);
+  process.stdout.write(served.length ? 'Serving:\n' : 'Serving nothing: config.json has no servers and "docs": false.\n');
+  const width = Math.max(0, ...served.map((s) => s.name.length));
+  for (const s of served) process.stdout.write(`  ${s.name.padEnd(width)}  ${s.url}${s.name === 'docs' && answer.docs ? `  (built-in, over ${answer.docs.folder})` : ''}\n`);
+  if (dashboard) process.stdout.write(`Dashboard (this machine only): ${dashboard}\n`);
   const tunnel = answer.share;
   process.stdout.write(
     `Tunnel: ${tunnel.state}${tunnel.mode ? ` (${tunnel.mode})` : ''}${tunnel.publicUrl ? ` at ${tunnel.publicUrl}, ${tunnel.connections ?? 0} session(s) through it` : ''}${tunnel.lastError ? `; last error: ${tunnel.lastError}` : ''}\n\n`,

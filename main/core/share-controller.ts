@@ -84,11 +84,15 @@ export class ShareController {
           : await tunnel.start({ mode: 'named', token: token!, hostPort: this.#hostPort, ...(request.hostname ? { hostname: request.hostname } : {}) });
       this.#update(status);
     } catch (error) {
-      this.#update({ ...tunnel.state(), lastError: (error as Error).message });
       if ((error as { code?: string }).code === 'CLOUDFLARED_NOT_FOUND') {
+        // Nothing to retry until the user installs it: sharing is off (health stays green), not
+        // down, and the wish to share is not kept for the next start.
         await this.#stopTunnel();
         this.#forget();
-        this.#update({ state: 'down', mode: request.mode, publicUrl: null, lastError: (error as Error).message });
+        const searched = (error as { searched?: string[] }).searched ?? [];
+        this.#update({ state: 'off', mode: null, publicUrl: null, lastError: (error as Error).message, ...(searched.length ? { searched } : {}) });
+      } else {
+        this.#update({ ...tunnel.state(), lastError: (error as Error).message });
       }
     }
     return this.#status;
@@ -127,6 +131,7 @@ export class ShareController {
       publicUrl: status.publicUrl,
       lastError: status.lastError,
       ...(status.degradedReason ? { degradedReason: status.degradedReason } : {}),
+      ...('searched' in status && status.searched ? { searched: status.searched } : {}),
     };
     const changed = JSON.stringify(next) !== JSON.stringify(this.#status);
     this.#status = next;

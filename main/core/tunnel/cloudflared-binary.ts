@@ -25,24 +25,29 @@ export interface FindCloudflaredOptions {
   searchFrom?: string[];
 }
 
-export const CLOUDFLARED_INSTALL_HINT = [
-  'Install cloudflared, then retry:',
-  '  macOS:   brew install cloudflared',
-  '  Windows: winget install --id Cloudflare.cloudflared',
-  '  Linux:   https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/downloads/',
-  '  or set HARBOR_CLOUDFLARED=/path/to/cloudflared (development: `npm install cloudflared` also works).',
-].join('\n');
+/** One line: what to install on this platform, or the variable to set. */
+export function cloudflaredInstallHint(platform: NodeJS.Platform = process.platform): string {
+  const install =
+    platform === 'darwin'
+      ? 'brew install cloudflared'
+      : platform === 'win32'
+        ? 'winget install --id Cloudflare.cloudflared'
+        : 'install it from https://developers.cloudflare.com/cloudflare-one/connections/connect-networks/downloads/';
+  return `${install}, or set HARBOR_CLOUDFLARED=/path/to/cloudflared`;
+}
 
+/**
+ * The message is one line a user can act on (what to install or set); the places searched, each
+ * once, are in `searched` for a --verbose listing.
+ */
 export class CloudflaredNotFoundError extends Error {
   override readonly name = 'CloudflaredNotFoundError';
   readonly code = 'CLOUDFLARED_NOT_FOUND';
-  /** Every path that was checked, in order. */
+  /** Every path that was checked, in order, without repeats. */
   readonly searched: string[];
-  constructor(searched: string[], reason?: string) {
-    super(
-      `cloudflared not found${reason ? ` (${reason})` : ''}. Looked in:\n${searched.map((p) => `  ${p}`).join('\n')}\n${CLOUDFLARED_INSTALL_HINT}`,
-    );
-    this.searched = searched;
+  constructor(searched: string[], reason: string) {
+    super(`cloudflared not found: ${reason}`);
+    this.searched = [...new Set(searched)];
   }
 }
 
@@ -104,7 +109,7 @@ export function findCloudflared(options: FindCloudflaredOptions = {}): string {
   if (override) {
     const path = resolve(override);
     if (isExecutableFile(path, platform)) return path;
-    throw new CloudflaredNotFoundError([`$HARBOR_CLOUDFLARED=${path}`], 'HARBOR_CLOUDFLARED names no executable file');
+    throw new CloudflaredNotFoundError([path], `HARBOR_CLOUDFLARED=${path} names no executable file`);
   }
 
   const candidates: string[] = [];
@@ -115,9 +120,10 @@ export function findCloudflared(options: FindCloudflaredOptions = {}): string {
   const moduleDir = dirname(fileURLToPath(import.meta.url));
   candidates.push(...npmPackageCandidates(options.searchFrom ?? [process.cwd(), moduleDir], platform));
 
-  for (const candidate of candidates) {
+  // A folder listed twice in PATH (common) is looked at once.
+  for (const candidate of new Set(candidates)) {
     searched.push(candidate);
     if (isExecutableFile(candidate, platform)) return candidate;
   }
-  throw new CloudflaredNotFoundError(searched);
+  throw new CloudflaredNotFoundError(searched, cloudflaredInstallHint(platform));
 }

@@ -1,0 +1,66 @@
+/**
+ * `harbor <command> --help`: each command's usage and options. The overview (`harbor --help`) is in
+ * cli.ts; this is the detail per command. A command not listed here handles --help itself.
+ */
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  serve: `Usage: harbor serve [--config PATH] [--port N]
+
+Run the host in the foreground (Ctrl-C stops it; a second Ctrl-C stops it at once). Prints the URL of
+each served server. One serve per HARBOR_HOME: a second one says where the first runs and exits 1.
+
+Options:
+  --config PATH   config.json to use (default: HARBOR_HOME/config.json)
+  --port N        port to listen on (default: config "port", else 7837); 0 picks a free port
+`,
+  token: `Usage: harbor token add <name> [--scope docs,github] [--expires-days N] [--json]
+       harbor token list [--json]
+       harbor token revoke <name>
+
+add     Create a teammate token and print it once, with ready-to-paste snippets for Claude Code,
+        Cursor, VS Code, Claude Desktop, Windsurf, Codex and connectors.
+          --scope S,...      only these servers (default: all)
+          --expires-days N   the token stops working after N days
+          --json             {"name","token","bundles"} on one line
+list    Teammates: created, last used, calls, revoked.
+revoke  Revoke a token; the next request gets 401 and (with the host running) open sessions close.
+`,
+  share: `Usage: harbor share [--named TOKEN --hostname HOST] [--json] [--verbose]
+
+Share the running host through a Cloudflare tunnel: a quick tunnel (no account; the URL changes on
+each restart) or a named one (a stable hostname; the token is kept in the OS keychain). Sharing
+resumes when Harbor restarts; harbor unshare stops it.
+
+Options:
+  --named TOKEN     a named tunnel's token (needed once; reused after)
+  --hostname HOST   the public hostname set up for the named tunnel
+  --json            the share state as JSON
+  --verbose         when cloudflared is not found, list every place Harbor looked
+
+cloudflared is looked for in HARBOR_CLOUDFLARED, the app's bundled copy, PATH and the cloudflared
+npm package.
+`,
+  unshare: `Usage: harbor unshare
+
+Stop sharing: the public URL no longer reaches this host, and sharing does not resume on restart.
+`,
+  activity: `Usage: harbor activity [--teammate NAME] [--server NAME] [--limit 50] [--json]
+
+Who called which tool, when, how long it took, and whether it failed (newest first). Works with the
+host stopped too (read from the database).
+`,
+  status: `Usage: harbor status [--json]
+
+What is served (names and URLs), the dashboard link, each process of the running host (state, pid,
+uptime, restarts, memory and % of its limit, last exit), health and its reasons, the tunnel, the six
+metrics with their alerts, and the caches. Exit 3 if Harbor is not running.
+`,
+  dashboard: `Usage: harbor dashboard
+
+Open the running host's dashboard in the browser (xdg-open, open or start). Where none is found,
+print the link instead. The link carries this launch's admin key and works from this machine only.
+`,
+};
+
+export function wantsHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}

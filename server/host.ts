@@ -19,7 +19,6 @@ import { createDocsServer, ensureDocsFolder } from './docs/docs-server.ts';
 import { HostedServer, type HostedServerStatus } from './gateway/hosted-server.ts';
 import { InProcessUpstream } from './gateway/in-process-upstream.ts';
 import { StdioUpstream } from './gateway/stdio-upstream.ts';
-import type { LivenessOptions } from './gateway/liveness-probe.ts';
 import type { CallEvent } from './gateway/upstream-router.ts';
 import { ensureHome, harborPaths, type HarborPaths } from './harbor-home.ts';
 import { createHostServer, type HostServer } from './http/host-server.ts';
@@ -29,7 +28,6 @@ import { alertRules } from './metrics/alert-rules.ts';
 import { HostObservability, type ShareStatus } from './metrics/host-observability.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
 import { AdminInputError, handleAdmin } from './admin/admin-api.ts';
-import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './config/server-name.ts';
 import { HARBOR_VERSION } from './version.ts';
 
 /** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
@@ -67,8 +65,6 @@ export interface HostOptions {
   share?: ShareControl;
   /** Test hook: how often processes and connections are sampled for the metrics. */
   metricsSampleMs?: number;
-  /** Test hook: intervals of the frozen-server probe (liveness-probe.ts). */
-  liveness?: Partial<LivenessOptions>;
 }
 
 export interface Host {
@@ -195,7 +191,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
           memoryLimitBytes: entry.memoryLimitMb * 1024 * 1024,
           maxCrashes: entry.restart.maxCrashes,
           windowMs: entry.restart.windowSeconds * 1000,
-          maxLineBytes: entry.maxLineBytes,
           logDir: paths.logs,
           log,
           ...(options.memorySampleMs ? { memorySampleMs: options.memorySampleMs } : {}),
@@ -205,12 +200,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
       },
       log,
       onCallDone,
-      liveness: options.liveness,
-      // A server frozen past the probe's bound holds every caller until the per-call timeout (300 s):
-      // a graceful restart fails those calls at once with the reason and brings the server back.
-      restartUpstream: (upstream, reason) => {
-        if (upstream instanceof StdioUpstream) void upstream.supervisor.restart(reason);
-      },
       toolCache: entry.cache && toolCache
         ? new ToolResultCache(toolCache, name, { tools: entry.cache.tools, ttlMs: entry.cache.ttlSeconds * 1000 })
         : undefined,
@@ -304,7 +293,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     manage: {
       add: async (body) => {
         const name = typeof body.name === 'string' ? body.name : '';
-        if (!isServerName(name) || name === DOCS_SERVER_NAME) throw new AdminInputError(`name: ${SERVER_NAME_RULE}, and not "${DOCS_SERVER_NAME}"`);
+        if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name) || name === 'docs') throw new AdminInputError('name: letters, digits, _ . - (and not "docs")');
         if (servers.has(name)) throw new AdminInputError(`a server named "${name}" exists already`);
         const { name: _drop, ...raw } = body;
         const parsed = StdioServerSchema.safeParse(raw);

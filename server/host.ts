@@ -28,6 +28,7 @@ import { alertRules } from './metrics/alert-rules.ts';
 import { HostObservability, type ShareStatus } from './metrics/host-observability.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
 import { AdminInputError, handleAdmin } from './admin/admin-api.ts';
+import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './config/server-name.ts';
 import { HARBOR_VERSION } from './version.ts';
 
 /** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
@@ -293,7 +294,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     manage: {
       add: async (body) => {
         const name = typeof body.name === 'string' ? body.name : '';
-        if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name) || name === 'docs') throw new AdminInputError('name: letters, digits, _ . - (and not "docs")');
+        if (!isServerName(name) || name === DOCS_SERVER_NAME) throw new AdminInputError(`name: ${SERVER_NAME_RULE}, and not "${DOCS_SERVER_NAME}"`);
         if (servers.has(name)) throw new AdminInputError(`a server named "${name}" exists already`);
         const { name: _drop, ...raw } = body;
         const parsed = StdioServerSchema.safeParse(raw);

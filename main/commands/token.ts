@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildConnectionBundle, renderBundleText, type ConnectionBundle } from '../../server/access/connection-bundle.ts';
 import { SqliteTokenStore } from '../../server/auth/token-store.ts';
 import { loadConfig } from '../../server/config/load-config.ts';
+import { isServerName, SERVER_NAME_RULE } from '../../server/config/server-name.ts';
 import { openDatabase } from '../../server/store/sqlite-database.ts';
 import { AdminClient } from '../core/admin-client.ts';
 import { date, homePaths, printTable, UsageError } from './common.ts';
@@ -26,6 +27,8 @@ export async function token(args: string[]): Promise<void> {
     case 'add': {
       if (!name) throw new UsageError('usage: harbor token add <name> [--scope server,...] [--expires-days N] [--json]');
       const scope = values.scope ? values.scope.split(',').map((s) => s.trim()).filter(Boolean) : null;
+      const badScope = scope?.find((s) => !isServerName(s));
+      if (badScope !== undefined) throw new UsageError(`--scope: "${badScope.slice(0, 120)}" is not a server name (${SERVER_NAME_RULE})`);
       let expiresAt: number | null = null;
       if (values['expires-days'] !== undefined) {
         const days = Number(values['expires-days']);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertOverridesSchema } from '../metrics/alert-rules.ts';
+import { isServerName, SERVER_NAME_RULE } from './server-name.ts';
 
 /**
  * One hosted stdio server, in the shape Claude Desktop and Cursor configs already use, so an entry
@@ -62,7 +63,7 @@ export const DocsSchema = z
 export const HarborConfigSchema = z
   .object({
     $schema: z.string().optional(),
-    mcpServers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'server names may use letters, digits, _ . -'), StdioServerSchema).default({}),
+    mcpServers: z.record(z.string().refine(isServerName, SERVER_NAME_RULE), StdioServerSchema).default({}),
     /**
      * The built-in docs server: kept (over HARBOR_HOME/docs) when the field is absent, turned off only
      * by an explicit `"docs": false`. Parsed `false` becomes undefined: off, as consumers read it.

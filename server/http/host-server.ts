@@ -6,6 +6,7 @@ import { ErrorCode } from '../gateway/jsonrpc.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { bearerToken } from '../auth/bearer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
+import { SERVER_NAME_SOURCE } from '../config/server-name.ts';
 import type { Logger } from '../logger.ts';
 import { serveAppAsset } from './app-assets.ts';
 import { sendError, sendJson } from './http-errors.ts';
@@ -56,7 +57,7 @@ export interface HostServer {
 }
 
 // /mcp/<name>, /sse/<name>, /messages/<name>, each optionally behind /t/<token> for URL-only clients.
-const ROUTE = /^(?:\/t\/([^/]{1,200}))?\/(mcp|sse|messages)\/([A-Za-z0-9_.-]{1,100})\/?$/;
+const ROUTE = new RegExp(`^(?:/t/([^/]{1,200}))?/(mcp|sse|messages)/(${SERVER_NAME_SOURCE})/?$`);
 
 export function createHostServer(options: HostServerOptions): HostServer {
   const { log, servers, tokens } = options;

@@ -1,0 +1,207 @@
+import type { ClientPeer } from '../gateway/client-peer.ts';
+import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
+import type { Envelope } from './envelope.ts';
+import { ModernCall, type NotificationSink } from './modern-call.ts';
+import { PendingCalls } from './pending-calls.ts';
+import { ENVELOPE_KEYS, INPUT_REQUIRED_METHODS, ModernErrorCode } from './protocol.ts';
+import { requestDigest, type RequestStateCodec } from './request-state.ts';
+
+/** What the translator needs of an upstream router (UpstreamRouter has exactly these). */
+export interface RouterPort {
+  attach(peer: ClientPeer): void;
+  detach(peer: ClientPeer): void;
+  fromClient(peer: ClientPeer, message: JsonRpcMessage): void;
+}
+
+export interface ModernCaller {
+  teammate: string;
+  /** Hosted server name: a requestState is only good for the server that minted it. */
+  server: string;
+  envelope: Envelope;
+}
+
+export interface TranslatorOptions {
+  codec: RequestStateCodec;
+  /** How long a parked call waits for its caller's input (DEFAULT_INPUT_TTL_MS: 5 min). */
+  ttlMs?: number;
+  /** Calls parked at once, over all servers and teammates. */
+  maxPending?: number;
+  now?: () => number;
+}
+
+/**
+ * Serves modern calls on a legacy upstream. A server→client request the upstream sends while serving
+ * the call (sampling/createMessage, elicitation/create, roots/list) becomes an InputRequiredResult:
+ * `inputRequests` keyed by Harbor, and a signed `requestState` naming the parked upstream call. The
+ * retry's `inputResponses` answer the upstream's requests, and the caller gets the final result or the
+ * next round. Keys are Harbor's ("elicitation-1", "sampling-2"): a legacy request carries no name.
+ */
+export class InputRequiredTranslator {
+  readonly #codec: RequestStateCodec;
+  /** Calls between rounds; sweep it (pending.startSweeping()) so abandoned ones expire. */
+  readonly pending: PendingCalls<ModernCall>;
+  readonly #pending: PendingCalls<ModernCall>;
+  readonly #routers = new WeakMap<ModernCall, RouterPort>();
+
+  constructor(options: TranslatorOptions) {
+    this.#codec = options.codec;
+    this.#pending = this.pending = new PendingCalls<ModernCall>({
+      ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
+      ...(options.maxPending !== undefined ? { maxEntries: options.maxPending } : {}),
+      ...(options.now ? { now: options.now } : {}),
+      onExpire: (call) => this.#expire(call),
+    });
+  }
+
+  #expire(call: ModernCall): void {
+    const router = this.#routers.get(call);
+    if (!router) return;
+    const seconds = Math.round(this.#pending.ttlMs / 1000);
+    this.#abandon(call, router, `the caller did not provide this input within ${seconds}s`);
+  }
+
+  /**
+   * One modern request: a first round, or (with `requestState`) a retry. `sink` gets the round's
+   * notifications (progress, opted-in logs) for its response stream.
+   */
+  async serve(
+    router: RouterPort,
+    caller: ModernCaller,
+    request: JsonRpcRequest,
+    sink: NotificationSink | null,
+    signal?: AbortSignal,
+  ): Promise<JsonRpcResponse> {
+    if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, signal);
+    const call = new ModernCall(caller.teammate, caller.envelope.clientCapabilities, request);
+    this.#routers.set(call, router);
+    call.refuse = (upstreamRequest, why) => router.fromClient(call, errorResponse(upstreamRequest.id, ErrorCode.MethodNotFound, why));
+    // mrtr "Supported Requests": only tools/call, prompts/get and resources/read may answer input_required.
+    call.acceptsInput = INPUT_REQUIRED_METHODS.has(request.method);
+    router.attach(call);
+    call.openRound(progressTokenOf(request), caller.envelope.logLevel, sink);
+    router.fromClient(call, toLegacy(request));
+    return this.#settle(router, call, caller, request.id, signal);
+  }
+
+  async #resume(
+    router: RouterPort,
+    caller: ModernCaller,
+    request: JsonRpcRequest,
+    sink: NotificationSink | null,
+    signal: AbortSignal | undefined,
+  ): Promise<JsonRpcResponse> {
+    const params = request.params ?? {};
+    const verdict = this.#codec.verify(params.requestState, { teammate: caller.teammate, request: requestDigest(request.method, params) });
+    if (!verdict.ok) return invalid(request.id, verdict.message, { reason: verdict.reason });
+    const { claims } = verdict;
+    if (claims.server !== caller.server) return invalid(request.id, 'requestState belongs to another server');
+    const call = this.#pending.get(claims.call);
+    if (!call) {
+      return invalid(request.id, 'the call this requestState names is no longer waiting (it finished, expired, or Harbor restarted); call again without requestState', { reason: 'gone' });
+    }
+    if (claims.round !== call.round) return invalid(request.id, 'requestState is from an earlier round of this call', { reason: 'stale' });
+    const responses = params.inputResponses ?? {};
+    if (!isObject(responses)) return invalid(request.id, 'inputResponses must be an object keyed by the inputRequests keys');
+    for (const key of call.outstanding.keys()) {
+      if (key in responses && !isObject(responses[key])) return invalid(request.id, `inputResponses.${key} must be a result object`);
+    }
+    call.round++;
+    // Capabilities are per request (basic/index "_meta"): this round's envelope decides.
+    call.capabilities = caller.envelope.clientCapabilities;
+    call.openRound(progressTokenOf(request), caller.envelope.logLevel, sink);
+    for (const [key, input] of [...call.outstanding]) {
+      if (!(key in responses)) continue; // re-requested in the next round (mrtr "Error Handling")
+      call.outstanding.delete(key);
+      router.fromClient(call, { jsonrpc: '2.0', id: input.gatewayId, result: responses[key] });
+    }
+    return this.#settle(router, call, caller, request.id, signal);
+  }
+
+  async #settle(router: RouterPort, call: ModernCall, caller: ModernCaller, clientId: JsonRpcId, signal: AbortSignal | undefined): Promise<JsonRpcResponse> {
+    // Closing the response stream cancels the call (streamable-http "Cancellation"): the signal.
+    const aborted = await settledOrAborted(call, signal);
+    call.closeRound();
+    if (aborted) {
+      this.#abandon(call, router, 'the caller cancelled the request');
+      return errorResponse(clientId, ErrorCode.InternalError, 'request cancelled by the caller');
+    }
+    if (call.final) {
+      this.#finish(call, router);
+      return { ...call.final, id: clientId };
+    }
+    if (call.pendingId === undefined) {
+      const parked = this.#pending.add(call);
+      if (!parked) {
+        this.#abandon(call, router, 'Harbor has too many calls waiting for input');
+        return errorResponse(clientId, ErrorCode.LimitExceeded, 'too many calls are waiting for input on this Harbor; try again later');
+      }
+      call.pendingId = parked.id;
+    }
+    const expiresAt = this.#pending.renew(call.pendingId)!;
+    const requestState = this.#codec.mint({
+      call: call.pendingId,
+      round: call.round,
+      teammate: caller.teammate,
+      server: caller.server,
+      request: requestDigest(call.request.method, call.request.params),
+      expiresAt,
+    });
+    const inputRequests: Record<string, unknown> = {};
+    for (const input of call.outstanding.values()) inputRequests[input.key] = { method: input.method, params: input.params };
+    return { jsonrpc: '2.0', id: clientId, result: { resultType: 'input_required', inputRequests, requestState } };
+  }
+
+  #finish(call: ModernCall, router: RouterPort): void {
+    if (call.pendingId !== undefined) this.#pending.delete(call.pendingId);
+    router.detach(call);
+  }
+
+  /** The upstream's open requests get an error, the call is cancelled upstream, the peer detached. */
+  #abandon(call: ModernCall, router: RouterPort, why: string): void {
+    for (const input of call.outstanding.values()) {
+      router.fromClient(call, errorResponse(input.gatewayId, ErrorCode.InternalError, why));
+    }
+    call.outstanding.clear();
+    call.closeRound();
+    if (call.pendingId !== undefined) this.#pending.delete(call.pendingId);
+    // detach sends notifications/cancelled for the call still in flight upstream.
+    router.detach(call);
+  }
+}
+
+function settledOrAborted(call: ModernCall, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!signal) return call.settled().then(() => false);
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(true);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void call.settled().then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(false);
+    });
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function progressTokenOf(request: JsonRpcRequest): JsonRpcId | undefined {
+  const token = (request.params?._meta as Record<string, unknown> | undefined)?.progressToken;
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}
+
+/** The request as a legacy upstream expects it: no envelope keys, no MRTR fields. */
+export function toLegacy(request: JsonRpcRequest): JsonRpcRequest {
+  const { inputResponses: _responses, requestState: _state, _meta, ...rest } = request.params ?? {};
+  const params: Record<string, unknown> = { ...rest };
+  if (isObject(_meta)) {
+    const meta = Object.fromEntries(Object.entries(_meta).filter(([key]) => !ENVELOPE_KEYS.includes(key)));
+    if (Object.keys(meta).length > 0) params._meta = meta;
+  }
+  return { jsonrpc: '2.0', id: request.id, method: request.method, params };
+}
+
+function invalid(id: JsonRpcId, message: string, data?: Record<string, unknown>): JsonRpcResponse {
+  return errorResponse(id, ModernErrorCode.InvalidParams, `Invalid params: ${message}`, data);
+}

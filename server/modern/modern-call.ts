@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { ClientCapabilities, ClientPeer } from '../gateway/client-peer.ts';
+import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
+
+/** One server→client request of the upstream, waiting for the modern caller's answer. */
+export interface OutstandingInput {
+  /** Harbor's key in `inputRequests` / `inputResponses`. */
+  key: string;
+  /** The router's id for it: the answer goes back under this id. */
+  gatewayId: JsonRpcId;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+export type NotificationSink = (message: JsonRpcNotification) => void;
+
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
+const KEY_PREFIX: Readonly<Record<string, string>> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+/**
+ * One modern call as the upstream router sees it: a ClientPeer that lives for the call's rounds (not
+ * a session). The router gives it the call's answer, its progress, and the upstream's server→client
+ * requests, which it queues for the next `input_required` round instead of putting them on a stream
+ * (a modern caller never receives a request). State only; the round logic is InputRequiredTranslator.
+ */
+export class ModernCall implements ClientPeer {
+  readonly id = `modern-${randomUUID()}`;
+  readonly teammate: string;
+  capabilities: ClientCapabilities;
+  /** The JSON-RPC id of round 1: the router knows the call by it for all rounds. */
+  readonly upstreamId: JsonRpcId;
+  readonly request: JsonRpcRequest;
+  /** Set once the call is parked in PendingCalls. */
+  pendingId: string | undefined;
+  round = 1;
+  /** False for methods that may not answer input_required: their upstream requests are refused. */
+  acceptsInput = true;
+  final: JsonRpcResponse | undefined;
+  readonly outstanding = new Map<string, OutstandingInput>();
+  /** Refuses a server→client request outright (wrong method for input, or the caller went away). */
+  refuse: (request: JsonRpcRequest, why: string) => void = () => {};
+  #seq = 0;
+  #sink: NotificationSink | null = null;
+  #progressToken: JsonRpcId | undefined;
+  #logLevel: string | undefined;
+  #wake: (() => void) | null = null;
+
+  constructor(teammate: string, capabilities: ClientCapabilities, request: JsonRpcRequest) {
+    this.teammate = teammate;
+    this.capabilities = capabilities;
+    this.request = request;
+    this.upstreamId = request.id;
+  }
+
+  /** A round begins: notifications go to this round's response stream, with its own progress token. */
+  openRound(progressToken: JsonRpcId | undefined, logLevel: string | undefined, sink: NotificationSink | null): void {
+    this.#progressToken = progressToken;
+    this.#logLevel = logLevel;
+    this.#sink = sink;
+  }
+
+  closeRound(): void {
+    this.#sink = null;
+    this.#wake = null;
+  }
+
+  /** Resolves when the call has something to answer the round with: its result, or input to ask for. */
+  settled(): Promise<void> {
+    if (this.final || this.outstanding.size > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  /** Called by the router. */
+  deliver(message: JsonRpcMessage): void {
+    if (isResponse(message)) {
+      if (message.id !== this.upstreamId || this.final) return;
+      this.final = message;
+      this.#wake?.();
+      return;
+    }
+    if (isRequest(message)) {
+      this.#queue(message);
+      return;
+    }
+    this.#notify(message as JsonRpcNotification);
+  }
+
+  #queue(request: JsonRpcRequest): void {
+    const prefix = KEY_PREFIX[request.method];
+    if (!prefix || this.final || !this.acceptsInput) {
+      const why = prefix && !this.acceptsInput
+        ? `${request.method} is not available while serving ${this.request.method} to a 2026-07-28 caller`
+        : `Harbor cannot pass ${request.method} to a 2026-07-28 caller`;
+      this.refuse(request, why);
+      return;
+    }
+    const key = `${prefix}-${++this.#seq}`;
+    this.outstanding.set(key, { key, gatewayId: request.id, method: request.method, params: request.params ?? {} });
+    this.#wake?.();
+  }
+
+  #notify(message: JsonRpcNotification): void {
+    if (!this.#sink) return;
+    if (message.method === 'notifications/progress') {
+      if (this.#progressToken === undefined) return;
+      this.#sink({ ...message, params: { ...message.params, progressToken: this.#progressToken } });
+      return;
+    }
+    if (message.method === 'notifications/message') {
+      // The revision: no log messages for a request that set no logLevel; below it, none either.
+      if (this.#logLevel === undefined) return;
+      const level = LOG_LEVELS.indexOf(String(message.params?.level));
+      if (level < LOG_LEVELS.indexOf(this.#logLevel)) return;
+    }
+    this.#sink(message);
+  }
+}

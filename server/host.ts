@@ -192,6 +192,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
           memoryLimitBytes: entry.memoryLimitMb * 1024 * 1024,
           maxCrashes: entry.restart.maxCrashes,
           windowMs: entry.restart.windowSeconds * 1000,
+          maxLineBytes: entry.maxLineBytes,
           logDir: paths.logs,
           log,
           ...(options.memorySampleMs ? { memorySampleMs: options.memorySampleMs } : {}),

@@ -33,6 +33,8 @@ export const StdioServerSchema = z
       .optional(),
     /** Upstream request timeout; a hung upstream answers the client with an error instead of hanging it. */
     requestTimeoutSeconds: z.number().positive().default(300),
+    /** Longest stdout line (one JSON-RPC message) accepted from this server; a longer one fails its call at once. */
+    maxLineBytes: z.number().int().positive().default(16 * 1024 * 1024),
     disabled: z.boolean().default(false),
   })
   .strict();

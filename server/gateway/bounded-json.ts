@@ -48,3 +48,24 @@ export function parseBoundedJson(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH
     return { ok: false, tooDeep: false, reason: (error as Error).message };
   }
 }
+
+/**
+ * The nesting depth of a value already in memory (a message that never was text, in process),
+ * walked with an explicit stack so a deep value cannot overflow the call stack. Stops past `limit`.
+ */
+export function valueDepth(value: unknown, limit = Number.POSITIVE_INFINITY): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > max) {
+      max = depth;
+      if (max > limit) return max;
+    }
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return max;
+}

@@ -43,16 +43,22 @@ export const ErrorCode = {
   AmbiguousOrigin: -32003,
 } as const;
 
-export function isRequest(message: JsonRpcMessage): message is JsonRpcRequest {
-  return 'method' in message && 'id' in message && message.id !== undefined;
+// The classifiers are safe on any value (a hosted server or a client may send anything); a value
+// they accept still needs validateMessage for its field types.
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function isNotification(message: JsonRpcMessage): message is JsonRpcNotification {
-  return 'method' in message && !('id' in message && message.id !== undefined);
+export function isRequest(message: unknown): message is JsonRpcRequest {
+  return isJsonObject(message) && typeof message.method === 'string' && message.id !== undefined;
 }
 
-export function isResponse(message: JsonRpcMessage): message is JsonRpcResponse {
-  return !('method' in message) && ('result' in message || 'error' in message);
+export function isNotification(message: unknown): message is JsonRpcNotification {
+  return isJsonObject(message) && typeof message.method === 'string' && message.id === undefined;
+}
+
+export function isResponse(message: unknown): message is JsonRpcResponse {
+  return isJsonObject(message) && !('method' in message) && ('result' in message || 'error' in message);
 }
 
 export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
@@ -60,14 +66,14 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
   return { jsonrpc: '2.0', id, error };
 }
 
-function isId(value: unknown): value is JsonRpcId {
+export function isId(value: unknown): value is JsonRpcId {
   return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 }
 
 /** Checks the envelope of one message from an untrusted peer; returns a reason when it is not JSON-RPC 2.0. */
 export function validateMessage(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a message must be a JSON object';
-  const m = value as Record<string, unknown>;
+  if (!isJsonObject(value)) return 'a message must be a JSON object';
+  const m = value;
   if (m.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
   if ('method' in m) {
     if (typeof m.method !== 'string' || m.method.length === 0) return 'method must be a non-empty string';

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import type { Logger } from '../logger.ts';
 import { Supervisor, type SupervisorInfo } from '../supervision/supervisor.ts';
-import { LineDecoder } from './line-decoder.ts';
+import { DEFAULT_MAX_LINE_BYTES, LineDecoder, type DecodedLine } from './line-decoder.ts';
 import type { JsonRpcMessage } from './jsonrpc.ts';
+import { rateLimitedWarning } from './rate-limited-warning.ts';
+import { readOversizedLine, readUpstreamLine, type UnreadableLine } from './upstream-line.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface StdioUpstreamOptions {
@@ -17,8 +19,12 @@ export interface StdioUpstreamOptions {
   /** Folder for `<name>.log`; none keeps only the in-memory tail. */
   logDir?: string | undefined;
   log: Logger;
+  /** Longest stdout line accepted; the rest of a longer one is dropped as it streams. */
+  maxLineBytes?: number;
   /** Test hook: faster memory sampling. */
   memorySampleMs?: number;
+  /** Clock of the rate-limited warnings about refused lines. */
+  now?: () => number;
 }
 
 /**
@@ -30,15 +36,23 @@ export class StdioUpstream implements Upstream {
   readonly name: string;
   readonly supervisor: Supervisor;
   readonly #log: Logger;
-  #decoder = new LineDecoder();
+  readonly #maxLineBytes: number;
+  readonly #warn: (fields: object, message: string) => void;
+  #decoder: LineDecoder;
+  /** The head of the oversized line streaming past, until its end; whether its call was answered already. */
+  #oversized: { head: string; reported: boolean } | null = null;
   #outbox: string[] = [];
   onMessage: (message: JsonRpcMessage) => void = () => {};
+  onUnreadable: (line: UnreadableLine) => void = () => {};
   onDown: (reason: string, planned: boolean) => void = () => {};
   onUp: () => void = () => {};
 
   constructor(options: StdioUpstreamOptions) {
     this.name = options.name;
     this.#log = options.log;
+    this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.#decoder = new LineDecoder(this.#maxLineBytes);
+    this.#warn = rateLimitedWarning(options.log, options.now ? { now: options.now } : {});
     this.supervisor = new Supervisor({
       name: options.name,
       command: options.command,
@@ -54,10 +68,10 @@ export class StdioUpstream implements Upstream {
       logger: options.log,
     });
     this.supervisor.on('spawn', (child) => {
-      this.#decoder = new LineDecoder();
+      this.#decoder = new LineDecoder(this.#maxLineBytes);
+      this.#oversized = null;
       this.#outbox = []; // nothing meant for the previous child reaches its successor
-      child.stdout?.setEncoding('utf8');
-      child.stdout?.on('data', (chunk: string) => this.#onStdout(chunk));
+      child.stdout?.on('data', (chunk: Buffer) => this.#onStdout(chunk));
       child.stdin?.on('error', () => {}); // a dead child's pipe; the exit event tells the story
     });
     this.supervisor.on('state', (event) => {
@@ -107,9 +121,18 @@ export class StdioUpstream implements Upstream {
    * Messages of one event-loop turn go to the child in one write: a write per message was the
    * largest single cost of the host under load (a system call, and a wake-up of the child, each).
    */
-  send(message: JsonRpcMessage): void {
-    this.#outbox.push(JSON.stringify(message));
+  send(message: JsonRpcMessage): string | undefined {
+    let line: string;
+    try {
+      line = JSON.stringify(message);
+    } catch (error) {
+      // A client's params nested too deep to serialise (RangeError), or a BigInt: refused, never thrown
+      // from here (this runs inside other messages' handlers: a throw would take the host down).
+      return error instanceof RangeError ? 'the message is nested too deeply to forward' : `the message cannot be serialised (${(error as Error).message})`;
+    }
+    this.#outbox.push(line);
     if (this.#outbox.length === 1) setImmediate(() => this.#flush());
+    return undefined;
   }
 
   #flush(): void {
@@ -123,17 +146,36 @@ export class StdioUpstream implements Upstream {
     await this.supervisor.dispose();
   }
 
-  #onStdout(chunk: string): void {
-    for (const line of this.#decoder.push(chunk)) {
-      let message: JsonRpcMessage;
-      try {
-        message = JSON.parse(line) as JsonRpcMessage;
-      } catch {
-        this.#log.warn({ server: this.name, line: line.slice(0, 200) }, 'upstream wrote a non-JSON line to stdout');
-        continue;
-      }
-      this.onMessage(message);
+  #onStdout(chunk: Buffer): void {
+    for (const item of this.#decoder.push(chunk)) {
+      if (item.kind === 'line') this.#onLine(item.text);
+      else this.#onOversized(item);
     }
+  }
+
+  #onLine(text: string): void {
+    const line = readUpstreamLine(text);
+    if (line.ok) this.onMessage(line.message);
+    else this.#refuse(line, text.slice(0, 200));
+  }
+
+  /** A line over maxLineBytes: its caller is answered as soon as its id is known (head, else tail). */
+  #onOversized(item: Exclude<DecodedLine, { kind: 'line' }>): void {
+    if (item.kind === 'oversized') {
+      const early = readOversizedLine(item.head, '', this.#maxLineBytes);
+      this.#oversized = { head: item.head, reported: early.id !== undefined };
+      if (early.id !== undefined) this.#refuse(early, item.head.slice(0, 200));
+      return;
+    }
+    const oversized = this.#oversized;
+    this.#oversized = null;
+    if (!oversized || oversized.reported) return;
+    this.#refuse(readOversizedLine(oversized.head, item.tail, this.#maxLineBytes), oversized.head.slice(0, 200), item.bytes);
+  }
+
+  #refuse(line: UnreadableLine, start: string, bytes?: number): void {
+    this.#warn({ server: this.name, reason: line.reason, id: line.id, start, ...(bytes ? { bytes } : {}) }, 'upstream wrote a line Harbor refused; dropped');
+    this.onUnreadable(line);
   }
 }
 

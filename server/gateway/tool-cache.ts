@@ -37,7 +37,7 @@ export class ToolResultCache {
     const tools = (result as { tools?: ToolDescription[] } | undefined)?.tools;
     if (!Array.isArray(tools)) return;
     for (const tool of tools) {
-      if (typeof tool.name !== 'string') continue;
+      if (typeof tool !== 'object' || tool === null || typeof tool.name !== 'string') continue;
       if (tool.annotations?.readOnlyHint === true) this.#readOnly.add(tool.name);
       else this.#readOnly.delete(tool.name);
     }

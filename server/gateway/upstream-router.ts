@@ -3,6 +3,7 @@ import type { ClientCapabilities, ClientPeer } from './client-peer.ts';
 import {
   ErrorCode,
   errorResponse,
+  isJsonObject,
   isRequest,
   isResponse,
   type JsonRpcId,
@@ -12,7 +13,9 @@ import {
   type JsonRpcResponse,
 } from './jsonrpc.ts';
 import { LATEST_PROTOCOL_VERSION, negotiateProtocolVersion } from './protocol-version.ts';
+import { routedParamsProblem } from './routed-params.ts';
 import type { ToolResultCache } from './tool-cache.ts';
+import type { UnreadableLine } from './upstream-line.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface RouterOptions {
@@ -102,6 +105,7 @@ export class UpstreamRouter {
     this.upstream = upstream;
     this.#options = options;
     upstream.onMessage = (message) => this.#fromUpstream(message);
+    upstream.onUnreadable = (line) => this.#unreadable(line);
     upstream.onDown = (reason, planned) => this.#upstreamDown(reason, planned);
     upstream.onUp = () => this.#upstreamUp();
   }
@@ -149,7 +153,7 @@ export class UpstreamRouter {
   /** Answers a client's initialize from the upstream's own (cached) initialize result. */
   async initialize(session: ClientPeer, request: JsonRpcRequest): Promise<JsonRpcResponse> {
     const params = request.params ?? {};
-    session.capabilities = (params.capabilities as ClientCapabilities | undefined) ?? {};
+    session.capabilities = isJsonObject(params.capabilities) ? (params.capabilities as ClientCapabilities) : {};
     this.attach(session);
     try {
       const result = await this.#ensureInitialized();
@@ -178,21 +182,26 @@ export class UpstreamRouter {
       return;
     }
     if (isRequest(message)) {
+      const problem = routedParamsProblem(message);
+      if (problem) {
+        session.deliver(errorResponse(message.id, ErrorCode.InvalidParams, problem), message.id);
+        return;
+      }
       if (message.method === 'ping') {
         session.deliver({ jsonrpc: '2.0', id: message.id, result: {} }, message.id);
         return;
       }
       if (message.method === 'resources/unsubscribe') {
-        const uri = String(message.params?.uri ?? '');
+        const uri = message.params!.uri as string;
         state.subscriptions.delete(uri);
         if (this.#anySubscribed(uri)) {
           session.deliver({ jsonrpc: '2.0', id: message.id, result: {} }, message.id);
           return;
         }
       } else if (message.method === 'resources/subscribe') {
-        state.subscriptions.add(String(message.params?.uri ?? ''));
+        state.subscriptions.add(message.params!.uri as string);
       } else if (message.method === 'tools/call' && this.#options.toolCache) {
-        const tool = String(message.params?.name ?? '');
+        const tool = message.params!.name as string;
         const key = this.#options.toolCache.cacheable(tool) ? this.#options.toolCache.key(tool, message.params?.arguments) : null;
         if (key) {
           void this.#fromCache(session, message, tool, key);
@@ -305,7 +314,7 @@ export class UpstreamRouter {
       session,
       originalId: request.id,
       method: request.method,
-      tool: request.method === 'tools/call' ? String(request.params?.name ?? '') : undefined,
+      tool: request.method === 'tools/call' ? (request.params?.name as string) : undefined,
       startedAt: performance.now(),
       originalProgressToken,
       timer,
@@ -316,7 +325,9 @@ export class UpstreamRouter {
     state.inFlight.set(request.id, gatewayId);
     const forwarded: JsonRpcRequest = { jsonrpc: '2.0', id: gatewayId, method: request.method };
     if (params) forwarded.params = params;
-    this.#sendUpstream(forwarded);
+    const refused = this.#sendUpstream(forwarded);
+    const entry = refused ? this.#finish(gatewayId) : undefined;
+    if (entry) this.#reply(entry, errorResponse(request.id, ErrorCode.InvalidParams, `Harbor did not forward this request: ${refused}`));
   }
 
   #timeout(gatewayId: number): void {
@@ -383,6 +394,31 @@ export class UpstreamRouter {
     this.#upstreamNotification(message as JsonRpcNotification);
   }
 
+  /**
+   * A line the upstream refused (logged there). When it answered a call, that caller hears at once
+   * instead of at the timeout. An answer whose id could not be read is attributed only when exactly
+   * one call is in flight (then it can only be that one); with several, failing any would be a guess
+   * that could fail the wrong teammate's call, so they keep waiting for their own answers or timeouts.
+   */
+  #unreadable(line: UnreadableLine): void {
+    let id = typeof line.id === 'number' ? line.id : undefined;
+    if (id === undefined && line.id === undefined && line.response && this.#inFlight.size + this.#internal.size === 1) {
+      id = this.#inFlight.keys().next().value ?? this.#internal.keys().next().value;
+    }
+    if (id === undefined) return;
+    const why = `server "${this.#options.serverName}" answered with ${line.reason}; Harbor dropped it`;
+    const internal = this.#internal.get(id);
+    if (internal) {
+      this.#internal.delete(id);
+      internal(errorResponse(id, ErrorCode.InternalError, why));
+      return;
+    }
+    const entry = this.#finish(id);
+    if (!entry) return;
+    this.#reply(entry, errorResponse(entry.originalId, ErrorCode.InternalError, why));
+    this.#pump();
+  }
+
   #upstreamNotification(message: JsonRpcNotification): void {
     const method = message.method;
     if (method === 'notifications/progress') {
@@ -408,7 +444,8 @@ export class UpstreamRouter {
     }
     if (method === 'notifications/resources/updated') {
       const uri = message.params?.uri;
-      for (const [session, state] of this.#sessions) if (state.subscriptions.has(String(uri))) session.deliver(message);
+      if (typeof uri !== 'string') return;
+      for (const [session, state] of this.#sessions) if (state.subscriptions.has(uri)) session.deliver(message);
       return;
     }
     if (method.endsWith('/list_changed')) {
@@ -474,7 +511,8 @@ export class UpstreamRouter {
     // Only the session that was asked may answer: ids are guessable.
     if (!pending || pending.session !== session) return;
     this.#serverRequests.delete(response.id);
-    this.#sendUpstream({ ...response, id: pending.upstreamId });
+    const refused = this.#sendUpstream({ ...response, id: pending.upstreamId });
+    if (refused) this.#sendUpstream(errorResponse(pending.upstreamId, ErrorCode.InternalError, `the client's answer was not forwarded: ${refused}`));
   }
 
   #learnTools(result: unknown): void {
@@ -482,7 +520,7 @@ export class UpstreamRouter {
     const tools = (result as { tools?: Array<{ name?: unknown; annotations?: { readOnlyHint?: unknown; idempotentHint?: unknown } }> } | undefined)?.tools;
     if (!Array.isArray(tools)) return;
     for (const tool of tools) {
-      if (typeof tool.name !== 'string') continue;
+      if (!isJsonObject(tool) || typeof tool.name !== 'string') continue;
       if (tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true) this.#idempotentTools.add(tool.name);
       else this.#idempotentTools.delete(tool.name);
     }
@@ -493,8 +531,9 @@ export class UpstreamRouter {
     return false;
   }
 
-  #sendUpstream(message: JsonRpcMessage): void {
-    if (this.upstream.up) this.upstream.send(message);
+  /** Returns why the message was refused (see Upstream.send), if it was. */
+  #sendUpstream(message: JsonRpcMessage): string | undefined {
+    return this.upstream.up ? this.upstream.send(message) : undefined;
   }
 
   #internalRequest(method: string, params: Record<string, unknown>, timeoutMs = 30_000): Promise<JsonRpcResponse> {
@@ -509,7 +548,12 @@ export class UpstreamRouter {
         clearTimeout(timer);
         resolve(response);
       });
-      this.upstream.send({ jsonrpc: '2.0', id, method, params });
+      const refused = this.upstream.send({ jsonrpc: '2.0', id, method, params });
+      if (refused) {
+        const answer = this.#internal.get(id)!;
+        this.#internal.delete(id);
+        answer(errorResponse(id, ErrorCode.InternalError, refused));
+      }
     });
   }
 
@@ -531,7 +575,8 @@ export class UpstreamRouter {
       clientInfo: HARBOR_CLIENT_INFO,
     });
     if (response.error) throw new Error(response.error.message);
-    const result = response.result as InitializeResult;
+    if (!isJsonObject(response.result)) throw new Error('its initialize result is not an object');
+    const result = response.result as unknown as InitializeResult;
     this.upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     this.#initResult = result;
     // "readOnly" caching needs the tools' annotations before the first call.

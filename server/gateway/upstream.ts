@@ -1,5 +1,6 @@
 import type { SupervisorInfo } from '../supervision/supervisor.ts';
 import type { JsonRpcMessage } from './jsonrpc.ts';
+import type { UnreadableLine } from './upstream-line.ts';
 
 /**
  * One running MCP server the gateway talks to: a stdio child or an in-process server. The transport
@@ -9,12 +10,19 @@ export interface Upstream {
   readonly name: string;
   /** Starts the process (or server); resolves once it can take messages. */
   start(): Promise<void>;
-  send(message: JsonRpcMessage): void;
+  /**
+   * Never throws: a message that cannot be written (e.g. nested too deep to serialise) is refused
+   * with the reason, so the caller fails that one call and nothing else.
+   */
+  send(message: JsonRpcMessage): string | undefined;
   /** Stops for good; no restart follows. */
   close(): Promise<void>;
   /** True while messages can be sent. */
   readonly up: boolean;
+  /** Only well-formed JSON-RPC messages, nested at most DEFAULT_MAX_JSON_DEPTH deep. */
   onMessage: (message: JsonRpcMessage) => void;
+  /** A line that was refused (logged and dropped below); it may have been the answer to a call. */
+  onUnreadable: (line: UnreadableLine) => void;
   /**
    * The upstream went away; in-flight calls will never be answered. `planned` is a restart Harbor
    * chose (memory watchdog, user), not a crash: retry-safe calls may then be replayed.

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientCapabilities } from '../gateway/client-peer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { isRequest, type JsonRpcMessage } from '../gateway/jsonrpc.ts';
+import { forwardMessages, openSessionSafely } from './forward-messages.ts';
 import { sendError } from './http-errors.ts';
 import { readMessages } from './parse-messages.ts';
 import type { HostSession } from './session-registry.ts';
@@ -63,7 +64,11 @@ export function openLegacyStream(
   stream.send(`${messagesPath}?sessionId=${session.id}`, { event: 'endpoint' });
 }
 
-/** POST /messages/<name>?sessionId=…: accepted at once, answered on the stream. */
+/**
+ * POST /messages/<name>?sessionId=…: accepted at once, answered on the stream. Everything that can
+ * refuse the body (size, JSON, depth, envelope) runs before the 202, so a refusal is the POST's own
+ * 4xx; after the 202 every request gets its answer on the stream, an error included.
+ */
 export async function postLegacyMessage(
   req: IncomingMessage,
   res: ServerResponse,
@@ -87,8 +92,7 @@ export async function postLegacyMessage(
   session.lastActivity = Date.now();
   for (const message of parsed.messages) {
     if (isRequest(message) && message.method === 'initialize') {
-      const response = await hosted.openSession(session, message);
-      session.deliver(response);
-    } else hosted.message(session, message);
+      session.deliver(await openSessionSafely(hosted, session, message, ctx.log));
+    } else forwardMessages(hosted, session, [message], ctx.log);
   }
 }

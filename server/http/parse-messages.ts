@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseBoundedJson } from '../gateway/bounded-json.ts';
 import { ErrorCode, validateMessage, type JsonRpcMessage } from '../gateway/jsonrpc.ts';
 import { sendError } from './http-errors.ts';
 import { BodyTooLargeError, readBody } from './read-body.ts';
@@ -9,14 +10,19 @@ export type ParsedBody =
 
 const MAX_BATCH = 100;
 
-/** Parses a POST body into JSON-RPC messages: -32700 for broken JSON, -32600 for a bad envelope. */
+/**
+ * Parses a POST body into JSON-RPC messages: -32700 for broken JSON, -32600 for a bad envelope or for
+ * nesting past the depth bound (valid JSON, but no MCP message is that deep, and everything that walks
+ * it later — stringify on the upstream write path, the router's rewriting — would overflow the stack).
+ */
 export function parseMessages(body: string): ParsedBody {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch (error) {
-    return { ok: false, status: 400, code: ErrorCode.ParseError, message: `Parse error: ${(error as Error).message}` };
+  const parsed = parseBoundedJson(body);
+  if (!parsed.ok) {
+    return parsed.tooDeep
+      ? { ok: false, status: 400, code: ErrorCode.InvalidRequest, message: `Invalid request: ${parsed.reason}` }
+      : { ok: false, status: 400, code: ErrorCode.ParseError, message: `Parse error: ${parsed.reason}` };
   }
+  const value = parsed.value;
   const batch = Array.isArray(value);
   const items = batch ? (value as unknown[]) : [value];
   if (items.length === 0) return { ok: false, status: 400, code: ErrorCode.InvalidRequest, message: 'empty batch' };

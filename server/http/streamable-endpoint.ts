@@ -4,6 +4,7 @@ import type { HostedServer } from '../gateway/hosted-server.ts';
 import { ErrorCode, isRequest, type JsonRpcRequest } from '../gateway/jsonrpc.ts';
 import { isSupportedProtocolVersion, negotiateProtocolVersion } from '../gateway/protocol-version.ts';
 import type { Logger } from '../logger.ts';
+import { forwardMessages, openSessionSafely } from './forward-messages.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { readMessages } from './parse-messages.ts';
 import type { SessionRegistry } from './session-registry.ts';
@@ -97,7 +98,7 @@ async function handlePost(
   session.lastActivity = Date.now();
   const requests = messages.filter(isRequest);
   if (requests.length === 0) {
-    for (const message of messages) hosted.message(session, message);
+    forwardMessages(hosted, session, messages, ctx.log);
     res.writeHead(202).end();
     return;
   }
@@ -106,7 +107,7 @@ async function handlePost(
     requests.map((r) => r.id),
     batch,
   );
-  for (const message of messages) hosted.message(session, message);
+  forwardMessages(hosted, session, messages, ctx.log);
 }
 
 async function startSession(
@@ -131,7 +132,7 @@ async function startSession(
     sendError(res, 429, refused, { code: ErrorCode.LimitExceeded, id: initialize.id, headers: { 'Retry-After': '60' } });
     return;
   }
-  const response = await hosted.openSession(session, initialize);
+  const response = await openSessionSafely(hosted, session, initialize, ctx.log);
   if (response.error) {
     ctx.registry.onClosed(session, 'initialize failed');
     sendJson(res, 200, response);

@@ -25,6 +25,10 @@ Commands:
   unshare                            Stop sharing.
   activity [--teammate N] [--server S] [--limit 50] [--json]
                                      Who called which tool, when, how long, and whether it failed.
+  export <dir> [--config PATH] [--with-tokens] [--force]
+                                     Write a container deployment of the host: Dockerfile, compose.yaml
+                                     (2 replicas + nginx + PostgreSQL), nginx.conf, k8s/, config.json with
+                                     secrets as \${VAR} references, README; --with-tokens adds the hashed tokens.
   status [--json]                    What is served (names and URLs) and the dashboard link; each process
                                      of the running host: state, pid, uptime, restarts, memory and % of
                                      its limit, last exit reason; health and its reasons; the tunnel; the
@@ -65,6 +69,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/host-commands.ts')).unshare();
     case 'activity':
       return (await import('./commands/host-commands.ts')).activity(rest);
+    case 'export':
+      return (await import('./commands/export.ts')).exportBundle(rest);
     case 'dashboard':
       return (await import('./commands/dashboard.ts')).dashboard(rest);
     case undefined:

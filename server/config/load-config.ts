@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve, dirname } from 'node:path';
 import type { z } from 'zod';
 import { DocsSchema, HarborConfigSchema, type HarborConfig } from './config-schema.ts';
+import { resolveEnvReferences } from './env-references.ts';
 
 export class ConfigError extends Error {
   readonly file: string;
@@ -50,7 +51,7 @@ export interface LoadedConfig {
  * Reads and validates config.json. The file is only ever read here: a bad file is reported with the
  * path of each bad field and left exactly as it is.
  */
-export function loadConfig(file: string, defaults: { docsFolder: string }): LoadedConfig {
+export function loadConfig(file: string, defaults: { docsFolder: string }, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   if (!existsSync(file)) {
     const config = HarborConfigSchema.parse({ docs: { folder: defaults.docsFolder } });
     return { config, file: null };
@@ -70,9 +71,16 @@ export function loadConfig(file: string, defaults: { docsFolder: string }): Load
     config.docs = DocsSchema.parse({ folder: defaults.docsFolder });
   }
   if (config.docs) config.docs.folder = expandHome(config.docs.folder, base);
-  for (const server of Object.values(config.mcpServers)) {
+  const unset: string[] = [];
+  for (const [name, server] of Object.entries(config.mcpServers)) {
     if (server.cwd) server.cwd = expandHome(server.cwd, base);
+    for (const [key, value] of Object.entries(server.env)) {
+      const resolved = resolveEnvReferences(value, env);
+      server.env[key] = resolved.value;
+      for (const variable of resolved.missing) unset.push(`mcpServers.${name}.env.${key}: \${${variable}} is not set in Harbor's environment`);
+    }
   }
+  if (unset.length) throw new ConfigError(file, unset);
   if (config.mcpServers.docs && config.docs) {
     throw new ConfigError(file, ['mcpServers.docs: the name "docs" is taken by the built-in docs server (see "docs")']);
   }

@@ -1,0 +1,25 @@
+/**
+ * `${NAME}` references in the env values of hosted servers, resolved from the host's own
+ * environment: a deployed bundle's config.json names its secrets instead of holding them, and the
+ * container (or a Kubernetes Secret) supplies them. Only env values are expanded: args and commands
+ * of pasted Claude Desktop entries may hold a literal `${...}` meant for the server itself.
+ */
+const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** The value with every reference replaced, or the names of the variables that are not set. */
+export function resolveEnvReferences(value: string, env: NodeJS.ProcessEnv): { value: string; missing: string[] } {
+  const missing: string[] = [];
+  const resolved = value.replace(REFERENCE, (_, name: string) => {
+    const found = env[name];
+    if (found === undefined) {
+      missing.push(name);
+      return '';
+    }
+    return found;
+  });
+  return { value: resolved, missing };
+}
+
+export function isEnvReference(value: string): boolean {
+  return /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value);
+}

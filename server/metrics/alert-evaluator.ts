@@ -16,11 +16,17 @@ import type { MetricSource } from './metric-values.ts';
  * forgotten. If evaluations stop for longer than `maxGapMs` (laptop asleep), pending timers and
  * rising runs restart, so waking up never fires an alert on the strength of a single sample.
  *
+ * Minimum history (rule.minHistoryMs): an instance leaves ok only once it has that much continuous
+ * data; for a rising rule the data is its current run (a trend of a few seconds is no trend). The
+ * bookkeeping goes on meanwhile, so a condition that really held from the start counts from there.
+ *
  * 'rising' bookkeeping: per instance, the change points (t, v) of the current run of samples in
  * which no value is lower than the one before; a decrease or a null starts a new run at that sample.
- * With v(T) = value of the last sample at or before T:
+ * With v(T) = value of the last sample at or before T, and "spread over [a, now]" = the value rose
+ * in each third of that span:
  *   firing condition  = run started at or before now − forMs  AND  v(now) − v(now − forMs) > threshold
- *   pending condition = v(now) − v(max(runStart, now − forMs)) > threshold
+ *                       AND spread over [now − forMs, now]
+ *   pending condition = v(now) − v(from) > threshold AND spread over [from, now], from = max(runStart, now − forMs)
  */
 export type AlertState = 'ok' | 'pending' | 'firing' | 'resolved';
 
@@ -75,6 +81,8 @@ interface Instance {
   value: number | null;
   /** When a threshold condition last became true; null while false. */
   conditionSince: number | null;
+  /** Start of the current stretch of continuous data (no null, no gap); null without data. */
+  observedSince: number | null;
   /** Rising rules: start of the current non-decreasing run and its change points. */
   runStart: number | null;
   points: Point[];
@@ -175,7 +183,7 @@ export class AlertEvaluator extends EventEmitter<{ change: [AlertEvent] }> {
     const key = `${rule.id}\u0000${label}`;
     let instance = this.#instances.get(key);
     if (instance === undefined) {
-      instance = { rule, label, state: 'ok', since: now, value: null, conditionSince: null, runStart: null, points: [] };
+      instance = { rule, label, state: 'ok', since: now, value: null, conditionSince: null, observedSince: null, runStart: null, points: [] };
       this.#instances.set(key, instance);
     }
     return instance;
@@ -184,7 +192,11 @@ export class AlertEvaluator extends EventEmitter<{ change: [AlertEvent] }> {
   #step(instance: Instance, raw: number | null, now: number, events: AlertEvent[]): void {
     const value = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
     instance.value = value;
-    const target = instance.rule.comparator === 'rising' ? risingTarget(instance, value, now) : thresholdTarget(instance, value, now);
+    instance.observedSince = value === null ? null : (instance.observedSince ?? now);
+    const rising = instance.rule.comparator === 'rising';
+    let target = rising ? risingTarget(instance, value, now) : thresholdTarget(instance, value, now);
+    const historySince = rising ? instance.runStart : instance.observedSince;
+    if (target !== 'none' && (historySince === null || now - historySince < instance.rule.minHistoryMs)) target = 'none';
     const next = nextState(instance.state, target);
     if (next === instance.state) return;
     const event: AlertEvent = {
@@ -206,6 +218,7 @@ export class AlertEvaluator extends EventEmitter<{ change: [AlertEvent] }> {
   #restartTimers(): void {
     for (const instance of this.#instances.values()) {
       instance.conditionSince = null;
+      instance.observedSince = null;
       instance.runStart = null;
       instance.points = [];
     }
@@ -261,7 +274,26 @@ function risingTarget(instance: Instance, value: number | null, now: number): Ta
   const base = instance.points[0]!;
   // points[0] is v(max(runStart, horizon)): either the run's first point or the last one before the horizon.
   const grewInWindow = value - base.v > threshold;
-  if (!grewInWindow) return 'none';
+  const from = Math.max(instance.runStart, horizon);
+  if (!grewInWindow || !roseInEachThird(instance.points, from, now)) return 'none';
   return instance.runStart <= horizon ? 'firing' : 'pending';
+}
+
+/**
+ * Whether an increase falls in each third of (from, now]. Every point after the first is an increase
+ * (risingTarget keeps change points only), and the first lies at or before `from`.
+ */
+function roseInEachThird(points: readonly Point[], from: number, now: number): boolean {
+  const span = now - from;
+  if (span <= 0) return false;
+  let third = 0;
+  for (let i = 1; i < points.length && third < 3; i++) {
+    const t = points[i]!.t;
+    // Skip to the third this increase falls in; a third passed over without one fails.
+    const at = Math.min(2, Math.floor(((t - from) / span) * 3 - 1e-9));
+    if (at > third) return false;
+    if (at === third) third++;
+  }
+  return third === 3;
 }
 

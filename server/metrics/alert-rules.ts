@@ -6,10 +6,17 @@ import { METRIC } from './metric-values.ts';
  *
  * Comparators:
  * - `>` / `<`: the value crosses `threshold`; the rule fires once that has held for `forMs`.
- * - `rising`: the value has not decreased between any two consecutive samples for at least `forMs`
- *   AND has grown by more than `threshold` over the last `forMs` (the net increase). A flat stretch
- *   of `forMs` therefore stops it firing, and any single decrease restarts the count. See
- *   alert-evaluator.ts for the exact bookkeeping.
+ * - `rising`: the value has not decreased between any two consecutive samples for at least `forMs`,
+ *   has grown by more than `threshold` over the last `forMs` (the net increase), AND rose in each
+ *   third of that window: growth that keeps going, not one step (a dashboard opening a connection at
+ *   start is not a leak). A flat third therefore stops it firing, and any single decrease restarts
+ *   the count. See alert-evaluator.ts for the exact bookkeeping.
+ *
+ * Minimum history: an alert may only be pending or firing once its own data says so. Every rule has
+ * `minHistoryMs`, the continuous data an instance needs before it may leave ok. Threshold rules need
+ * none beyond what their metric already withholds (registry.ts reports "no data" until a window holds
+ * enough latency samples, requests or cache lookups; one RSS reading is a measurement), and `forMs`
+ * then asks the condition to hold. A rising rule judges a trend, which a few samples cannot show.
  */
 export type AlertComparator = '>' | '<' | 'rising';
 
@@ -25,6 +32,8 @@ export interface AlertRule {
   comparator: AlertComparator;
   threshold: number;
   forMs: number;
+  /** Continuous data an instance needs before it may be pending or firing (see above). */
+  minHistoryMs: number;
   /** Template; `{label}`, `{value}`, `{threshold}` and `{for}` are filled in. */
   message: string;
   severity: AlertSeverity;
@@ -41,6 +50,7 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     threshold: 2_000,
     // The 5-minute window already smooths; one more minute keeps a single burst from paging.
     forMs: 1 * MINUTE,
+    minHistoryMs: 0,
     message: '{label}: p95 latency {value} (limit {threshold})',
     severity: 'warning',
     unit: 'ms',
@@ -51,6 +61,7 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     comparator: '>',
     threshold: 0.05,
     forMs: 5 * MINUTE,
+    minHistoryMs: 0,
     message: '{label}: {value} of requests failing for {for} (limit {threshold})',
     severity: 'warning',
     unit: 'ratio',
@@ -61,6 +72,7 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     comparator: '>',
     threshold: 0.8,
     forMs: 10 * MINUTE,
+    minHistoryMs: 0,
     message: '{label}: memory at {value} of its limit for {for}',
     severity: 'warning',
     unit: 'ratio',
@@ -72,6 +84,7 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     threshold: 0.7,
     // A cold cache starts at 0 %; give it time to warm before calling it too small.
     forMs: 10 * MINUTE,
+    minHistoryMs: 0,
     message: '{label} cache: hit ratio {value} (below {threshold}), the cache may be too small',
     severity: 'warning',
     unit: 'ratio',
@@ -82,6 +95,7 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     comparator: '>',
     threshold: 0.9,
     forMs: 30 * MINUTE,
+    minHistoryMs: 0,
     message: '{label} cache: hit ratio {value} (above {threshold}), it could be made smaller',
     severity: 'note',
     unit: 'ratio',
@@ -93,6 +107,9 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     // Net growth that must be exceeded over forMs; 0 means "any growth at all".
     threshold: 0,
     forMs: 30 * MINUTE,
+    // A third of the window: pending only once ten minutes show growth in each of their thirds;
+    // never in the first minutes after start, when every count climbs from zero.
+    minHistoryMs: 10 * MINUTE,
     message: 'open {label} never went down in {for} (now {value}): likely a leak',
     severity: 'warning',
     unit: 'count',
@@ -103,6 +120,8 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     comparator: '<',
     threshold: 0.1,
     forMs: 0,
+    // An upstream's own header: a fact from its first reading.
+    minHistoryMs: 0,
     message: '{label}: only {value} of the upstream rate limit left',
     severity: 'warning',
     unit: 'ratio',
@@ -115,12 +134,13 @@ export const alertOverridesSchema = z.record(
     .object({
       threshold: z.number().finite().optional(),
       forMs: z.number().int().min(0).optional(),
+      minHistoryMs: z.number().int().min(0).optional(),
       enabled: z.boolean().optional(),
     })
     .strict(),
 );
 
-/** Per rule id: a different threshold or duration, or `enabled: false` to drop the rule. */
+/** Per rule id: a different threshold, duration or minimum history, or `enabled: false` to drop the rule. */
 export type AlertOverrides = z.infer<typeof alertOverridesSchema>;
 
 /** The default rules with overrides applied; an override naming an unknown rule is an error. */
@@ -137,6 +157,7 @@ export function alertRules(overrides: AlertOverrides = {}, base: readonly AlertR
       ...rule,
       threshold: override?.threshold ?? rule.threshold,
       forMs: override?.forMs ?? rule.forMs,
+      minHistoryMs: override?.minHistoryMs ?? rule.minHistoryMs,
     });
   }
   return rules;

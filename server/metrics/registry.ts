@@ -80,6 +80,7 @@ const HOST_SERVER = '(host)';
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 const TREND_SPAN_MS = 5 * 60_000;
 const TREND_SAMPLE_MS = 10_000;
+const TREND_MIN_SPAN_MS = 60_000;
 
 /** Rolling-latency key: `server/tool` for a tool call, else `server method`, else the route. */
 export function latencyKey(server: string, method: string, tool?: string | null): string {
@@ -392,11 +393,15 @@ export class HarborMetrics {
     return result;
   }
 
-  /** Newest total against the oldest sample of the last five minutes. */
+  /**
+   * Newest total against the oldest sample of the last five minutes. Seconds after start every count
+   * has just moved (clients connecting, the first poll's socket closing): no trend until the samples
+   * span a minute.
+   */
   #trendNow(): ConnectionTrend {
     const first = this.#trend[0];
     const last = this.#trend.at(-1);
-    if (first === undefined || last === undefined || last.total === first.total) return 'flat';
+    if (first === undefined || last === undefined || last.total === first.total || last.t - first.t < TREND_MIN_SPAN_MS) return 'flat';
     return last.total > first.total ? 'up' : 'down';
   }
 }

@@ -191,6 +191,16 @@ describe('HarborMetrics JSON for the UI', () => {
     assert.equal(metrics.json(T0 + 11 * 60_000).connections.trend, 'down');
   });
 
+  it('shows no connection trend in the first minute after start', () => {
+    const metrics = new HarborMetrics();
+    // The first sample counts the CLI's own status request; seconds later it has closed.
+    metrics.setConnections({ sockets: 2, streams: 0, sessions: {} }, T0);
+    metrics.setConnections({ sockets: 1, streams: 0, sessions: {} }, T0 + 20_000);
+    assert.equal(metrics.json(T0 + 20_000).connections.trend, 'flat');
+    metrics.setConnections({ sockets: 1, streams: 0, sessions: {} }, T0 + 60_000);
+    assert.equal(metrics.json(T0 + 60_000).connections.trend, 'down');
+  });
+
   it('drops stale or expired rate-limit readings', () => {
     const metrics = new HarborMetrics({ rateLimitStaleMs: 60_000 });
     metrics.setRateLimit('embeddings', 5, 100, null, T0);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newSessionId } from './session-id.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientCapabilities } from '../gateway/client-peer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
@@ -51,7 +51,7 @@ export function openLegacyStream(
   messagesPath: string,
   ctx: EndpointContext,
 ): void {
-  const id = randomUUID();
+  const id = newSessionId();
   const refused = ctx.admitSession(caller.teammate, id);
   if (refused) {
     sendError(res, 429, refused, { headers: { 'Retry-After': '60' } });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newSessionId } from './session-id.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { ErrorCode, isRequest, type JsonRpcRequest } from '../gateway/jsonrpc.ts';
@@ -118,7 +118,7 @@ async function startSession(
   ctx: EndpointContext,
 ): Promise<void> {
   const session = new StreamableSession({
-    id: randomUUID(),
+    id: newSessionId(),
     teammate: caller.teammate,
     viaTunnel: caller.viaTunnel,
     server: hosted,

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
+import { sqliteCacheStoreFactory } from '../server/cache/sqlite-cache-store.ts';
 import { createEmbeddingsCache, EmbeddingsClient } from '../server/upstream-api/embeddings-client.ts';
 import { startEmbeddingsApi } from '../test/fixtures/embeddings-api.ts';
 import { seededRandom } from '../test/fixtures/seeded-random.ts';
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'harbor-bench-cache-'));
   const api = await startEmbeddingsApi({ keys: KEYS, ratePerSecondPerKey: RATE_PER_KEY, latencyMs: 20, dimensions: DIMENSIONS });
   const cacheFile = join(dir, 'cache.db');
-  const cache = await createEmbeddingsCache({ file: cacheFile, maxMemoryBytes: MAX_MEMORY_BYTES, maxDiskBytes: MAX_DISK_BYTES });
+  const cache = await createEmbeddingsCache({ store: sqliteCacheStoreFactory({ file: cacheFile }), maxMemoryBytes: MAX_MEMORY_BYTES, maxDiskBytes: MAX_DISK_BYTES });
   const client = new EmbeddingsClient({ baseUrl: api.url, model: 'bench-model', apiKeys: KEYS, cache, maxBatchSize: 1 });
   try {
     const next = zipfSampler(DISTINCT, S, seededRandom(42));

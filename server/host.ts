@@ -12,6 +12,7 @@ import { editConfig } from './config/edit-config.ts';
 import { StdioServerSchema, type HarborConfig, type StdioServerConfig } from './config/config-schema.ts';
 import { describeIssues, loadConfig } from './config/load-config.ts';
 import { openBoundedCache, type BoundedCache } from './cache/bounded-cache.ts';
+import { sqliteCacheStoreFactory } from './cache/sqlite-cache-store.ts';
 import { DocsIndex } from './docs/docs-index.ts';
 import { ToolResultCache } from './gateway/tool-cache.ts';
 import { createEmbeddingsCache, EmbeddingsClient } from './upstream-api/embeddings-client.ts';
@@ -139,15 +140,16 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   // One bounded cache file for tool results and embeddings; its own file, so a corrupt cache is
   // rebuilt without touching tokens.
-  const cacheFile = paths.cache;
+  // One SQLite file for both caches, each in its namespace.
+  const cacheStore = sqliteCacheStoreFactory({ file: paths.cache });
   const cacheBytes = { maxMemoryBytes: config.cache.memoryMb * 1024 * 1024, maxDiskBytes: config.cache.diskMb * 1024 * 1024 };
   const needsToolCache = Object.values(config.mcpServers).some((s) => s.cache);
-  const toolCache = needsToolCache ? await openBoundedCache<unknown>({ file: cacheFile, namespace: 'tools', ...cacheBytes, logger: log }) : null;
+  const toolCache = needsToolCache ? await openBoundedCache<unknown>({ store: cacheStore, namespace: 'tools', ...cacheBytes, logger: log }) : null;
   let embeddings: EmbeddingsClient | null = null;
   let embeddingsCache: BoundedCache<number[]> | null = null;
   const embeddingsConfig = config.docs?.embeddings;
   if (embeddingsConfig) {
-    embeddingsCache = await createEmbeddingsCache({ file: cacheFile, ...cacheBytes, logger: log });
+    embeddingsCache = await createEmbeddingsCache({ store: cacheStore, ...cacheBytes, logger: log });
     const envKeys = embeddingsConfig.apiKeysEnv ? (process.env[embeddingsConfig.apiKeysEnv] ?? '').split(',').map((k) => k.trim()).filter(Boolean) : [];
     embeddings = new EmbeddingsClient({
       baseUrl: embeddingsConfig.baseUrl,

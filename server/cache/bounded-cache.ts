@@ -1,20 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import { silentLogger, type Logger } from '../logger.ts';
-import { CacheStoreError, type CacheStore, type CacheStoreFactory, type CacheStoreFailure } from './cache-store.ts';
-import { entrySize, sqliteCacheStoreFactory } from './sqlite-cache-store.ts';
+import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
+import { CacheStoreError, entrySize, type CacheStore, type CacheStoreFactory, type CacheStoreFailure } from './cache-store.ts';
 import { jsonCodec, type ValueCodec } from './value-codecs.ts';
 
 export interface BoundedCacheOptions<V> {
   /**
-   * SQLite file for the disk layer, shared by any number of caches (each keeps to its `namespace`).
-   * Use a file of its own, not harbor.db: a corrupt cache file is deleted and recreated.
-   * With neither `file` nor `store` the cache lives in memory only.
+   * The disk layer, injected: `sqliteCacheStoreFactory({ file })` (one file shared by any number of
+   * caches, each keeping to its `namespace`; a file of its own, not harbor.db, since a corrupt cache
+   * file is deleted and recreated), or another store (PostgreSQL, DESIGN.md section 9).
+   * Without one the cache lives in memory only.
    */
-  file?: string;
-  /** Another disk layer (e.g. PostgreSQL, DESIGN.md section 9). Takes precedence over `file`. */
   store?: CacheStoreFactory;
-  /** Keeps this cache's entries apart from other caches in the same file, e.g. `"embeddings"`. */
+  /** Keeps this cache's entries apart from other caches in the same store, e.g. `"embeddings"`. */
   namespace: string;
   /**
    * Bound of the in-memory layer in bytes: keys (2 bytes a character) + encoded values + a fixed
@@ -114,7 +113,7 @@ export class BoundedCache<V = unknown> extends EventEmitter<BoundedCacheEvents> 
   readonly #maxDiskBytes: number;
   readonly #flushDelayMs: number;
   readonly #maxPendingWrites: number;
-  readonly #rebuildDelayMs: number;
+  readonly #rebuildBackoff: BackoffOptions;
   readonly #checkIntervalMs: number;
   readonly #sweepIntervalMs: number;
 
@@ -122,7 +121,8 @@ export class BoundedCache<V = unknown> extends EventEmitter<BoundedCacheEvents> 
   #opening = false;
   #closed = false;
   #degraded: DegradedState | null = null;
-  #rebuildDelay: number;
+  /** Failed rebuilds since the store last worked: the next one waits backoffDelay(this) longer. */
+  #rebuildAttempts = 0;
   #rebuildTimer: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #flushChain: Promise<void> = Promise.resolve();
@@ -155,12 +155,11 @@ export class BoundedCache<V = unknown> extends EventEmitter<BoundedCacheEvents> 
     this.#maxDiskBytes = options.maxDiskBytes ?? DEFAULT_MAX_DISK_BYTES;
     this.#flushDelayMs = options.flushDelayMs ?? 10;
     this.#maxPendingWrites = options.maxPendingWrites ?? 1000;
-    this.#rebuildDelayMs = options.rebuildDelayMs ?? 30_000;
-    this.#rebuildDelay = this.#rebuildDelayMs;
+    const rebuildDelayMs = options.rebuildDelayMs ?? 30_000;
+    this.#rebuildBackoff = { initialMs: rebuildDelayMs, factor: 2, maxMs: Math.max(rebuildDelayMs, MAX_REBUILD_DELAY_MS) };
     this.#checkIntervalMs = options.checkIntervalMs ?? 5_000;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
-    this.#factory =
-      options.store ?? (options.file ? sqliteCacheStoreFactory({ file: options.file, logger: this.#logger }) : undefined);
+    this.#factory = options.store;
     const clock = this.#clock;
     this.#memory = new LRUCache<string, Buffer>({
       maxSize: options.maxMemoryBytes,
@@ -405,6 +404,7 @@ export class BoundedCache<V = unknown> extends EventEmitter<BoundedCacheEvents> 
         namespace: this.namespace,
         maxBytes: this.#maxDiskBytes,
         discardExisting,
+        logger: this.#logger,
       });
     } catch (error) {
       this.#opening = false;
@@ -422,7 +422,7 @@ export class BoundedCache<V = unknown> extends EventEmitter<BoundedCacheEvents> 
     if (this.#degraded) {
       this.#logger.info({ store: store.description, after: this.#degraded.reason }, 'cache disk layer rebuilt');
       this.#degraded = null;
-      this.#rebuildDelay = this.#rebuildDelayMs;
+      this.#rebuildAttempts = 0;
       this.#persistMemory();
       this.emit('recovered');
     }
@@ -457,7 +457,7 @@ export class BoundedCache<V = unknown> extends EventEmitter<BoundedCacheEvents> 
     const first = this.#degraded === null;
     this.#degraded = { kind: failure.kind, reason: failure.message, since: this.#clock() };
     this.#logger.error(
-      { kind: failure.kind, reason: failure.message, retryInMs: this.#rebuildDelay },
+      { kind: failure.kind, reason: failure.message, retryInMs: backoffDelay(this.#rebuildAttempts, this.#rebuildBackoff) },
       'cache disk layer failed; serving from memory only until it is rebuilt',
     );
     if (first) this.emit('degraded', this.#degraded);
@@ -466,8 +466,7 @@ export class BoundedCache<V = unknown> extends EventEmitter<BoundedCacheEvents> 
 
   #scheduleRebuild(discardExisting: boolean): void {
     if (this.#closed || this.#rebuildTimer) return;
-    const delay = this.#rebuildDelay;
-    this.#rebuildDelay = Math.min(this.#rebuildDelay * 2, MAX_REBUILD_DELAY_MS);
+    const delay = backoffDelay(this.#rebuildAttempts++, this.#rebuildBackoff);
     this.#rebuildTimer = setTimeout(() => {
       this.#rebuildTimer = undefined;
       void this.#openStore(discardExisting);

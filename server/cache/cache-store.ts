@@ -1,3 +1,5 @@
+import type { Logger } from '../logger.ts';
+
 /**
  * The persistent layer behind a BoundedCache. SQLite is the default (sqlite-cache-store.ts); a
  * PostgreSQL implementation follows for multi-replica deployments (DESIGN.md section 9), which is why
@@ -56,6 +58,11 @@ export interface CacheStoreUsage {
   maxAccessedAt: number;
 }
 
+/** Bytes an entry counts against the disk bound: its key and value (row overhead is not counted). */
+export function entrySize(key: string, value: Buffer): number {
+  return Buffer.byteLength(key) + value.length;
+}
+
 /** Why a store cannot be used; the cache reacts by going memory-only and rebuilding later. */
 export type CacheStoreFailure = 'corrupt' | 'full' | 'missing' | 'io' | 'other';
 
@@ -73,6 +80,8 @@ export interface CacheStoreOpenOptions {
   maxBytes: number;
   /** Throw away whatever exists (used after corruption) instead of reusing it. */
   discardExisting: boolean;
+  /** The cache's logger (bound to its namespace), for what the store itself reports. */
+  logger?: Logger;
 }
 
 /** Opens (or re-opens after a failure) the store for one namespace. */

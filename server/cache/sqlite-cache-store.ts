@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { silentLogger, type Logger } from '../logger.ts';
 import {
   CacheStoreError,
+  entrySize,
   type CacheStore,
   type CacheStoreFactory,
   type CacheStoreFailure,
@@ -42,8 +43,9 @@ CREATE INDEX IF NOT EXISTS cache_entries_expiry ON cache_entries (ns, expires_at
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const EVICT_CHUNK = 64;
 
+/** The disk layer for `BoundedCache({ store })`; the cache's own logger (from `open`) wins over `options.logger`. */
 export function sqliteCacheStoreFactory(options: SqliteCacheStoreOptions): CacheStoreFactory {
-  return (open) => openSqliteCacheStore({ ...options, ...open });
+  return (open) => openSqliteCacheStore({ ...options, ...open, logger: open.logger ?? options.logger });
 }
 
 export async function openSqliteCacheStore(
@@ -264,11 +266,6 @@ class SqliteCacheStore implements CacheStore {
       throw toStoreError(error);
     }
   }
-}
-
-/** Bytes an entry counts against the disk bound: its key and value (row overhead is not counted). */
-export function entrySize(key: string, value: Buffer): number {
-  return Buffer.byteLength(key) + value.length;
 }
 
 function toStoreError(error: unknown): CacheStoreError {

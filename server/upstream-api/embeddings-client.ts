@@ -5,7 +5,8 @@ import { float32VectorCodec } from '../cache/value-codecs.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { ApiKeyPool, type ApiKeyStatus } from './api-key-pool.ts';
 import { createBoundedQueue, type BoundedQueue } from './bounded-queue.ts';
-import { backoffDelay, parseResetDuration, retryAfterMs } from './retry-timing.ts';
+import { backoffDelay } from '../supervision/backoff.ts';
+import { parseResetDuration, retryAfterMs } from './retry-timing.ts';
 import { UpstreamApiError } from './upstream-errors.ts';
 
 export interface EmbeddingsClientOptions {
@@ -243,7 +244,7 @@ export class EmbeddingsClient {
       });
       if (!outcome.retryable || attempts >= this.#options.maxAttempts || this.#closing.signal.aborted) throw error;
       const waitMs =
-        outcome.waitMs ?? backoffDelay(attempts, this.#options.baseDelayMs, this.#options.maxDelayMs, this.#options.random);
+        outcome.waitMs ?? this.#retryDelay(attempts);
       if (Date.now() + waitMs >= deadline) {
         throw new UpstreamApiError(`${error.message} (gave up: deadline of ${this.#options.deadlineMs} ms)`, {
           status: error.status,
@@ -293,7 +294,7 @@ export class EmbeddingsClient {
       const restMs =
         retryAfterMs(response.headers) ??
         parseResetDuration(response.headers.get('x-ratelimit-reset-requests')) ??
-        backoffDelay(2, this.#options.baseDelayMs, this.#options.maxDelayMs, this.#options.random);
+        this.#retryDelay(2);
       this.#keys.rest(lease.key, Date.now() + restMs);
       await response.body?.cancel();
       this.#logger.warn({ key: lease.id, restMs }, 'embeddings API rate limited a key; it rests while others carry on');
@@ -336,6 +337,12 @@ export class EmbeddingsClient {
       const retryable = !(error instanceof UpstreamApiError);
       return { ok: false, retryable, countsAsAttempt: true, error: new UpstreamApiError(`embeddings API: ${message}`) };
     }
+  }
+
+  /** The wait after `attempts` failed tries (1 = the first) when the server named none: doubling, full jitter. */
+  #retryDelay(attempts: number): number {
+    const { baseDelayMs, maxDelayMs, random } = this.#options;
+    return backoffDelay(attempts - 1, { initialMs: baseDelayMs, factor: 2, maxMs: maxDelayMs, jitter: 'full' }, random);
   }
 
   /** Error bodies can echo a key (OpenAI prints a masked one on 401); never let any of it through. */

@@ -1,11 +1,7 @@
-/**
- * How long to wait before trying an upstream again: exponential backoff with full jitter (spreads
- * retries of many callers evenly instead of in synchronized waves), unless the server said when.
+/*
+ * When an upstream API says to try again. Without such a header the caller backs off on its own
+ * (server/supervision/backoff.ts, with full jitter).
  */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * ceiling);
-}
 
 /**
  * The wait a response asks for, in ms: `retry-after-ms` (OpenAI, Azure), then `Retry-After` as

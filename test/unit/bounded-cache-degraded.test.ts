@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { openBoundedCache, type BoundedCache, type DegradedState } from '../../server/cache/bounded-cache.ts';
+import { sqliteCacheStoreFactory } from '../../server/cache/sqlite-cache-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'harbor-cache-degraded-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,7 +44,7 @@ describe('BoundedCache when the database fails', () => {
   test('a deleted database file is reported, the cache serves from memory, then rebuilds the file', async () => {
     const file = freshFile();
     const { logger, lines } = capturingLogger();
-    const cache = await openBoundedCache<string>({ file, namespace: 'del', logger, ...fastRecovery });
+    const cache = await openBoundedCache<string>({ store: sqliteCacheStoreFactory({ file }), namespace: 'del', logger, ...fastRecovery });
     cache.set('before', 'kept in memory');
     await cache.flush();
     const degraded = waitFor<[DegradedState]>(cache, 'degraded');
@@ -74,7 +75,7 @@ describe('BoundedCache when the database fails', () => {
   test('garbage written into the open database file is reported and the file is rebuilt', async () => {
     const file = freshFile();
     const { logger, lines } = capturingLogger();
-    const cache = await openBoundedCache<string>({ file, namespace: 'garbage', logger, ...fastRecovery });
+    const cache = await openBoundedCache<string>({ store: sqliteCacheStoreFactory({ file }), namespace: 'garbage', logger, ...fastRecovery });
     for (let i = 0; i < 20; i++) cache.set(`k${i}`, `v${i}`);
     await cache.flush();
     const degraded = waitFor<[DegradedState]>(cache, 'degraded');
@@ -97,13 +98,13 @@ describe('BoundedCache when the database fails', () => {
 
   test('a database corrupted while closed is recreated on the next open', async () => {
     const file = freshFile();
-    const first = await openBoundedCache<string>({ file, namespace: 'reopen', maxMemoryBytes: 1 << 20 });
+    const first = await openBoundedCache<string>({ store: sqliteCacheStoreFactory({ file }), namespace: 'reopen', maxMemoryBytes: 1 << 20 });
     first.set('old', 'value');
     await first.close();
     writeFileSync(file, Buffer.from('this is not a database at all, just some garbage bytes'.repeat(100)));
 
     const { logger, lines } = capturingLogger();
-    const second = await openBoundedCache<string>({ file, namespace: 'reopen', maxMemoryBytes: 1 << 20, logger });
+    const second = await openBoundedCache<string>({ store: sqliteCacheStoreFactory({ file }), namespace: 'reopen', maxMemoryBytes: 1 << 20, logger });
     assert.equal(second.degraded, null);
     assert.ok(lines.some((l) => /corrupt/.test(l.msg)), 'logged');
     assert.equal(await second.get('old'), undefined, 'old content is gone');
@@ -115,7 +116,7 @@ describe('BoundedCache when the database fails', () => {
   test('a database that cannot be opened leaves a working memory-only cache', async () => {
     // A directory where the file should be: SQLite cannot open it, and the cache must not throw.
     const { logger } = capturingLogger();
-    const cache = await openBoundedCache<string>({ file: dir, namespace: 'unopenable', logger, maxMemoryBytes: 1 << 20, rebuildDelayMs: 60_000 });
+    const cache = await openBoundedCache<string>({ store: sqliteCacheStoreFactory({ file: dir }), namespace: 'unopenable', logger, maxMemoryBytes: 1 << 20, rebuildDelayMs: 60_000 });
     assert.ok(cache.degraded, 'degraded from the start');
     cache.set('k', 'v');
     assert.equal(await cache.get('k'), 'v');

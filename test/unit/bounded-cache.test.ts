@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openBoundedCache } from '../../server/cache/bounded-cache.ts';
+import { sqliteCacheStoreFactory } from '../../server/cache/sqlite-cache-store.ts';
 import { bufferCodec } from '../../server/cache/value-codecs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'harbor-cache-'));
@@ -35,7 +36,7 @@ describe('BoundedCache', () => {
     const file = freshFile();
     const maxMemoryBytes = 64 * 1024;
     const maxDiskBytes = 256 * 1024;
-    const cache = await openBoundedCache<Buffer>({ file, namespace: 'bound', maxMemoryBytes, maxDiskBytes, codec: bufferCodec });
+    const cache = await openBoundedCache<Buffer>({ store: sqliteCacheStoreFactory({ file }), namespace: 'bound', maxMemoryBytes, maxDiskBytes, codec: bufferCodec });
     const valueSize = 1024;
     const writes = Math.ceil((10 * maxDiskBytes) / valueSize);
     let peakFiles = 0;
@@ -68,7 +69,7 @@ describe('BoundedCache', () => {
     const keys = Array.from({ length: 13 }, (_, i) => `k${String(i).padStart(2, '0')}`);
     // Memory too small to hold anything, so every read goes to disk and updates its recency there.
     const cache = await openBoundedCache<Buffer>({
-      file,
+      store: sqliteCacheStoreFactory({ file }),
       namespace: 'lru',
       maxMemoryBytes: 1,
       maxDiskBytes: 10 * (3 + value.length),
@@ -105,7 +106,7 @@ describe('BoundedCache', () => {
     const file = freshFile();
     let now = 1_700_000_000_000;
     const clock = () => now;
-    const options = { file, namespace: 'ttl', maxMemoryBytes: 1 << 20, ttlMs: 1_000, clock, sweepIntervalMs: 0 };
+    const options = { store: sqliteCacheStoreFactory({ file }), namespace: 'ttl', maxMemoryBytes: 1 << 20, ttlMs: 1_000, clock, sweepIntervalMs: 0 };
     const cache = await openBoundedCache<string>(options);
     cache.set('default', 'a');
     cache.set('forever', 'b', { ttlMs: 0 });
@@ -133,10 +134,10 @@ describe('BoundedCache', () => {
 
   test('a reopened cache keeps its entries', async () => {
     const file = freshFile();
-    const first = await openBoundedCache<{ n: number }>({ file, namespace: 'keep', maxMemoryBytes: 1 << 20 });
+    const first = await openBoundedCache<{ n: number }>({ store: sqliteCacheStoreFactory({ file }), namespace: 'keep', maxMemoryBytes: 1 << 20 });
     for (let i = 0; i < 50; i++) first.set(`k${i}`, { n: i });
     await first.close();
-    const second = await openBoundedCache<{ n: number }>({ file, namespace: 'keep', maxMemoryBytes: 1 << 20 });
+    const second = await openBoundedCache<{ n: number }>({ store: sqliteCacheStoreFactory({ file }), namespace: 'keep', maxMemoryBytes: 1 << 20 });
     for (let i = 0; i < 50; i++) assert.deepEqual(await second.get(`k${i}`), { n: i });
     const stats = second.stats();
     assert.equal(stats.hits.disk, 50);
@@ -148,8 +149,8 @@ describe('BoundedCache', () => {
 
   test('namespaces sharing one file stay apart', async () => {
     const file = freshFile();
-    const a = await openBoundedCache<string>({ file, namespace: 'a', maxMemoryBytes: 1 << 20 });
-    const b = await openBoundedCache<string>({ file, namespace: 'b', maxMemoryBytes: 1 << 20 });
+    const a = await openBoundedCache<string>({ store: sqliteCacheStoreFactory({ file }), namespace: 'a', maxMemoryBytes: 1 << 20 });
+    const b = await openBoundedCache<string>({ store: sqliteCacheStoreFactory({ file }), namespace: 'b', maxMemoryBytes: 1 << 20 });
     a.set('same', 'from a');
     b.set('same', 'from b');
     await Promise.all([a.flush(), b.flush()]);

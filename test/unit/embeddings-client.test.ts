@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { sqliteCacheStoreFactory } from '../../server/cache/sqlite-cache-store.ts';
 import { createEmbeddingsCache, EmbeddingsClient } from '../../server/upstream-api/embeddings-client.ts';
 import { BusyError, UpstreamApiError } from '../../server/upstream-api/upstream-errors.ts';
 import { expectedEmbedding, startEmbeddingsApi, type EmbeddingsApi } from '../fixtures/embeddings-api.ts';
@@ -44,7 +45,7 @@ function capturingLogger() {
 describe('EmbeddingsClient', () => {
   test('25 concurrent callers of the same 20 queries: no failure, few upstream calls, concurrency capped', async () => {
     const upstream = await api({ keys: ['key-a'], ratePerSecondPerKey: 10_000, latencyMs: 20 });
-    const cache = await createEmbeddingsCache({ file: join(dir, 'concurrent.db'), maxMemoryBytes: 1 << 20 });
+    const cache = await createEmbeddingsCache({ store: sqliteCacheStoreFactory({ file: join(dir, 'concurrent.db') }), maxMemoryBytes: 1 << 20 });
     const maxBatchSize = 2;
     const concurrency = 5;
     const embeddings = client({ baseUrl: upstream.url, model: 'test-model', apiKeys: ['key-a'], cache, maxBatchSize, concurrency });

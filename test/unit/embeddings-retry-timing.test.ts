@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApiKeyPool } from '../../server/upstream-api/api-key-pool.ts';
-import { backoffDelay, parseResetDuration, retryAfterMs } from '../../server/upstream-api/retry-timing.ts';
+import { backoffDelay } from '../../server/supervision/backoff.ts';
+import { parseResetDuration, retryAfterMs } from '../../server/upstream-api/retry-timing.ts';
 
 test('Retry-After is read as ms, seconds or an HTTP date', () => {
   const now = Date.parse('2026-01-01T00:00:00Z');
@@ -25,10 +26,12 @@ test('rate-limit reset durations in the OpenAI format', () => {
 });
 
 test('backoff grows exponentially under a cap, with full jitter', () => {
-  assert.equal(backoffDelay(1, 100, 10_000, () => 0.999), 99);
-  assert.equal(backoffDelay(4, 100, 10_000, () => 0.5), 400);
-  assert.equal(backoffDelay(30, 100, 10_000, () => 0.5), 5_000);
-  assert.equal(backoffDelay(3, 100, 10_000, () => 0), 0);
+  // The embeddings client's policy: doubling from its base, full jitter; attempt 0 is the first retry.
+  const policy = { initialMs: 100, factor: 2, maxMs: 10_000, jitter: 'full' } as const;
+  assert.equal(backoffDelay(0, policy, () => 0.999), 99);
+  assert.equal(backoffDelay(3, policy, () => 0.5), 400);
+  assert.equal(backoffDelay(29, policy, () => 0.5), 5_000);
+  assert.equal(backoffDelay(2, policy, () => 0), 0);
 });
 
 test('key pool: round-robin, resting keys skipped, remaining budget reported', () => {

@@ -47,7 +47,7 @@ test('the acknowledgement comes first; opted-in list_changed and resources/updat
     await waitFor(() => written.length >= 3, 5000, 'two notifications');
     const methods = written.slice(1).map((m) => (m as { method: string }).method);
     assert.deepEqual(methods, ['notifications/resources/updated', 'notifications/tools/list_changed']);
-    for (const m of written.slice(1)) assert.equal(((m as { params: { _meta: Record<string, unknown> } }).params._meta)[SUB], 'listen-1');
+    for (const m of written.slice(1)) assert.equal(((m as unknown as { params: { _meta: Record<string, unknown> } }).params._meta)[SUB], 'listen-1');
     bridge.close(true);
     assert.deepEqual(written.at(-1), { jsonrpc: '2.0', id: 'listen-1', result: { resultType: 'complete', _meta: { [SUB]: 'listen-1' } } });
     await waitFor(() => !t.subscribed.has('test://watched'), 5000, 'the upstream unsubscribe');

@@ -4,7 +4,7 @@
  * request timeout, and the server is usable afterwards.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterEach, beforeEach, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { textOf } from '../helpers/harbor.ts';
 import { hostileEntry, NO_CLIENT_TIMEOUT, startSupervisedHost, type SupervisedHost } from './fixtures/hostile-host.ts';
@@ -14,12 +14,14 @@ const MAX_LINE_BYTES = 1024 * 1024;
 let host: SupervisedHost;
 let client: Client;
 
-before(async () => {
+// A host per test, so each defect shows on its own (before the fixes, the first crash would
+// otherwise fail every later test for the wrong reason).
+beforeEach(async () => {
   host = await startSupervisedHost({ hostile: hostileEntry({ maxLineBytes: MAX_LINE_BYTES }) });
   client = await host.connect('hostile');
 });
 
-after(async () => {
+afterEach(async () => {
   await client?.close().catch(() => {});
   await host?.close();
 });

@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { everythingConfig, ROOT, startTestHost } from '../helpers/harbor.ts';
 
 const run = promisify(execFile);
-const CONFORMANCE = join(ROOT, 'node_modules/.bin/conformance');
+// By path, not node_modules/.bin: the 2026 suite (devDependency conformance-2026) has the same bin name.
+const CONFORMANCE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
 
 // The official suite's transport and protocol scenarios. The content scenarios (tools-call-*, prompts-*)
 // expect the suite's own test server's tools, which server-everything does not have.
@@ -30,7 +31,7 @@ test('the official MCP conformance suite passes its transport scenarios through 
     // The suite sends no Authorization header: the URL-token form carries the teammate's token.
     const url = `${h.url}/t/${h.token}/mcp/everything`;
     for (const scenario of SCENARIOS) {
-      const { stdout } = await run(CONFORMANCE, ['server', '--url', url, '--scenario', scenario], { timeout: 60_000 }).catch(
+      const { stdout } = await run(process.execPath, [CONFORMANCE, 'server', '--url', url, '--scenario', scenario], { timeout: 60_000 }).catch(
         (error: { stdout: string; stderr: string }) => ({ stdout: error.stdout + error.stderr }),
       );
       const summary = /Passed: (\d+)\/(\d+), (\d+) failed/.exec(stdout);

@@ -75,12 +75,17 @@ const share: ShareControl | undefined = toSupervisor
   ? { get: () => shareState, start: (request) => askSupervisor('start', request), stop: () => askSupervisor('stop') }
   : undefined;
 
+// The admin secret comes from the supervisor in the environment; nothing this process starts, by any
+// path, may inherit it (a hosted server's env tool would hand it to a teammate), so it leaves process.env now.
+const adminSecret = process.env.HARBOR_ADMIN_SECRET;
+delete process.env.HARBOR_ADMIN_SECRET;
+
 try {
   host = await startHost({
     home: values.home ?? process.env.HARBOR_HOME ?? '.',
     ...(values.config ? { configFile: values.config } : {}),
     ...(values.port !== undefined ? { port: Number(values.port) } : {}),
-    ...(process.env.HARBOR_ADMIN_SECRET ? { adminSecret: process.env.HARBOR_ADMIN_SECRET } : {}),
+    ...(adminSecret ? { adminSecret } : {}),
     log,
     ...(share ? { share } : {}),
   });

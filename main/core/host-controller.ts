@@ -94,7 +94,10 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       execArgv: ['--max-semi-space-size=2'],
       ...(this.#options.execPath ? { execPath: this.#options.execPath } : {}),
       ...(this.#options.launch ? { launch: this.#options.launch } : {}),
+      // The user's environment (log level, embeddings keys the config names) plus the secret, which
+      // host-main deletes from its process.env at once: its own upstreams start from a minimal base.
       env: { HARBOR_HOME: home, HARBOR_ADMIN_SECRET: this.adminSecret },
+      inheritEnv: 'all',
       ready: 'ipc',
       readyTimeoutMs: 30_000,
       memory: {

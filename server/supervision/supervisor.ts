@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { silentLogger, type Logger } from '../logger.ts';
 import { defaultRestartDelay, nextAttempt, restartDelay, type RestartDelayOptions } from './backoff.ts';
+import { minimalEnv, withoutHarborSecrets } from './child-env.ts';
 import { CrashWindow, defaultCrashWindow } from './crash-window.ts';
 import { killOnExit } from './exit-guard.ts';
 import { forEachLine } from './line-splitter.ts';
@@ -40,10 +41,15 @@ export interface SupervisorOptions {
   /** Executable (spawn) or module path (fork). */
   command: string;
   args?: string[];
-  /** Added to (or, with `inheritEnv: false`, used instead of) this process's environment. */
+  /** Added to the base environment `inheritEnv` picks. */
   env?: NodeJS.ProcessEnv;
-  /** Default true, like MCP client configs: `env` adds to the inherited environment. */
-  inheritEnv?: boolean;
+  /**
+   * What the child's environment starts from (child-env.ts). Default 'minimal': the few variables any
+   * program needs (PATH, HOME, locale, temp, the platform's essentials), as the MCP SDK's stdio client
+   * does; a hosted server must never see Harbor's secrets, so the safe base is the default. 'all': this
+   * process's whole environment less Harbor's secret names (the host child, cloudflared). 'none': `env` alone.
+   */
+  inheritEnv?: 'minimal' | 'all' | 'none';
   cwd?: string;
   /** Run `command` as a Node module with `child_process.fork` (IPC channel included). */
   fork?: boolean;
@@ -350,7 +356,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const options = this.#options;
     const ipc = options.fork === true || options.ready === 'ipc';
     const stdio: StdioOptions = ipc ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'];
-    const env = options.inheritEnv === false ? { ...options.env } : { ...process.env, ...options.env };
+    const env = { ...baseEnv(options.inheritEnv ?? 'minimal'), ...options.env };
     // Its own process group on POSIX, so one kill(-pid) reaches grandchildren even after their parent died.
     const common = { cwd: options.cwd, env, stdio, detached: !isWindows, windowsHide: true };
     let child: ChildProcess;
@@ -673,6 +679,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #note(text: string): void {
     this.#line(text, 'supervisor');
   }
+}
+
+function baseEnv(inherit: 'minimal' | 'all' | 'none'): NodeJS.ProcessEnv {
+  if (inherit === 'none') return {};
+  return inherit === 'all' ? withoutHarborSecrets() : minimalEnv();
 }
 
 function onlineMsOf(run: Run): number {

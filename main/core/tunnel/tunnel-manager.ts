@@ -3,6 +3,7 @@ import { silentLogger, type Logger } from '../../../server/logger.ts';
 import { cloudflaredInvocation, type TunnelMode } from './cloudflared-args.ts';
 import { findCloudflared } from './cloudflared-binary.ts';
 import { freeLoopbackPort } from './free-port.ts';
+import { withoutHarborSecrets } from '../../../server/supervision/child-env.ts';
 import type { RotatingLog, RotatingLogOptions } from '../../../server/supervision/rotating-log.ts';
 import { Supervisor, type ExitEvent, type LogEvent, type SupervisorInfo } from '../../../server/supervision/supervisor.ts';
 import {
@@ -156,8 +157,10 @@ export class TunnelManager extends EventEmitter<TunnelEvents> {
       command,
       args: invocation.args,
       // The whole environment, not added to process.env: `env` option decides what the child sees.
-      env: { ...(this.#options.env ?? process.env), ...invocation.env },
-      inheritEnv: false,
+      // cloudflared reads TUNNEL_* and proxy settings from it; Harbor's secrets are taken out, and
+      // the token it needs comes from the invocation alone.
+      env: { ...withoutHarborSecrets(this.#options.env ?? process.env), ...invocation.env },
+      inheritEnv: 'none',
       ready: (_child, signal) => this.#awaitTunnel(generation, options.mode, signal),
       // Our own deadline fires first, with the better message.
       readyTimeoutMs: readyTimeoutMs + 5_000,

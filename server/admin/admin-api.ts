@@ -2,13 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { sendError, sendJson } from '../http/http-errors.ts';
-import { readBody } from '../http/read-body.ts';
+import { parseBoundedJson } from '../gateway/bounded-json.ts';
+import { BodyTooLargeError, readBody, sendBodyTooLarge } from '../http/read-body.ts';
 import { isForwarded, isLoopbackPeer } from '../http/request-guard.ts';
 import type { SessionRegistry } from '../http/session-registry.ts';
 import { Heartbeat, SseStream } from '../http/sse-stream.ts';
 import { secretMatches } from './admin-secret.ts';
+import { ADMIN_SECRET_HEADER, type HostStatus, type ShareState } from './host-api.ts';
 
-export const ADMIN_SECRET_HEADER = 'x-harbor-admin-secret';
+export { ADMIN_SECRET_HEADER };
 
 /** An admin event for the app's notifications and live views. */
 export interface AdminEvent {
@@ -22,16 +24,17 @@ export interface AdminDeps {
   tokens: TokenStore;
   servers: Map<string, HostedServer>;
   registry: SessionRegistry;
-  status: () => Record<string, unknown>;
+  /** Status without the parts this API adds itself; more fields (caches, limits) pass through. */
+  status: () => Omit<HostStatus, 'sessions' | 'servers'> & Record<string, unknown>;
   connectionBundles?: (teammate: string, token: string) => unknown;
   metrics?: () => Record<string, unknown>;
   history?: (metric: string, since: number) => unknown;
   activity?: (query: { teammate?: string; server?: string; limit?: number }) => Promise<unknown>;
   logs?: (process: string, lines: number) => unknown | null;
   share?: {
-    get: () => unknown;
-    start: (request: Record<string, unknown>) => Promise<unknown>;
-    stop: () => Promise<unknown>;
+    get: () => ShareState;
+    start: (request: Record<string, unknown>) => Promise<ShareState>;
+    stop: () => Promise<ShareState>;
   };
   manage?: {
     add: (entry: Record<string, unknown>) => Promise<unknown>;
@@ -58,7 +61,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url
 
 async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const text = await readBody(req, 256 * 1024);
-  const value = JSON.parse(text || '{}') as unknown;
+  const parsed = parseBoundedJson(text || '{}', 64);
+  if (!parsed.ok) throw new AdminInputError(`body is not usable JSON: ${parsed.reason}`);
+  const value = parsed.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AdminInputError('body must be a JSON object');
   return value as Record<string, unknown>;
 }
@@ -69,7 +74,7 @@ function notAvailable(res: ServerResponse, what: string): void {
 
 const ROUTES: Array<[string, RegExp, Handler]> = [
   ['GET', /^\/admin\/status$/, (_req, res, _p, _u, deps) =>
-    sendJson(res, 200, { ...deps.status(), sessions: deps.registry.size, servers: [...deps.servers.values()].map((s) => s.status()) })],
+    sendJson(res, 200, { ...deps.status(), sessions: deps.registry.size, servers: [...deps.servers.values()].map((s) => s.status()) } satisfies HostStatus)],
   ['GET', /^\/admin\/metrics$/, (_req, res, _p, _u, deps) => (deps.metrics ? sendJson(res, 200, deps.metrics()) : notAvailable(res, 'metrics'))],
   ['GET', /^\/admin\/metrics\/history$/, (_req, res, _p, url, deps) => {
     if (!deps.history) return notAvailable(res, 'metric history');
@@ -91,10 +96,9 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
       sendError(res, 409, (error as Error).message);
     }
   }],
-  ['DELETE', /^\/admin\/teammates\/([^/]+)$/, async (_req, res, [encoded], _u, deps) => {
-    const name = decodeURIComponent(encoded!);
-    if (!deps.tokens.revoke(name)) return sendError(res, 404, `no active token for "${name}"`);
-    const closed = await deps.registry.endTeammate(name, 'token revoked');
+  ['DELETE', /^\/admin\/teammates\/([^/]+)$/, async (_req, res, [name], _u, deps) => {
+    if (!deps.tokens.revoke(name!)) return sendError(res, 404, `no active token for "${name}"`);
+    const closed = await deps.registry.endTeammate(name!, 'token revoked');
     sendJson(res, 200, { revoked: name, sessionsClosed: closed });
   }],
   ['GET', /^\/admin\/activity$/, async (_req, res, _p, url, deps) => {
@@ -127,13 +131,13 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
   }],
   ['DELETE', /^\/admin\/servers\/([^/]+)$/, async (_req, res, [name], _u, deps) => {
     if (!deps.manage) return notAvailable(res, 'server management');
-    const removed = await deps.manage.remove(decodeURIComponent(name!));
-    if (!removed) return sendError(res, 404, `no server named "${decodeURIComponent(name!)}"`);
-    sendJson(res, 200, { removed: decodeURIComponent(name!) });
+    const removed = await deps.manage.remove(name!);
+    if (!removed) return sendError(res, 404, `no server named "${name}"`);
+    sendJson(res, 200, { removed: name });
   }],
   ['POST', /^\/admin\/servers\/([^/]+)\/restart$/, async (_req, res, [name], _u, deps) => {
     if (!deps.manage) return notAvailable(res, 'server management');
-    sendJson(res, 200, await deps.manage.restart(decodeURIComponent(name!)));
+    sendJson(res, 200, await deps.manage.restart(name!));
   }],
   ['PUT', /^\/admin\/docs$/, async (req, res, _p, _u, deps) => {
     if (!deps.manage) return notAvailable(res, 'server management');
@@ -152,6 +156,24 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
 /** Operator errors (bad input, unknown names) are 400s with their message, not 500s. */
 export class AdminInputError extends Error {}
 
+/** Something the request needs is gone (the supervisor that runs the tunnel hung up): 503, not 500. */
+export class AdminUnavailableError extends Error {}
+
+function statusOf(error: unknown): number {
+  if (error instanceof AdminInputError || error instanceof SyntaxError) return 400;
+  if (error instanceof AdminUnavailableError) return 503;
+  return 500;
+}
+
+/** Path parameters, percent-decoded once for every route; null when one is malformed (`%E0%A4%A`). */
+function decodeParams(raw: string[]): string[] | null {
+  try {
+    return raw.map((p) => decodeURIComponent(p));
+  } catch {
+    return null;
+  }
+}
+
 /** The app's and the CLI's API. Teammate-facing routes never reach here. */
 export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, url: URL, deps: AdminDeps): Promise<void> {
   const refused = adminRefusal(req, deps.secret);
@@ -159,15 +181,26 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
     sendError(res, refused.status, refused.message);
     return;
   }
+  const allowed: string[] = [];
   for (const [method, pattern, handler] of ROUTES) {
     const match = pattern.exec(path);
-    if (!match || method !== req.method) continue;
-    try {
-      await handler(req, res, match.slice(1), url, deps);
-    } catch (error) {
-      const status = error instanceof AdminInputError || error instanceof SyntaxError ? 400 : 500;
-      sendError(res, status, (error as Error).message);
+    if (!match) continue;
+    if (method !== req.method) {
+      allowed.push(method);
+      continue;
     }
+    const params = decodeParams(match.slice(1));
+    if (!params) return sendError(res, 400, 'Bad Request: malformed percent-encoding in the path');
+    try {
+      await handler(req, res, params, url, deps);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) sendBodyTooLarge(res, error);
+      else sendError(res, statusOf(error), (error as Error).message);
+    }
+    return;
+  }
+  if (allowed.length > 0) {
+    sendError(res, 405, `Method ${req.method} not allowed on ${path.slice(0, 100)}`, { headers: { Allow: allowed.join(', ') } });
     return;
   }
   sendError(res, 404, `no admin route ${req.method} ${path.slice(0, 100)}`);

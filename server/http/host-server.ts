@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts';
 import { serveAppAsset } from './app-assets.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
+import { BodyTooLargeError, sendBodyTooLarge } from './read-body.ts';
 import { isForwarded, isLoopbackPeer, RequestGuard } from './request-guard.ts';
 import { SessionRegistry } from './session-registry.ts';
 import { Heartbeat } from './sse-stream.ts';
@@ -196,6 +197,16 @@ export function createHostServer(options: HostServerOptions): HostServer {
       log.error({ err: error.message, stack: error.stack, path: req.url?.split('?')[0]?.replace(/\/t\/[^/]+/, '/t/[redacted]') }, 'request failed');
       sendError(res, 500, 'Internal error');
     });
+  });
+  // A client that sends `Expect: 100-continue` (curl does for big bodies) learns of an oversized body
+  // before sending it: the 413 comes instead of the 100, so no reset can swallow it.
+  server.on('checkContinue', (req, res) => {
+    if (Number(req.headers['content-length']) > options.maxBodyBytes) {
+      sendBodyTooLarge(res, new BodyTooLargeError(options.maxBodyBytes, false));
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
   });
   // Above common load-balancer idle timeouts (60 s), so the proxy closes first and never reuses a dead socket.
   server.keepAliveTimeout = 65_000;

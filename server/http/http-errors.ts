@@ -12,7 +12,8 @@ export function sendError(
     res.end();
     return;
   }
-  const code = options.code ?? (status === 400 ? ErrorCode.InvalidRequest : ErrorCode.InternalError);
+  // A refusal of the request (4xx) is not an internal error: clients show -32603 as a host fault.
+  const code = options.code ?? (status < 500 ? ErrorCode.InvalidRequest : ErrorCode.InternalError);
   const body = JSON.stringify({ jsonrpc: '2.0', id: options.id ?? null, error: { code, message } });
   res.writeHead(status, {
     'Content-Type': 'application/json',

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseBoundedJson } from '../gateway/bounded-json.ts';
 import { ErrorCode, validateMessage, type JsonRpcMessage } from '../gateway/jsonrpc.ts';
 import { sendError } from './http-errors.ts';
-import { BodyTooLargeError, readBody } from './read-body.ts';
+import { BodyTooLargeError, readBody, sendBodyTooLarge } from './read-body.ts';
 
 export type ParsedBody =
   | { ok: true; messages: JsonRpcMessage[]; batch: boolean }
@@ -49,7 +49,7 @@ export async function readMessages(
   try {
     body = await readBody(req, maxBodyBytes);
   } catch (error) {
-    if (error instanceof BodyTooLargeError) sendError(res, 413, error.message, { headers: { Connection: 'close' } });
+    if (error instanceof BodyTooLargeError) sendBodyTooLarge(res, error);
     else sendError(res, 400, 'could not read the request body');
     return null;
   }

@@ -1,0 +1,71 @@
+/**
+ * Issue 12, defect 12 (admin API): a malformed percent-encoding is the caller's 400, not a 500; a
+ * known path with the wrong method is a 405 naming the allowed ones; bodies over the admin limit or
+ * nested too deep are 413 / 400.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestHost, type TestHost } from '../helpers/harbor.ts';
+
+describe('admin API refusals', () => {
+  let h: TestHost;
+  const admin = (method: string, path: string, body?: string) =>
+    fetch(`${h.url}${path}`, {
+      method,
+      headers: { 'x-harbor-admin-secret': h.host.adminSecret, 'Content-Type': 'application/json' },
+      ...(body !== undefined ? { body } : {}),
+    }).then(async (r) => ({ status: r.status, allow: r.headers.get('allow'), text: await r.text() }));
+
+  before(async () => {
+    h = await startTestHost(null);
+  });
+  after(() => h.close());
+
+  test('malformed percent-encoding in a path parameter → 400 on every route that takes one', async () => {
+    for (const [method, path] of [
+      ['DELETE', '/admin/teammates/%E0%A4%A'],
+      ['DELETE', '/admin/servers/%zz'],
+      ['POST', '/admin/servers/%C3%28/restart'],
+    ] as const) {
+      const res = await admin(method, path);
+      assert.equal(res.status, 400, `${method} ${path}: ${res.text}`);
+      assert.match(res.text, /malformed percent-encoding/);
+    }
+    // Well-formed encodings still reach the handler (404: no such teammate).
+    const res = await admin('DELETE', '/admin/teammates/b%C3%B6b');
+    assert.equal(res.status, 404);
+    const error = (JSON.parse(res.text) as { error: { code: number; message: string } }).error;
+    assert.equal(error.message, 'no active token for "böb"');
+    assert.equal(error.code, -32600, 'a refusal is not an internal error');
+  });
+
+  test('a known path with the wrong method → 405 with Allow; an unknown path → 404', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['PUT', '/admin/status', 'GET'],
+      ['POST', '/admin/status', 'GET'],
+      ['PATCH', '/admin/teammates', 'GET, POST'],
+      ['GET', '/admin/teammates/alice', 'DELETE'],
+      ['PUT', '/admin/share', 'GET, POST, DELETE'],
+      ['DELETE', '/admin/docs', 'PUT'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await admin(method, path);
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.allow, allow, `${method} ${path}`);
+    }
+    const unknown = await admin('GET', '/admin/nothing-here');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.allow, null);
+  });
+
+  test('an admin body over 256 KiB → 413; nested too deep or not an object → 400; the API still answers', async () => {
+    const big = await admin('POST', '/admin/teammates', JSON.stringify({ name: 'x'.repeat(300 * 1024) }));
+    assert.equal(big.status, 413);
+    const deep = await admin('POST', '/admin/teammates', '{"name":"bob","x":' + '['.repeat(10_000) + ']'.repeat(10_000) + '}');
+    assert.equal(deep.status, 400);
+    assert.match(deep.text, /nested deeper/);
+    assert.equal((await admin('POST', '/admin/teammates', '[1]')).status, 400);
+    assert.equal((await admin('POST', '/admin/teammates', '{"name":')).status, 400);
+    assert.equal((await admin('GET', '/admin/status')).status, 200);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * The host child as production runs it (server/host-main.ts, forked with IPC), for tests that must
+ * see it from outside: its pid across a storm, its own RSS, its answers to a client in another process.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { treeRss } from '../../server/supervision/process-tree.ts';
+import { ROOT, tempHome } from './harbor.ts';
+
+export interface HostProcess {
+  url: string;
+  pid: number;
+  secret: string;
+  /** A teammate token minted through the admin API. */
+  token: string;
+  child: ChildProcess;
+  /** stderr so far (for failure messages). */
+  stderr(): string;
+  /** The host process's own resident memory (not its upstreams'). */
+  rssBytes(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startHostProcess(config: object, options: { readyTimeoutMs?: number } = {}): Promise<HostProcess> {
+  const { home, cleanup } = tempHome();
+  writeFileSync(join(home, 'config.json'), JSON.stringify(config));
+  const secret = randomBytes(24).toString('hex');
+  const child = fork(join(ROOT, 'server/host-main.ts'), ['--home', home, '--port', '0'], {
+    env: { ...process.env, HARBOR_ADMIN_SECRET: secret, HARBOR_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    stderr = (stderr + c).slice(-20_000);
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(force);
+    }
+    cleanup();
+  };
+  try {
+    const ready = await new Promise<{ url: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`host not ready in time: ${stderr}`)), options.readyTimeoutMs ?? 30_000);
+      child.on('message', (m: { type?: string; url?: string }) => {
+        if (m?.type === 'ready') {
+          clearTimeout(timer);
+          resolve(m as { url: string });
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`host exited (${code}) before ready: ${stderr}`));
+      });
+    });
+    const minted = await fetch(`${ready.url}/admin/teammates`, {
+      method: 'POST',
+      headers: { 'x-harbor-admin-secret': secret, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'alice' }),
+    });
+    if (minted.status !== 201) throw new Error(`could not mint a token: ${minted.status} ${await minted.text()}`);
+    const { token } = (await minted.json()) as { token: string };
+    return {
+      url: ready.url,
+      pid: child.pid!,
+      secret,
+      token,
+      child,
+      stderr: () => stderr,
+      rssBytes: async () => (await treeRss(child.pid!, false)).rssBytes,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -11,6 +11,9 @@ Usage: harbor <command> [options]
 Commands:
   serve [--config PATH] [--port N]   Run the host in the foreground. Prints its base URL.
                                      --port 0 picks a free port. Default port 7837 (or config "port").
+                                     --container (or HARBOR_CONTAINER=1): the host in this process, bound
+                                     to HARBOR_HOST:PORT, no tunnel, JSON logs on stdout (HARBOR_REPLICA),
+                                     admin API only with HARBOR_ADMIN_SECRET, SIGTERM drains calls 10 s.
   token add <name> [--json] [--scope docs,github] [--expires-days N]
                                      Create a teammate token and print it once, with ready-to-paste
                                      snippets for Claude Code, Cursor, VS Code, Claude Desktop, Windsurf,

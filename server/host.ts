@@ -53,6 +53,8 @@ export interface HostOptions {
   home: string;
   /** Defaults to `<home>/config.json`. */
   configFile?: string;
+  /** Overrides the config's bind address (container mode: HARBOR_HOST). */
+  bindHost?: string;
   /** Overrides the config's port; 0 picks a free one. */
   port?: number;
   log?: Logger;
@@ -353,7 +355,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     servers,
     tokens,
     log,
-    bindHost: config.host,
+    bindHost: options.bindHost ?? config.host,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: options.sessionTtlMs ?? config.sessionTtlSeconds * 1000,
     responseMode: options.responseMode ?? config.responseMode,

@@ -21,6 +21,8 @@ const REDACT = [
 export interface LoggerOptions {
   level?: string;
   /** File to append to; stderr when absent. */
+  /** Without a file: stdout instead of stderr (container mode: the container's log is its stdout). */
+  stdout?: boolean;
   file?: string;
   name?: string;
 }
@@ -29,7 +31,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.HARBOR_LOG_LEVEL ?? 'info';
   const destination = options.file
     ? pino.destination({ dest: options.file, mkdir: true, sync: false })
-    : pino.destination(2);
+    : pino.destination(options.stdout ? 1 : 2);
   return pino({ level, name: options.name ?? 'harbor', redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }
 

@@ -8,11 +8,15 @@ import { onWakeFromSleep } from '../core/sleep-detector.ts';
 import { homePaths, UsageError } from './common.ts';
 
 export async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' }, container: { type: 'boolean' } }, strict: true });
   let port: number | undefined;
   if (values.port !== undefined) {
     port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${values.port}"`);
+  }
+  // In a container (flag or HARBOR_CONTAINER=1) the host runs in this process: the orchestrator supervises.
+  if (values.container || ['1', 'true'].includes(process.env.HARBOR_CONTAINER ?? '')) {
+    return (await import('./serve-container.ts')).serveContainer({ config: values.config, port });
   }
   const paths = homePaths();
   // Before anything is written (admin.secret, controller.json, host.json): a second serve touches nothing.

@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { HashedTokensSchema, importHashedTokens } from '../../server/auth/token-transfer.ts';
+import { describeIssues } from '../../server/config/load-config.ts';
+import { startHost, type Host } from '../../server/host.ts';
+import { createLogger, type Logger } from '../../server/logger.ts';
+import { openDatabase } from '../../server/store/sqlite-database.ts';
+import { homePaths, UsageError } from './common.ts';
+
+export interface ContainerSettings {
+  bindHost: string;
+  port: number | undefined;
+  replica: string;
+  /** How long SIGTERM lets in-flight calls finish. */
+  drainMs: number;
+  heartbeatMs: number | undefined;
+  adminSecret: string | undefined;
+  allowedHosts: string[];
+}
+
+function positiveSeconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!(value > 0)) throw new UsageError(`${name} must be a positive number of seconds, got "${raw}"`);
+  return value * 1000;
+}
+
+/** Everything container mode takes from the environment (the orchestrator's way to configure). */
+export function containerSettings(env: NodeJS.ProcessEnv, portFlag: number | undefined): ContainerSettings {
+  let port = portFlag;
+  if (port === undefined && env.PORT) {
+    port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`PORT must be 0-65535, got "${env.PORT}"`);
+  }
+  // The replica's name also prefixes session ids (server/http/session-id.ts): lower-case DNS label.
+  const replica = (env.HARBOR_REPLICA || hostname()).toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 63) || 'harbor';
+  return {
+    bindHost: env.HARBOR_HOST || '0.0.0.0',
+    port,
+    replica,
+    drainMs: positiveSeconds(env, 'HARBOR_DRAIN_SECONDS') ?? 10_000,
+    heartbeatMs: positiveSeconds(env, 'HARBOR_HEARTBEAT_SECONDS'),
+    adminSecret: env.HARBOR_ADMIN_SECRET || undefined,
+    allowedHosts: (env.HARBOR_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+  };
+}
+
+/** Teammates exported with `harbor export --with-tokens`, added to the store if absent. */
+function importTokens(file: string, database: string, log: Logger): void {
+  if (!existsSync(file)) return;
+  const parsed = HashedTokensSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) throw new UsageError(`${file}: ${describeIssues(parsed.error).join('; ')}`);
+  const db = openDatabase(database);
+  try {
+    const added = importHashedTokens(db, parsed.data);
+    log.info({ file, added, teammates: parsed.data.teammates.length }, 'teammates imported');
+  } finally {
+    db.close();
+  }
+}
+
+const inFlightCalls = (host: Host) =>
+  [...host.servers.values()].reduce((sum, s) => sum + s.status().upstreams.reduce((n, u) => n + u.inFlight, 0), 0);
+
+/**
+ * SIGTERM: stop accepting connections (the load balancer's next try goes to another replica), let
+ * the calls already running finish for up to `drainMs`, then close. Polled, because in-flight calls
+ * live in each server's router and the count is all that is needed here.
+ */
+async function drainAndClose(host: Host, drainMs: number, log: Logger): Promise<void> {
+  host.http.server.close();
+  host.http.server.closeIdleConnections();
+  const deadline = Date.now() + drainMs;
+  while (inFlightCalls(host) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  const left = inFlightCalls(host);
+  if (left > 0) log.warn({ inFlight: left }, 'calls still running at the end of the drain; closing');
+  await host.close();
+}
+
+/**
+ * `harbor serve --container`: the host in this process, no tunnel and no host child (the
+ * orchestrator restarts the container), bound to HARBOR_HOST/PORT, JSON logs on stdout with the
+ * replica's name, the admin API reachable only with HARBOR_ADMIN_SECRET.
+ */
+export async function serveContainer(options: { config?: string; port?: number }): Promise<void> {
+  const settings = containerSettings(process.env, options.port);
+  // Hosted servers inherit this process's environment: the admin secret must not reach them.
+  delete process.env.HARBOR_ADMIN_SECRET;
+  process.env.HARBOR_REPLICA = settings.replica;
+  const paths = homePaths();
+  const configFile = options.config ?? paths.config;
+  const log = createLogger({ name: 'harbor', stdout: true }).child({ replica: settings.replica });
+  importTokens(process.env.HARBOR_TOKENS_FILE ?? join(dirname(configFile), 'tokens.json'), paths.database, log);
+  const host = await startHost({
+    home: paths.home,
+    configFile,
+    bindHost: settings.bindHost,
+    ...(settings.port !== undefined ? { port: settings.port } : {}),
+    ...(settings.heartbeatMs ? { heartbeatMs: settings.heartbeatMs } : {}),
+    // No secret given: a random one nobody holds, so every admin request is refused (the API is off).
+    adminSecret: settings.adminSecret ?? randomBytes(32).toString('base64url'),
+    log,
+  });
+  for (const name of settings.allowedHosts) host.http.guard.allowHost(name);
+  log.info({ url: host.url, servers: [...host.servers.keys()], admin: settings.adminSecret !== undefined }, 'container ready');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, drainMs: settings.drainMs }, 'stopping: draining in-flight calls');
+    // Kept referenced: the process ends within the drain plus the close's own bound.
+    setTimeout(() => process.exit(1), settings.drainMs + 5000);
+    drainAndClose(host, settings.drainMs, log).then(
+      () => process.exit(0),
+      (error: Error) => {
+        log.error({ err: error.message }, 'close failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -77,12 +77,20 @@ export function createHostServer(options: HostServerOptions): HostServer {
     admitSession: (teammate, sessionId) => {
       if (!options.access) return null;
       const admitted = options.access.sessions.acquire(teammate, sessionId);
-      return admitted.ok ? null : `Too many sessions: ${teammate} already has ${admitted.limit} open (the per-teammate session limit); close one or wait for idle ones to expire`;
+      return admitted.ok ? null : `Too many sessions: ${teammate} has ${admitted.limit} open and every one is busy (a request in flight or a stream open); this is the per-teammate session limit (limits.sessionsPerTeammate)`;
     },
   };
   registry.onClosed = (session) => {
     options.access?.sessions.release(session.id);
   };
+  if (options.access) {
+    // At the cap, the teammate's least recently used idle session makes room (session-cap.ts).
+    options.access.sessions.activity = (id) => {
+      const session = registry.get(id);
+      return session && { lastActivity: session.lastActivity, busy: session.openStreams > 0 || (session.inFlight ?? 0) > 0 };
+    };
+    options.access.sessions.onEvict = (id) => void registry.end(id, 'closed for a newer session of the same teammate (session limit)');
+  }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Concatenated, not resolved: a path like `//evil` must stay a path, not become a host.

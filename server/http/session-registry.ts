@@ -12,6 +12,8 @@ export interface HostSession extends ClientPeer {
   readonly viaTunnel: boolean;
   lastActivity: number;
   readonly openStreams: number;
+  /** Requests waiting for their answer; absent where an open stream already marks the session busy. */
+  readonly inFlight?: number;
   close(): void;
 }
 

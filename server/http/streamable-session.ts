@@ -74,6 +74,11 @@ export class StreamableSession implements HostSession {
     return this.#heartbeat;
   }
 
+  /** Requests waiting for their answer (JSON or streamed): such a session is not idle. */
+  get inFlight(): number {
+    return this.#exchanges.size;
+  }
+
   get openStreams(): number {
     let n = this.#standalone && !this.#standalone.closed ? 1 : 0;
     for (const ex of new Set(this.#exchanges.values())) if (ex.streaming) n++;

@@ -130,8 +130,9 @@ describe('team access', () => {
     }
   });
 
-  test('the per-teammate session cap refuses the next session with 429 and says which limit', async () => {
+  test('the per-teammate session cap refuses the next session with 429 and says which limit, when every session is busy', async () => {
     const h = await startTestHost({ docs: { folder: 'docs' }, limits: { requestsPerSecond: 1000, burst: 1000, sessionsPerTeammate: 2 } });
+    const streams = new AbortController();
     try {
       const open = () =>
         fetch(`${h.url}/mcp/docs`, {
@@ -139,8 +140,15 @@ describe('team access', () => {
           headers: { Authorization: `Bearer ${h.token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
           body: JSON.stringify(INIT),
         });
-      const first = await open();
-      assert.equal((await open()).status, 200);
+      // Each session holds its GET stream open: busy, so none is closed to make room (an idle one
+      // would be: session-cap-reconnects.test.ts).
+      const hold = async (res: Response) => {
+        const get = await fetch(`${h.url}/mcp/docs`, { headers: { Authorization: `Bearer ${h.token}`, Accept: 'text/event-stream', 'mcp-session-id': res.headers.get('mcp-session-id')! }, signal: streams.signal });
+        assert.equal(get.status, 200);
+        return res;
+      };
+      const first = await hold(await open());
+      await hold(await open());
       const third = await open();
       assert.equal(third.status, 429);
       assert.match(((await third.json()) as { error: { message: string } }).error.message, /session limit/);
@@ -148,6 +156,7 @@ describe('team access', () => {
       await fetch(`${h.url}/mcp/docs`, { method: 'DELETE', headers: { Authorization: `Bearer ${h.token}`, 'mcp-session-id': first.headers.get('mcp-session-id')! } });
       assert.equal((await open()).status, 200);
     } finally {
+      streams.abort();
       await h.close();
     }
   });

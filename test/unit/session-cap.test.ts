@@ -37,3 +37,25 @@ test('releaseAll frees every session of a revoked key', () => {
   assert.deepEqual(cap.sessions('ana'), []);
   assert.equal(cap.size, 1);
 });
+
+test('at the cap, the least recently used idle session makes room; busy and unknown ones never do', () => {
+  const activity = new Map<string, { lastActivity: number; busy: boolean }>();
+  const evicted: string[] = [];
+  const cap = new SessionCap({ maxPerKey: 3, activity: (id) => activity.get(id), onEvict: (id) => evicted.push(id) });
+  for (const id of ['a', 'b', 'c']) assert.deepEqual(cap.acquire('ana', id), { ok: true });
+  activity.set('a', { lastActivity: 10, busy: true }); // oldest, but a stream is open
+  activity.set('b', { lastActivity: 30, busy: false });
+  activity.set('c', { lastActivity: 20, busy: false });
+  assert.deepEqual(cap.acquire('ana', 'd'), { ok: true, evicted: 'c' });
+  assert.deepEqual(evicted, ['c']);
+  assert.deepEqual(cap.sessions('ana').sort(), ['a', 'b', 'd']);
+  // 'd' is still initializing (no activity known): not a candidate; 'b' is.
+  assert.deepEqual(cap.acquire('ana', 'e'), { ok: true, evicted: 'b' });
+  activity.set('e', { lastActivity: 40, busy: true });
+  assert.deepEqual(cap.acquire('ana', 'f'), { ok: false, limit: 3 });
+  // Another teammate's idle sessions are never taken.
+  assert.deepEqual(cap.acquire('bo', 'g'), { ok: true });
+  assert.equal(cap.count('ana'), 3);
+  // The evicted session's own close later releases nothing twice.
+  assert.equal(cap.release('c'), false);
+});

@@ -1,210 +1,54 @@
 /**
- * The only way the UI reaches Harbor: a typed `HostApi` with two adapters, HTTP (browser dashboard, tests,
- * and main's side of the IPC bridge) and IPC (the Electron popover, through the preload's `window.harbor`).
- * Types mirror docs/admin-api.md; test/unit/renderer-host-api.test.ts checks them against the server's own.
- * Runs in a browser and under Node: no DOM types here.
+ * The only way the UI reaches Harbor: the `HostApi` contract (server/admin/host-api.ts, imported as
+ * types only: this file is served as stripped TypeScript and loads nothing from server/) with two
+ * adapters, HTTP (browser dashboard, tests, and main's side of the IPC bridge) and IPC (the Electron
+ * popover, through the preload's `window.harbor`). Runs in a browser and under Node: no DOM types here.
  */
+import type {
+  ActivityEntry,
+  ADMIN_SECRET_HEADER as CONTRACT_SECRET_HEADER,
+  HistorySeries,
+  HostApi,
+  HostApiMethod,
+  HostedServerStatus,
+  HostStatus,
+  LogLine,
+  MetricsResponse,
+  NewServer,
+  NewTeammate,
+  ShareRequest,
+  ShareState,
+  Teammate,
+} from '../server/admin/host-api.ts';
 
-export type HealthState = 'green' | 'amber' | 'red';
+export type {
+  ActivityEntry,
+  AlertStatus,
+  ConnectionBundle,
+  Health,
+  HealthState,
+  HistorySeries,
+  HostApi,
+  HostApiMethod,
+  HostedServerStatus,
+  HostStatus,
+  LatencySummary,
+  LogLine,
+  MetricsJson,
+  MetricsResponse,
+  NewServer,
+  NewTeammate,
+  ProcessInfo,
+  ServerMode,
+  ShareRequest,
+  ShareState,
+  ShareStateName,
+  Snippet,
+  Teammate,
+} from '../server/admin/host-api.ts';
 
-export interface Health {
-  state: HealthState;
-  reasons: string[];
-}
-
-export type ShareStateName = 'off' | 'starting' | 'online' | 'degraded' | 'down';
-
-export interface ShareState {
-  state: ShareStateName;
-  mode: 'quick' | 'named' | null;
-  publicUrl: string | null;
-  lastError: string | null;
-  degradedReason?: string | null;
-}
-
-export type ShareRequest = { mode: 'quick' } | { mode: 'named'; token?: string; hostname: string };
-
-export interface ProcessInfo {
-  name: string;
-  state: string;
-  pid: number | null;
-  uptimeMs: number;
-  restarts: number;
-  memoryRestarts: number;
-  rssBytes: number;
-  memoryLimitBytes: number | null;
-  lastError: string | null;
-  nextStartAt: number | null;
-}
-
-export type ServerMode = 'shared' | 'serial' | 'isolated';
-
-export interface HostedServerStatus {
-  name: string;
-  mode: ServerMode;
-  sessions: number;
-  upstreams: Array<{ pid: number | undefined; up: boolean; sessions: number; inFlight: number; process: ProcessInfo | null }>;
-}
-
-export interface HostStatus {
-  version: string;
-  host: { pid: number; uptimeSeconds: number; rssBytes: number; url: string; publicUrl: string | null };
-  docs: { folder: string; documents: number; indexing: boolean } | null;
-  sessions: number;
-  servers: HostedServerStatus[];
-  /** Absent from hosts older than the metrics work. */
-  health?: Health;
-  share?: ShareState;
-}
-
-export interface LatencySummary {
-  p50: number;
-  p95: number;
-  p99: number;
-  count: number;
-}
-
-export interface AlertStatus {
-  ruleId: string;
-  label: string;
-  state: 'ok' | 'pending' | 'firing' | 'resolved';
-  since: number;
-  value: number | null;
-  threshold: number;
-  message: string;
-  severity: 'warning' | 'note';
-}
-
-/** The six metrics of DESIGN.md section 7. Latencies in ms, ratios in 0…1. */
-export interface MetricsJson {
-  latency: Record<string, LatencySummary>;
-  errorRate: number | null;
-  errors: { requests: number; errors: number; byServer: Record<string, { requests: number; errors: number }> };
-  memory: Array<{ process: string; rssBytes: number; limitBytes: number | null; ratio: number | null }>;
-  cacheHitRatio: Record<string, number | null>;
-  connections: { sockets: number; sessions: number; streams: number; trend: 'up' | 'down' | 'flat' };
-  rateLimitRemaining: number | null;
-}
-
-export interface MetricsResponse extends MetricsJson {
-  alerts: AlertStatus[];
-}
-
-export interface HistorySeries {
-  metric: string;
-  label: string;
-  points: Array<{ t: number; value: number }>;
-}
-
-export interface Teammate {
-  name: string;
-  createdAt: number;
-  lastUsedAt: number | null;
-  calls: number;
-  revokedAt: number | null;
-  expiresAt: number | null;
-  scope: string[] | null;
-}
-
-export interface Snippet {
-  client: string;
-  title: string;
-  language: 'shell' | 'json' | 'toml' | 'text';
-  text: string;
-  file?: string;
-  note?: string;
-}
-
-export interface ConnectionBundle {
-  serverName: string;
-  clientName: string;
-  teammate: string;
-  url: string;
-  connectorUrl: string;
-  snippets: Snippet[];
-}
-
-export interface NewTeammate {
-  teammate: Teammate;
-  /** Shown once, never stored by the UI. */
-  token: string;
-  bundles: ConnectionBundle[] | null;
-}
-
-export interface ActivityEntry {
-  id: number | string;
-  teammate: string;
-  server: string;
-  method: string;
-  tool?: string | null;
-  durationMs: number;
-  ok: boolean;
-  error?: string | null;
-  at: number;
-}
-
-export interface LogLine {
-  at: number;
-  stream: string;
-  line: string;
-}
-
-export interface NewServer {
-  name: string;
-  command: string;
-  args?: string[];
-  env?: Record<string, string>;
-  mode?: ServerMode;
-}
-
-export interface HostApi {
-  status(): Promise<HostStatus>;
-  metrics(): Promise<MetricsResponse>;
-  metricsHistory(metric: string, since: number): Promise<HistorySeries[]>;
-  teammates(): Promise<Teammate[]>;
-  addTeammate(name: string): Promise<NewTeammate>;
-  revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }>;
-  activity(filter?: { teammate?: string; server?: string; limit?: number }): Promise<ActivityEntry[]>;
-  logs(process: string, lines?: number): Promise<LogLine[]>;
-  share(): Promise<ShareState>;
-  startShare(request: ShareRequest): Promise<ShareState>;
-  stopShare(): Promise<ShareState>;
-  addServer(server: NewServer): Promise<HostedServerStatus>;
-  removeServer(name: string): Promise<{ removed: string | boolean }>;
-  restartServer(name: string): Promise<HostedServerStatus>;
-  setDocsFolder(folder: string): Promise<{ folder: string }>;
-  /** A native folder picker (Electron); null in a browser, where the UI asks for a path instead. */
-  chooseFolder(): Promise<string | null>;
-}
-
-export type HostApiMethod = keyof HostApi;
-
-/** Every method, exactly once: the record type makes a missing or an extra name a type error. */
-const METHODS: Record<HostApiMethod, true> = {
-  status: true,
-  metrics: true,
-  metricsHistory: true,
-  teammates: true,
-  addTeammate: true,
-  revokeTeammate: true,
-  activity: true,
-  logs: true,
-  share: true,
-  startShare: true,
-  stopShare: true,
-  addServer: true,
-  removeServer: true,
-  restartServer: true,
-  setDocsFolder: true,
-  chooseFolder: true,
-};
-
-/** What the preload exposes on `window.harbor` and main answers on `harbor:<method>`, nothing more. */
-export const HOST_API_METHODS = Object.freeze(Object.keys(METHODS) as HostApiMethod[]);
-
-export const IPC_CHANNEL_PREFIX = 'harbor:';
-
-export const ADMIN_SECRET_HEADER = 'X-Harbor-Admin-Secret';
+/** The contract's header name, restated (the renderer loads no server code); the type holds them equal. */
+export const ADMIN_SECRET_HEADER: typeof CONTRACT_SECRET_HEADER = 'x-harbor-admin-secret';
 
 export class HostApiError extends Error {
   override readonly name = 'HostApiError';

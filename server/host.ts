@@ -29,7 +29,8 @@ import { alertRules } from './metrics/alert-rules.ts';
 import { HostObservability, type ShareStatus } from './metrics/host-observability.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
 import { AdminInputError, handleAdmin } from './admin/admin-api.ts';
-import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './config/server-name.ts';
+import type { ShareState } from './admin/host-api.ts';
+import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './gateway/server-name.ts';
 import { HARBOR_VERSION } from './version.ts';
 
 /** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
@@ -39,15 +40,8 @@ export interface ShareControl {
   stop: () => Promise<ShareState>;
 }
 
-export interface ShareState {
-  state: 'off' | 'starting' | 'online' | 'degraded' | 'down';
-  mode: 'quick' | 'named' | null;
-  publicUrl: string | null;
-  lastError: string | null;
-  degradedReason?: string;
-  /** cloudflared not found: every place looked at, once (harbor share --verbose lists them). */
-  searched?: string[];
-}
+/** Defined with the HostApi contract; re-exported for the host's callers. */
+export type { ShareState };
 
 export interface HostOptions {
   home: string;

@@ -1,23 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildConnectionBundle } from '../../server/access/connection-bundle.ts';
-import type { HostedServerStatus } from '../../server/gateway/hosted-server.ts';
+import type { HostStatus } from '../../server/admin/host-api.ts';
 import type { SupervisorInfo } from '../../server/supervision/supervisor.ts';
 import { AdminClient } from '../core/admin-client.ts';
 import { runningDashboardUrl } from './dashboard.ts';
 import { date, homePaths, printTable, UsageError } from './common.ts';
 
-interface ShareAnswer {
-  state: string;
-  mode: string | null;
-  publicUrl: string | null;
-  lastError: string | null;
-  degradedReason?: string;
-  /** Sessions open through the tunnel (in the status answer). */
-  connections?: number;
-  /** cloudflared not found: the places looked at. */
-  searched?: string[];
-}
+type ShareAnswer = NonNullable<HostStatus['share']>;
 
 async function runningHost(): Promise<AdminClient> {
   const paths = homePaths();
@@ -78,17 +68,8 @@ export async function unshare(): Promise<void> {
   process.stdout.write('Sharing stopped; the public URL no longer reaches this host.\n');
 }
 
-interface StatusAnswer {
-  version: string;
-  host: { pid: number; uptimeSeconds: number; rssBytes: number; url: string; publicUrl: string | null };
-  sessions: number;
-  servers: HostedServerStatus[];
-  docs: { folder: string; documents: number; indexing: boolean } | null;
-  health: { state: string; reasons: string[] };
-  share: ShareAnswer;
-  caches?: Array<{ namespace: string; entries: { memory: number; disk: number }; bytes: { memory: number; disk: number }; degraded: { reason: string } | null }>;
-  cacheLimits: { memoryMb: number; diskMb: number };
-}
+/** The status answer as the HostApi contract has it, with the parts this command prints present. */
+type StatusAnswer = HostStatus & Required<Pick<HostStatus, 'health' | 'share' | 'cacheLimits'>>;
 
 export async function status(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildConnectionBundle, renderBundleText, type ConnectionBundle } from '../../server/access/connection-bundle.ts';
 import { SqliteTokenStore } from '../../server/auth/token-store.ts';
 import { loadConfig } from '../../server/config/load-config.ts';
-import { isServerName, SERVER_NAME_RULE } from '../../server/config/server-name.ts';
+import { isServerName, SERVER_NAME_RULE } from '../../server/gateway/server-name.ts';
 import { openDatabase } from '../../server/store/sqlite-database.ts';
 import { AdminClient } from '../core/admin-client.ts';
 import { date, homePaths, printTable, UsageError } from './common.ts';

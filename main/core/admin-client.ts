@@ -1,4 +1,4 @@
-import { ADMIN_SECRET_HEADER } from '../../server/admin/admin-api.ts';
+import { ADMIN_SECRET_HEADER } from '../../server/admin/host-api.ts';
 import { readAdminSecret } from '../../server/admin/admin-secret.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 

@@ -1,5 +1,5 @@
 import { dialog, ipcMain, type BrowserWindow } from 'electron';
-import { HOST_API_METHODS, IPC_CHANNEL_PREFIX, type HostApi } from '../../renderer/host-api.ts';
+import { HOST_API_METHODS, IPC_CHANNEL_PREFIX, type HostApi } from '../../server/admin/host-api.ts';
 
 /**
  * Main's side of the preload bridge: `harbor:<method>` for each HostApi method and nothing else,

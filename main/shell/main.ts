@@ -7,7 +7,8 @@
 import { app, BrowserWindow, Menu, nativeImage, Notification, powerMonitor, screen, shell, Tray } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HttpHostApi, type HostApi, type HostStatus } from '../../renderer/host-api.ts';
+import { HttpHostApi } from '../../renderer/host-api.ts';
+import type { HostApi, HostStatus } from '../../server/admin/host-api.ts';
 import type { ChildProcess } from 'node:child_process';
 import { HostController } from '../core/host-controller.ts';
 import { UtilityChild } from './utility-child.ts';

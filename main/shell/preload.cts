@@ -4,7 +4,7 @@
  *
  * A sandboxed preload is a CommonJS script that may `require` only 'electron' and a few built-ins, not
  * files of its own, so the method list is written out here; test/unit/preload.test.ts checks it equals
- * HOST_API_METHODS in renderer/host-api.ts.
+ * HOST_API_METHODS of the HostApi contract (server/admin/host-api.ts).
  */
 const { contextBridge, ipcRenderer } = require('electron') as typeof import('electron');
 

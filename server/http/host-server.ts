@@ -6,7 +6,7 @@ import { ErrorCode } from '../gateway/jsonrpc.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import { bearerToken } from '../auth/bearer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
-import { SERVER_NAME_SOURCE } from '../config/server-name.ts';
+import { SERVER_NAME_SOURCE } from '../gateway/server-name.ts';
 import type { Logger } from '../logger.ts';
 import { serveAppAsset } from './app-assets.ts';
 import { sendError, sendJson } from './http-errors.ts';

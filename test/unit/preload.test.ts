@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import { runInNewContext } from 'node:vm';
 import { test } from 'node:test';
-import { HOST_API_METHODS, IPC_CHANNEL_PREFIX } from '../../renderer/host-api.ts';
+import { HOST_API_METHODS, IPC_CHANNEL_PREFIX } from '../../server/admin/host-api.ts';
 
 const PRELOAD = new URL('../../main/shell/preload.cts', import.meta.url);
 

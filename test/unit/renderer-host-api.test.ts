@@ -17,7 +17,6 @@ import type { LogLine as ServerLogLine } from '../../server/supervision/rotating
 import { splitCommandLine } from '../../renderer/command-line.ts';
 import { formatAgo, formatBytes, formatPercent } from '../../renderer/format.ts';
 import {
-  HOST_API_METHODS,
   HostApiError,
   HttpHostApi,
   isMissingEndpoint,
@@ -33,6 +32,7 @@ import {
   type ShareState,
   type Teammate,
 } from '../../renderer/host-api.ts';
+import { HOST_API_METHODS } from '../../server/admin/host-api.ts';
 import { startTestHost } from '../helpers/harbor.ts';
 
 /** A compile-time check: the server's type must be assignable to the renderer's mirror of it. */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { HarborConfigSchema } from '../../server/config/config-schema.ts';
-import { isServerName, SERVER_NAME_MAX_LENGTH, SERVER_NAME_RULE } from '../../server/config/server-name.ts';
+import { isServerName, SERVER_NAME_MAX_LENGTH, SERVER_NAME_RULE } from '../../server/gateway/server-name.ts';
 import { fixtureServer, ROOT, startTestHost } from '../helpers/harbor.ts';
 
 const longest = 'a'.repeat(SERVER_NAME_MAX_LENGTH);

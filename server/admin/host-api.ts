@@ -1,0 +1,144 @@
+/**
+ * The HostApi contract: what the admin API answers (docs/admin-api.md), typed once for every side —
+ * the admin API and the CLI (main/core/admin-client.ts), the Electron shell (IPC bridge, health
+ * watcher) and the renderer (renderer/host-api.ts, whose HTTP and IPC adapters implement it).
+ *
+ * The wire types are the server's own types wherever the server has one (imported as types, so they
+ * cannot drift apart); the rest are defined here. The renderer imports this module with `import type`
+ * only: it is served as stripped TypeScript from renderer/ (server/http/app-assets.ts), so a type-only
+ * import is erased and nothing from server/ is fetched at run time. The constants below are for Node
+ * callers; the renderer states the ones it needs itself, checked against these with `typeof`.
+ */
+import type { StoredAuditEntry } from '../access/audit-store.ts';
+import type { ConnectionBundle, Snippet } from '../access/connection-bundle.ts';
+import type { Teammate } from '../auth/token-store.ts';
+import type { BoundedCacheStats } from '../cache/bounded-cache.ts';
+import type { HostedServerStatus, ServerMode } from '../gateway/hosted-server.ts';
+import type { AlertStatus } from '../metrics/alert-evaluator.ts';
+import type { Health, HealthState } from '../metrics/health.ts';
+import type { HistorySeries } from '../metrics/history.ts';
+import type { MetricsJson } from '../metrics/registry.ts';
+import type { LatencySummary } from '../metrics/rolling-latency.ts';
+import type { LogLine } from '../supervision/rotating-log.ts';
+import type { SupervisorInfo } from '../supervision/supervisor.ts';
+import type { EmbeddingsClientStats } from '../upstream-api/embeddings-client.ts';
+
+export type {
+  AlertStatus,
+  ConnectionBundle,
+  Health,
+  HealthState,
+  HistorySeries,
+  HostedServerStatus,
+  LatencySummary,
+  LogLine,
+  MetricsJson,
+  ServerMode,
+  Snippet,
+  Teammate,
+};
+
+/** One audit-log row, as `GET /admin/activity` lists them. */
+export type ActivityEntry = StoredAuditEntry;
+
+/** A supervised process, as status and the process list show it. */
+export type ProcessInfo = SupervisorInfo;
+
+export type ShareStateName = ShareState['state'];
+
+/** The tunnel as the host reports it (host.ts applies it; the controller in main/core drives it). */
+export interface ShareState {
+  state: 'off' | 'starting' | 'online' | 'degraded' | 'down';
+  mode: 'quick' | 'named' | null;
+  publicUrl: string | null;
+  lastError: string | null;
+  degradedReason?: string;
+  /** cloudflared not found: every place looked at, once (harbor share --verbose lists them). */
+  searched?: string[];
+}
+
+export type ShareRequest = { mode: 'quick' } | { mode: 'named'; token?: string; hostname: string };
+
+export interface HostStatus {
+  version: string;
+  host: { pid: number; uptimeSeconds: number; rssBytes: number; url: string; publicUrl: string | null };
+  docs: { folder: string; documents: number; indexing: boolean } | null;
+  sessions: number;
+  servers: HostedServerStatus[];
+  /** Absent from hosts older than the metrics work. */
+  health?: Health;
+  /** With the sessions open through the tunnel. */
+  share?: ShareState & { connections?: number };
+  caches?: BoundedCacheStats[];
+  cacheLimits?: { memoryMb: number; diskMb: number };
+  embeddings?: EmbeddingsClientStats | null;
+}
+
+export interface MetricsResponse extends MetricsJson {
+  alerts: AlertStatus[];
+}
+
+export interface NewTeammate {
+  teammate: Teammate;
+  /** Shown once, never stored by the UI. */
+  token: string;
+  bundles: ConnectionBundle[] | null;
+}
+
+export interface NewServer {
+  name: string;
+  command: string;
+  args?: string[];
+  env?: Record<string, string>;
+  mode?: ServerMode;
+}
+
+export interface HostApi {
+  status(): Promise<HostStatus>;
+  metrics(): Promise<MetricsResponse>;
+  metricsHistory(metric: string, since: number): Promise<HistorySeries[]>;
+  teammates(): Promise<Teammate[]>;
+  addTeammate(name: string): Promise<NewTeammate>;
+  revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }>;
+  activity(filter?: { teammate?: string; server?: string; limit?: number }): Promise<ActivityEntry[]>;
+  logs(process: string, lines?: number): Promise<LogLine[]>;
+  share(): Promise<ShareState>;
+  startShare(request: ShareRequest): Promise<ShareState>;
+  stopShare(): Promise<ShareState>;
+  addServer(server: NewServer): Promise<HostedServerStatus>;
+  removeServer(name: string): Promise<{ removed: string | boolean }>;
+  restartServer(name: string): Promise<HostedServerStatus>;
+  setDocsFolder(folder: string): Promise<{ folder: string }>;
+  /** A native folder picker (Electron); null in a browser, where the UI asks for a path instead. */
+  chooseFolder(): Promise<string | null>;
+}
+
+export type HostApiMethod = keyof HostApi;
+
+/** Every method, exactly once: the record type makes a missing or an extra name a type error. */
+const METHODS: Record<HostApiMethod, true> = {
+  status: true,
+  metrics: true,
+  metricsHistory: true,
+  teammates: true,
+  addTeammate: true,
+  revokeTeammate: true,
+  activity: true,
+  logs: true,
+  share: true,
+  startShare: true,
+  stopShare: true,
+  addServer: true,
+  removeServer: true,
+  restartServer: true,
+  setDocsFolder: true,
+  chooseFolder: true,
+};
+
+/** What the preload exposes on `window.harbor` and main answers on `harbor:<method>`, nothing more. */
+export const HOST_API_METHODS = Object.freeze(Object.keys(METHODS) as HostApiMethod[]);
+
+export const IPC_CHANNEL_PREFIX = 'harbor:';
+
+/** The admin secret's header (lower case, as Node hands request headers over). */
+export const ADMIN_SECRET_HEADER = 'x-harbor-admin-secret';

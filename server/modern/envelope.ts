@@ -55,8 +55,12 @@ export function isModernMessage(message: { method?: unknown; params?: Record<str
   return protocolVersionHeader !== undefined && isModernVersion(protocolVersionHeader.trim());
 }
 
-/** Reads and checks the envelope of a request classified modern. */
-export function parseEnvelope(request: Pick<JsonRpcRequest, 'params'>, supportedVersions: readonly string[]): EnvelopeResult {
+/**
+ * Reads and checks the shape of the envelope of a request classified modern (-32602). The version
+ * itself is checked by checkVersion, after the header checks: a header that disagrees with the body
+ * is a -32020 whatever the version says.
+ */
+export function parseEnvelope(request: Pick<JsonRpcRequest, 'params'>): EnvelopeResult {
   const meta = request.params?._meta;
   if (!isObject(meta)) {
     return invalid('params._meta is required and must carry the per-request envelope');
@@ -68,7 +72,6 @@ export function parseEnvelope(request: Pick<JsonRpcRequest, 'params'>, supported
     return invalid(`params._meta: ${key}: ${issue.message}`);
   }
   const version = parsed.data[META_KEYS.protocolVersion] as string;
-  if (!isModernVersion(version)) return { ok: false, refusal: unsupportedVersion(version, supportedVersions) };
   const info = parsed.data[META_KEYS.clientInfo] as { name: string; version: string } | undefined;
   return {
     ok: true,
@@ -79,6 +82,11 @@ export function parseEnvelope(request: Pick<JsonRpcRequest, 'params'>, supported
       logLevel: parsed.data[META_KEYS.logLevel] as string | undefined,
     },
   };
+}
+
+/** A modern envelope naming a revision Harbor does not serve statelessly: 400 + -32022. */
+export function checkVersion(envelope: Envelope, supportedVersions: readonly string[]): ModernRefusal | null {
+  return isModernVersion(envelope.protocolVersion) ? null : unsupportedVersion(envelope.protocolVersion, supportedVersions);
 }
 
 /** 400 + -32022 listing every version Harbor speaks (modern and legacy), per basic/versioning. */

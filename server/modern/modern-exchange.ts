@@ -1,0 +1,99 @@
+import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
+import { discoverResult, type UpstreamInitializeResult } from './discover.ts';
+import { checkVersion, parseEnvelope, type ModernRefusal } from './envelope.ts';
+import type { InputRequiredTranslator, RouterPort } from './input-required.ts';
+import { honouredFilter, parseFilter, type SubscriptionFilter } from './listen-bridge.ts';
+import type { NotificationSink } from './modern-call.ts';
+import { MODERN_PROTOCOL_VERSIONS, ModernErrorCode, REMOVED_METHODS } from './protocol.ts';
+import { checkRequestHeaders, type HeaderBag } from './request-headers.ts';
+import { cacheScopeFor, decorateResult } from './result-decoration.ts';
+
+/** Every revision Harbor serves on one endpoint, modern first: the -32022 and server/discover list. */
+export const ALL_SUPPORTED_VERSIONS: readonly string[] = [...MODERN_PROTOCOL_VERSIONS, ...SUPPORTED_PROTOCOL_VERSIONS];
+
+/** What the modern path needs of one hosted server (HostedServer + UpstreamRouter provide it, see the fact sheet). */
+export interface ModernServerPort {
+  name: string;
+  /** The router a modern call goes through: the shared one, or (isolated mode) one for this caller. */
+  router: RouterPort;
+  /** The upstream's initialize result (cached by the router; initialises the upstream if needed). */
+  initializeResult(): Promise<UpstreamInitializeResult>;
+  /** One upstream per caller: every answer is private to them. */
+  isolated: boolean;
+}
+
+export interface ModernExchangeOptions {
+  translator: InputRequiredTranslator;
+  /** Freshness hint on list and read results, and on server/discover. */
+  ttlMs: number;
+}
+
+/** The outcome of one modern POST, for the HTTP layer to write. */
+export type ModernOutcome =
+  | { kind: 'response'; status: number; response: JsonRpcResponse }
+  /** subscriptions/listen: open a long-lived SSE stream with a ListenBridge using this filter. */
+  | { kind: 'listen'; request: JsonRpcRequest; filter: SubscriptionFilter }
+  /** A notification: 202, nothing forwarded (the modern revision defines none over HTTP). */
+  | { kind: 'accepted' };
+
+function refused(id: JsonRpcRequest['id'] | null, refusal: ModernRefusal): ModernOutcome {
+  return { kind: 'response', status: refusal.status, response: errorResponse(id, refusal.code, refusal.message, refusal.data) };
+}
+
+/**
+ * One modern (2026-07-28) POST body, classified modern by isModernMessage: checks the envelope and
+ * the headers, answers server/discover and removed methods itself, and forwards everything else
+ * through the input_required translator, decorating the answer (resultType, caching hints, serverInfo).
+ * New methods pass through to the upstream, as on the legacy path.
+ */
+export async function serveModern(
+  options: ModernExchangeOptions,
+  server: ModernServerPort,
+  teammate: string,
+  headers: HeaderBag,
+  message: JsonRpcMessage,
+  sink: NotificationSink | null,
+  signal?: AbortSignal,
+): Promise<ModernOutcome> {
+  if (!isRequest(message)) {
+    if ('method' in message) return { kind: 'accepted' };
+    return refused(null, { status: 400, code: -32600, message: 'Invalid request: a modern POST carries one request or notification, not a response' });
+  }
+  // Order matters (conformance server-stateless): shape -32602, then headers -32020, then version -32022.
+  const parsed = parseEnvelope(message);
+  if (!parsed.ok) return refused(message.id, parsed.refusal);
+  const mismatch = checkRequestHeaders(headers, message);
+  if (mismatch) return refused(message.id, mismatch);
+  const unsupported = checkVersion(parsed.envelope, ALL_SUPPORTED_VERSIONS);
+  if (unsupported) return refused(message.id, unsupported);
+  if (REMOVED_METHODS.has(message.method)) {
+    return refused(message.id, { status: 404, code: ModernErrorCode.MethodNotFound, message: `Method not found: ${message.method} is not part of protocol ${parsed.envelope.protocolVersion}` });
+  }
+  if (message.method === 'server/discover') {
+    const init = await server.initializeResult();
+    return { kind: 'response', status: 200, response: { jsonrpc: '2.0', id: message.id, result: discoverResult(init, ALL_SUPPORTED_VERSIONS, options.ttlMs) } };
+  }
+  if (message.method === 'subscriptions/listen') {
+    const filter = parseFilter(message.params);
+    if (!filter.ok) return refused(message.id, { status: 400, code: ModernErrorCode.InvalidParams, message: filter.message });
+    const init = await server.initializeResult();
+    return { kind: 'listen', request: message, filter: honouredFilter(filter.filter, init.capabilities ?? {}) };
+  }
+  const caller = { teammate, server: server.name, envelope: parsed.envelope };
+  const response = await options.translator.serve(server.router, caller, message, sink, signal);
+  if (response.error) {
+    // The upstream's own "method not found" is the revision's 404 (transports: unknown RPC method).
+    const status = response.error.code === ModernErrorCode.MethodNotFound ? 404 : 200;
+    return { kind: 'response', status, response };
+  }
+  const init = await server.initializeResult();
+  const result = (response.result as { resultType?: unknown } | undefined)?.resultType === 'input_required'
+    ? response.result
+    : decorateResult(response.result, {
+        method: message.method,
+        policy: { ttlMs: options.ttlMs, cacheScope: cacheScopeFor(message.method, server.isolated) },
+        serverInfo: init.serverInfo,
+      });
+  return { kind: 'response', status: 200, response: { ...response, result } };
+}

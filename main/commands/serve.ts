@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { createLogger } from '../../server/logger.ts';
 import { acquireHomeLock, HomeLockedError } from '../core/home-lock.ts';
+import { AdminClient } from '../core/admin-client.ts';
+import { HealthWatcher } from '../core/health-watcher.ts';
 import { HostController } from '../core/host-controller.ts';
 import { onWakeFromSleep } from '../core/sleep-detector.ts';
 import { homePaths, UsageError } from './common.ts';
@@ -43,8 +45,16 @@ export async function serve(args: string[]): Promise<void> {
     writeFileSync(paths.controller, JSON.stringify({ pid: process.pid, host: controller.info() }) + '\n');
     if (event.to === 'errored') log.error({ reason: event.reason }, 'host is crash-looping; retrying slowly');
   });
+  // Health changes and what the tray app would notify about, on the terminal (through the log).
+  let hostApi: AdminClient | null = null;
+  const watcher = new HealthWatcher({ api: () => hostApi, publicUrl: () => controller.share.state.publicUrl });
+  watcher.on('status', ({ health, previous }) => {
+    if (previous && previous.state !== health.state) log[health.state === 'red' ? 'warn' : 'info']({ health: health.state, reasons: health.reasons }, 'health changed');
+  });
+  watcher.on('notification', (spec) => log.info({ kind: spec.kind }, `${spec.title}: ${spec.body}`));
   let announced = false;
   controller.on('ready', (ready) => {
+    hostApi = AdminClient.forHost(ready.url, controller.adminSecret);
     if (announced) {
       log.info({ url: ready.url }, 'host restarted');
       return;
@@ -53,6 +63,7 @@ export async function serve(args: string[]): Promise<void> {
     process.stdout.write(`Harbor is serving ${ready.servers.map((s) => `/mcp/${s}`).join(', ')} at ${ready.url}\n`);
   });
   await controller.start();
+  watcher.start();
   controller.on('share', (state) => {
     if (state.publicUrl) log.info({ state: state.state, url: state.publicUrl }, 'sharing');
     else if (state.lastError) log.warn({ state: state.state, err: state.lastError }, 'sharing problem');
@@ -69,6 +80,7 @@ export async function serve(args: string[]): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    watcher.stop();
     log.info({ signal }, 'stopping (again to force)');
     // Kept referenced: whatever a stop waits on, the process ends within this bound.
     setTimeout(() => {

@@ -1,8 +1,9 @@
 /**
  * Harbor's Electron main process: a tray icon showing health, a popover with the renderer, native
  * notifications, start at login, and the host child + tunnel run by the same HostController as the
- * headless `harbor serve`. Thin on purpose: decisions live in plain modules beside it (notification-rules,
- * popover-position, tray-icons, autostart-linux) and in main/core.
+ * headless `harbor serve`. Thin on purpose: it wires Electron's events to plain modules beside it
+ * (popover-position, tray-icons, autostart-linux) and in main/core (the health watcher and its notification
+ * rules, shared with `harbor serve`; the host controller).
  */
 import { app, BrowserWindow, Menu, nativeImage, Notification, powerMonitor, screen, shell, Tray } from 'electron';
 import { join } from 'node:path';
@@ -10,19 +11,18 @@ import { fileURLToPath } from 'node:url';
 import { HttpHostApi } from '../../renderer/host-api.ts';
 import type { HostApi, HostStatus } from '../../server/admin/host-api.ts';
 import type { ChildProcess } from 'node:child_process';
+import { HealthWatcher } from '../core/health-watcher.ts';
 import { HostController } from '../core/host-controller.ts';
 import { UtilityChild } from './utility-child.ts';
 import { APP_SCHEME, POPOVER_URL, registerAppScheme, serveAppScheme } from './app-protocol.ts';
 import { isLinuxAutostartEnabled, setLinuxAutostart } from './autostart-linux.ts';
 import { registerHostApiHandlers } from './ipc-bridge.ts';
 import { setupLogging } from './logging.ts';
-import { notificationsBetween, type Observation } from './notification-rules.ts';
 import { popoverPosition } from './popover-position.ts';
 import { trayIconFile, trayTooltip, type TrayState } from './tray-icons.ts';
 
 const POPOVER_SIZE = { width: 420, height: 600 };
 const STATUS_POLL_MS = 5000;
-const TEAMMATES_EVERY_N_POLLS = 3;
 const AUTOSTART_ID = 'harbor';
 
 // The built file sits in dist/main/shell/; the preload is compiled to CommonJS beside it.
@@ -60,15 +60,21 @@ async function run(): Promise<void> {
     if (!api) throw new Error('Harbor is starting; try again in a moment');
     return api;
   };
+  const watcher = new HealthWatcher({
+    api: () => api,
+    publicUrl: () => controller.share.state.publicUrl,
+    intervalMs: STATUS_POLL_MS,
+    onError: (error) => log.warn(`status: ${error.message}`),
+  });
   controller.on('ready', (ready) => {
     api = new HttpHostApi({ baseUrl: ready.url, secret: controller.adminSecret });
     log.info(`host ready at ${ready.url}`);
-    void poll();
+    void watcher.poll();
   });
   controller.on('state', (event) => log.info(`host ${event.from} → ${event.to}: ${event.reason}`));
   controller.on('share', () => {
     refreshMenu();
-    void poll();
+    void watcher.poll();
   });
 
   const tray = new Tray(trayImage('amber'));
@@ -78,9 +84,16 @@ async function run(): Promise<void> {
 
   let trayState: TrayState = 'amber';
   let lastStatus: HostStatus | null = null;
-  let observed: Observation | null = null;
-  let polls = 0;
-  let polling = false;
+  watcher.on('status', ({ status, health }) => {
+    lastStatus = status;
+    const changed = health.state !== trayState;
+    setTray(health.state, health.reasons);
+    if (changed) refreshMenu();
+  });
+  watcher.on('notification', (spec) => {
+    if (Notification.isSupported()) new Notification({ title: spec.title, body: spec.body, silent: spec.kind !== 'health-red' }).show();
+    log.info(`notified: ${spec.title}`);
+  });
 
   function trayImage(state: TrayState) {
     const image = nativeImage.createFromPath(trayIconFile(state, process.platform, ICONS));
@@ -92,34 +105,6 @@ async function run(): Promise<void> {
     if (state !== trayState) tray.setImage(trayImage(state));
     trayState = state;
     tray.setToolTip(trayTooltip(state, reasons));
-  }
-
-  async function poll(): Promise<void> {
-    if (polling) return;
-    polling = true;
-    try {
-      let status: HostStatus | null = null;
-      try {
-        status = api ? await api.status() : null;
-      } catch (error) {
-        log.warn(`status: ${(error as Error).message}`);
-      }
-      lastStatus = status;
-      const health = status?.health ?? { state: 'red' as const, reasons: ['Harbor host is not answering'] };
-      const changed = health.state !== trayState;
-      setTray(health.state, health.reasons);
-      if (changed) refreshMenu();
-      let teammates: Observation['teammates'] = observed?.teammates ?? null;
-      if (api && polls++ % TEAMMATES_EVERY_N_POLLS === 0) teammates = await api.teammates().catch(() => teammates);
-      const next: Observation = { health, teammates, publicUrl: status?.share?.publicUrl ?? controller.share.state.publicUrl };
-      for (const spec of notificationsBetween(observed, next)) {
-        if (Notification.isSupported()) new Notification({ title: spec.title, body: spec.body, silent: spec.kind !== 'health-red' }).show();
-        log.info(`notified: ${spec.title}`);
-      }
-      observed = next;
-    } finally {
-      polling = false;
-    }
   }
 
   function createPopover(): BrowserWindow {
@@ -241,18 +226,18 @@ async function run(): Promise<void> {
       } catch {
         await controller.restart('not answering after sleep');
       }
-      await poll();
+      await watcher.poll();
     })();
   });
 
-  const timer = setInterval(() => void poll(), STATUS_POLL_MS);
+  watcher.start();
 
   // Quitting stops every child (host, its upstreams, cloudflared) before the process exits.
   let stopped = false;
   app.on('before-quit', (event) => {
     if (stopped) return;
     event.preventDefault();
-    clearInterval(timer);
+    watcher.stop();
     unregister();
     log.info('quitting: stopping the host and the tunnel');
     controller.stop().then(

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { autostartFile, desktopEntry, desktopExecArg, isLinuxAutostartEnabled, setLinuxAutostart } from '../../main/shell/autostart-linux.ts';
-import { notificationsBetween, type Observation } from '../../main/shell/notification-rules.ts';
+import { notificationsBetween, type Observation } from '../../main/core/notification-rules.ts';
 import { popoverPosition } from '../../main/shell/popover-position.ts';
 import { trayIconFile, trayTooltip } from '../../main/shell/tray-icons.ts';
 import { ROOT } from '../helpers/harbor.ts';

@@ -1,7 +1,8 @@
 /**
  * Which native notifications a change deserves (issue 9): health turning red and recovering from red,
  * a teammate's first connection, a new public URL. A pure function of two observations so it is tested
- * under Node; main only shows what it returns. The first observation after launch announces nothing
+ * under Node; the health watcher (health-watcher.ts) applies it and the tray app and `harbor serve` show what it
+ * returns. The first observation after launch announces nothing
  * but a red state, so restarting the app does not replay old news.
  */
 export interface Observation {

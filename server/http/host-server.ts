@@ -14,7 +14,7 @@ import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
 import { BodyTooLargeError, sendBodyTooLarge } from './read-body.ts';
 import { isForwarded, isLoopbackPeer, RequestGuard } from './request-guard.ts';
 import { SessionRegistry } from './session-registry.ts';
-import { Heartbeat } from './sse-stream.ts';
+import { DEFAULT_MAX_STREAM_BUFFER_BYTES, Heartbeat } from './sse-stream.ts';
 import { handleStreamable, type EndpointContext } from './streamable-endpoint.ts';
 import type { ResponseMode, SessionLimits } from './streamable-session.ts';
 
@@ -71,7 +71,7 @@ export function createHostServer(options: HostServerOptions): HostServer {
     registry,
     heartbeat,
     maxBodyBytes: options.maxBodyBytes,
-    limits: { maxStoredEvents: 256, maxStoredBytes: 1024 * 1024, sseAfterMs: 1000, ...options.limits },
+    limits: sessionLimits(options.limits),
     responseMode: () => responseMode,
     log,
     admitSession: (teammate, sessionId) => {
@@ -252,6 +252,14 @@ export function createHostServer(options: HostServerOptions): HostServer {
       });
     },
   };
+}
+
+function sessionLimits(overrides: Partial<SessionLimits> = {}): SessionLimits {
+  const limits = { maxStoredEvents: 256, maxStoredBytes: 1024 * 1024, sseAfterMs: 1000, maxStreamBufferBytes: DEFAULT_MAX_STREAM_BUFFER_BYTES, ...overrides };
+  // A resumption replays up to the whole event store in one go: a stream bound below that would drop
+  // every resumed stream at once, so the bound is kept at twice the store's.
+  limits.maxStreamBufferBytes = Math.max(limits.maxStreamBufferBytes, 2 * limits.maxStoredBytes);
+  return limits;
 }
 
 function safeDecode(value: string): string | null {

@@ -57,7 +57,12 @@ export function openLegacyStream(
     sendError(res, 429, refused, { headers: { 'Retry-After': '60' } });
     return;
   }
-  const stream = new SseStream(res, { heartbeat: ctx.heartbeat });
+  // No resumption on this transport: a dropped slow reader ends the session and reconnects.
+  const stream = new SseStream(res, {
+    heartbeat: ctx.heartbeat,
+    maxBufferedBytes: ctx.limits.maxStreamBufferBytes,
+    log: ctx.log.child({ session: id, teammate: caller.teammate, server: hosted.name }),
+  });
   const session = new LegacySseSession(id, stream, caller.teammate, hosted, caller.viaTunnel);
   ctx.registry.add(session);
   stream.onClose = () => void ctx.registry.end(session.id, 'stream closed');

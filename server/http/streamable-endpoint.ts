@@ -126,6 +126,7 @@ async function startSession(
     heartbeat: ctx.heartbeat,
     limits: ctx.limits,
     responseMode: ctx.responseMode(),
+    log: ctx.log,
   });
   const refused = ctx.admitSession(caller.teammate, session.id);
   if (refused) {

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ClientCapabilities } from '../gateway/client-peer.ts';
+import type { Logger } from '../logger.ts';
 import type { HostSession } from './session-registry.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
@@ -13,6 +14,8 @@ export interface SessionLimits {
   maxStoredBytes: number;
   /** In auto mode: a call still unanswered after this long switches to an SSE stream (first byte out). */
   sseAfterMs: number;
+  /** Unsent bytes a stream may hold before its reader counts as gone and it is dropped (sse-stream.ts). */
+  maxStreamBufferBytes: number;
 }
 
 interface StoredEvent {
@@ -38,6 +41,7 @@ export class StreamableSession implements HostSession {
   closed = false;
   readonly #heartbeat: Heartbeat;
   readonly #limits: SessionLimits;
+  readonly #log: Logger | undefined;
   readonly #exchanges = new Map<JsonRpcId, Exchange>();
   #standalone: SseStream | null = null;
   #standaloneId = '';
@@ -59,6 +63,7 @@ export class StreamableSession implements HostSession {
     heartbeat: Heartbeat;
     limits: SessionLimits;
     responseMode: ResponseMode;
+    log?: Logger;
   }) {
     this.id = options.id;
     this.teammate = options.teammate;
@@ -67,6 +72,7 @@ export class StreamableSession implements HostSession {
     this.protocolVersion = options.protocolVersion;
     this.#heartbeat = options.heartbeat;
     this.#limits = options.limits;
+    this.#log = options.log?.child({ session: options.id, teammate: options.teammate, server: options.server.name });
     this.responseMode = options.responseMode;
   }
 
@@ -183,6 +189,8 @@ export class StreamableSession implements HostSession {
   openStream(res: ServerResponse, primingEventId: string | undefined): SseStream {
     return new SseStream(res, {
       heartbeat: this.#heartbeat,
+      maxBufferedBytes: this.#limits.maxStreamBufferBytes,
+      log: this.#log,
       headers: { 'mcp-session-id': this.id },
       primingEventId,
     });

@@ -9,6 +9,7 @@ export const PROTOCOL = '2025-11-25';
 export interface RawSession {
   /** The transport's name, for messages. */
   readonly kind: 'streamable' | 'url-token' | 'legacy';
+  readonly sessionId: string;
   /** Sends a body as is; resolves with the POST's status and text. */
   post(body: string, signal?: AbortSignal): Promise<{ status: number; text: string }>;
   /** Legacy only: the next `message` event on the stream whose id matches (the answer to a 202). */
@@ -45,6 +46,7 @@ export async function openStreamable(base: string, server: string, token: string
   assert.equal((await post(INITIALIZED)).status, 202);
   return {
     kind: urlToken ? 'url-token' : 'streamable',
+    sessionId: id,
     post,
     async close() {
       await fetch(endpoint, { method: 'DELETE', headers }).then((r) => r.text()).catch(() => {});
@@ -67,6 +69,7 @@ export async function openLegacy(base: string, server: string, token: string): P
   };
   const session: RawSession = {
     kind: 'legacy',
+    sessionId: new URL(messagesUrl).searchParams.get('sessionId')!,
     post,
     answer: (id, timeoutMs = 10_000) => events.nextMessage(id, timeoutMs),
     async close() {

@@ -31,6 +31,7 @@ import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
 import { AdminInputError, handleAdmin } from './admin/admin-api.ts';
 import type { ShareState } from './admin/host-api.ts';
 import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './gateway/server-name.ts';
+import { parseLogFileLine } from './supervision/log-file-line.ts';
 import { HARBOR_VERSION } from './version.ts';
 
 /** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
@@ -97,7 +98,7 @@ function tailFile(file: string, lines: number): Array<{ at: number; stream: stri
       .split('\n')
       .filter(Boolean)
       .slice(-lines)
-      .map((line) => ({ at: 0, stream: 'stderr', line }));
+      .map(parseLogFileLine);
   } catch {
     return [];
   }

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { createLogger } from '../../server/logger.ts';
@@ -8,6 +9,7 @@ import { HealthWatcher } from '../core/health-watcher.ts';
 import { HostController } from '../core/host-controller.ts';
 import { onWakeFromSleep } from '../core/sleep-detector.ts';
 import { homePaths, UsageError } from './common.ts';
+import { clock, humanLogLine, teeToTerminal } from './terminal-lines.ts';
 
 export async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' }, container: { type: 'boolean' } }, strict: true });
@@ -23,23 +25,33 @@ export async function serve(args: string[]): Promise<void> {
   const paths = homePaths();
   // Before anything is written (admin.secret, controller.json, host.json): a second serve touches nothing.
   lockHome(paths.home);
-  const log = createLogger({ name: 'harbor' });
+  // JSON in logs/harbor.log; serve's own lines also on the terminal, as human lines. The supervisor
+  // gets the file alone: its state changes reach the terminal once, as 'log' events (below).
+  const say = (line: string) => {
+    if (process.stderr.writable) process.stderr.write(line + '\n');
+  };
+  const fileLog = createLogger({ name: 'harbor', file: join(paths.logs, 'harbor.log') });
+  const log = teeToTerminal(fileLog, say);
   const tunnelTimeout = Number(process.env.HARBOR_TUNNEL_TIMEOUT_SECONDS);
   const limitMb = configuredHostLimitMb(values.config ?? paths.config);
   const controller = new HostController({
     home: paths.home,
     configFile: values.config,
     port,
-    logger: log,
+    logger: fileLog,
     ...(limitMb ? { memoryLimitBytes: limitMb * 1024 * 1024 } : {}),
     ...(tunnelTimeout > 0 ? { tunnel: { readyTimeoutMs: tunnelTimeout * 1000 } } : {}),
   });
-  // The child's own log lines (pino JSON on stderr) stay visible in the foreground, as one stream.
-  // The host's log lines, shown in the foreground; a closed stderr (the terminal or pipe went away)
-  // must not stop the supervisor.
+  // The host's log lines, shown in the foreground as human lines; a closed stderr (the terminal or
+  // pipe went away) must not stop the supervisor.
   process.stderr.on('error', () => {});
+  let plainLinesAtStart = 0;
   controller.on('log', (event) => {
-    if (event.stream !== 'stdout' && process.stderr.writable) process.stderr.write(event.line + '\n');
+    if (event.stream === 'stdout' || !process.stderr.writable) return;
+    if (event.stream === 'supervisor') return say(`${clock(event.at)} host  ${event.line}`);
+    const line = humanLogLine(event.line, event.at);
+    if (line === event.line && !announced) plainLinesAtStart++;
+    say(line);
   });
   controller.on('state', (event) => {
     writeFileSync(paths.controller, JSON.stringify({ pid: process.pid, host: controller.info() }) + '\n');
@@ -62,7 +74,13 @@ export async function serve(args: string[]): Promise<void> {
     announced = true;
     process.stdout.write(`Harbor is serving ${ready.servers.map((s) => `/mcp/${s}`).join(', ')} at ${ready.url}\n`);
   });
-  await controller.start();
+  try {
+    await controller.start();
+  } catch (error) {
+    // host-main explained a fatal start in plain lines, shown above as they came: not twice.
+    if ((error as Error).name === 'HostStartError' && plainLinesAtStart > 0) process.exit(2);
+    throw error;
+  }
   watcher.start();
   controller.on('share', (state) => {
     if (state.publicUrl) log.info({ state: state.state, url: state.publicUrl }, 'sharing');

@@ -69,6 +69,27 @@ export function appAssetFile(path: string): string | null {
   return file;
 }
 
+/**
+ * Node 24's type stripping, without its one-time "ExperimentalWarning: stripTypeScriptTypes" on the
+ * host's stderr (seen by every user who opens the dashboard). Only that warning is dropped, and only
+ * during this call: every other warning passes. Chosen over pre-building the renderer at build time,
+ * which would add a build step for the UI's few files and a second copy of them to keep in step; the
+ * API's behaviour in 'strip' mode (erase types, keep positions) is what the UI relies on either way.
+ */
+function stripTypes(source: string): string {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    if (type === 'ExperimentalWarning' && String(warning).includes('stripTypeScriptTypes')) return;
+    return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return stripTypeScriptTypes(source, { mode: 'strip' });
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
 /** The asset for a path under /app, with its content type; `.ts` comes back as JavaScript. */
 export async function loadAppAsset(path: string): Promise<AppAsset> {
   const file = appAssetFile(path);
@@ -82,7 +103,7 @@ export async function loadAppAsset(path: string): Promise<AppAsset> {
   } catch {
     return notFound();
   }
-  if (file.endsWith('.ts')) body = Buffer.from(stripTypeScriptTypes(body.toString('utf8'), { mode: 'strip' }));
+  if (file.endsWith('.ts')) body = Buffer.from(stripTypes(body.toString('utf8')));
   if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
   cache.set(file, body);
   return { status: 200, contentType, body };

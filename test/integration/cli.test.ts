@@ -76,8 +76,9 @@ test('harbor token add/list/revoke, and serve on a free port with that token', a
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.equal(code, 0);
-    // Debug logs name the teammate, never the token.
-    assert.match(logs, /"teammate":"alice"/);
+    // The terminal gets human lines (JSON stays in the log files); they name the teammate, never the token.
+    assert.match(logs, /^\d\d:\d\d:\d\d info  session started .*teammate=alice/m);
+    assert.doesNotMatch(logs, /^\{"level"/m);
     assert.ok(!logs.includes(issued.token.slice(4)));
   } finally {
     child.kill('SIGKILL');

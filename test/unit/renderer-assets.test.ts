@@ -67,3 +67,18 @@ test('nothing outside the renderer folder and the vendor list is served', async 
   assert.equal(appAssetFile('/app/sections/../../server/host.ts'), null);
   assert.equal((await get('/app/', { method: 'POST' })).status, 405);
 });
+
+test('serving a .ts module prints no ExperimentalWarning, and other warnings still pass', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const assets = new URL('../../server/http/app-assets.ts', import.meta.url).href;
+  const script = `const { loadAppAsset } = await import(${JSON.stringify(assets)});
+const asset = await loadAppAsset('/app/charts.ts');
+if (asset.status !== 200) process.exit(1);
+process.stdout.write(String(asset.body.length));
+process.emitWarning('still here', 'ExperimentalWarning');`;
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+  assert.ok(Number(stdout) > 0);
+  assert.doesNotMatch(stderr, /stripTypeScriptTypes/);
+  assert.match(stderr, /ExperimentalWarning: still here/);
+});

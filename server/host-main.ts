@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/load-config.ts';
 import { AdminInputError } from './admin/admin-api.ts';
+import { SupervisorRequests } from './admin/supervisor-requests.ts';
 import { startHost, type Host, type ShareControl, type ShareState } from './host.ts';
 import { createLogger } from './logger.ts';
 
@@ -51,23 +52,24 @@ function onSupervisorMessage(listener: (message: ShareIpc) => void): void {
 
 let host: Host | null = null;
 let shareState: ShareState = { state: 'off', mode: null, publicUrl: null, lastError: null };
-const waiting = new Map<number, { resolve: (s: ShareState) => void; reject: (e: Error) => void }>();
-let nextId = 1;
+// Share start/stop asked of the supervisor; every wait ends (reply, disconnect, timeout).
+const waiting = new SupervisorRequests<ShareState>();
 onSupervisorMessage((message) => {
   if (message?.type === 'share-state') {
     shareState = message.state;
     host?.applyShareState(message.state);
   } else if (message?.type === 'share-reply') {
-    const pending = waiting.get(message.id);
-    waiting.delete(message.id);
-    if (message.error) pending?.reject(new AdminInputError(message.error));
-    else if (message.state) pending?.resolve(message.state);
+    const outcome = message.error
+      ? { error: new AdminInputError(message.error) }
+      : message.state
+        ? { value: message.state }
+        : { error: new AdminInputError('the supervisor answered without a share state') };
+    waiting.reply(message.id, outcome);
   }
 });
 function askSupervisor(action: 'start' | 'stop', request?: Record<string, unknown>): Promise<ShareState> {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    waiting.set(id, { resolve, reject });
+  return waiting.ask(`${action} sharing`, (id) => {
+    if (!parentPort && !process.connected) throw new Error('the supervisor has disconnected');
     toSupervisor!({ type: 'share-request', id, action, ...(request ? { request } : {}) } satisfies ShareIpc);
   });
 }
@@ -107,7 +109,11 @@ try {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // The supervisor died without stopping us: do not live on as an orphan holding the port.
-  process.on('disconnect', () => stop('supervisor gone'));
+  process.on('disconnect', () => {
+    // Pending share calls would otherwise wait for a reply that cannot come: 503 them first.
+    waiting.disconnected('the supervisor has disconnected');
+    stop('supervisor gone');
+  });
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`harbor: ${error.message}\nThe file was left unchanged.\n`);

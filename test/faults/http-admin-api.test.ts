@@ -1,11 +1,14 @@
 /**
  * Issue 12, defect 12 (admin API): a malformed percent-encoding is the caller's 400, not a 500; a
  * known path with the wrong method is a 405 naming the allowed ones; bodies over the admin limit or
- * nested too deep are 413 / 400.
+ * nested too deep are 413 / 400; a share call waiting on a supervisor that hangs up ends in a 503.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { AdminUnavailableError } from '../../server/admin/admin-api.ts';
+import { SupervisorRequests } from '../../server/admin/supervisor-requests.ts';
 import { startTestHost, type TestHost } from '../helpers/harbor.ts';
+import { startHostProcess } from '../helpers/host-process.ts';
 
 describe('admin API refusals', () => {
   let h: TestHost;
@@ -67,5 +70,47 @@ describe('admin API refusals', () => {
     assert.equal((await admin('POST', '/admin/teammates', '[1]')).status, 400);
     assert.equal((await admin('POST', '/admin/teammates', '{"name":')).status, 400);
     assert.equal((await admin('GET', '/admin/status')).status, 200);
+  });
+});
+
+describe('share calls waiting on the supervisor (host-main)', () => {
+  test('every wait ends: reply, refusal, disconnect (pending and later asks), timeout', async () => {
+    const requests = new SupervisorRequests<string>({ replyTimeoutMs: 50 });
+    const sent: number[] = [];
+    const first = requests.ask('start sharing', (id) => sent.push(id));
+    const second = requests.ask('stop sharing', (id) => sent.push(id));
+    requests.reply(sent[0]!, { value: 'online' });
+    requests.reply(sent[1]!, { error: new Error('no cloudflared') });
+    assert.equal(await first, 'online');
+    await assert.rejects(second, /no cloudflared/);
+    await assert.rejects(requests.ask('start sharing', () => {}), (e: Error) => e instanceof AdminUnavailableError && /did not answer in 0.05 s/.test(e.message));
+    await assert.rejects(requests.ask('start sharing', () => { throw new Error('channel closed'); }), AdminUnavailableError);
+    const pending = [requests.ask('start sharing', () => {}), requests.ask('stop sharing', () => {})];
+    assert.equal(requests.pending, 2);
+    requests.disconnected('the supervisor has disconnected');
+    for (const p of pending) await assert.rejects(p, (e: Error) => e instanceof AdminUnavailableError && /disconnected/.test(e.message));
+    await assert.rejects(requests.ask('start sharing', () => assert.fail('nothing is sent once the supervisor is gone')), AdminUnavailableError);
+    assert.equal(requests.pending, 0);
+  });
+
+  test('the host child answers a share call 503 when its supervisor disconnects while it waits, then exits', async () => {
+    const h = await startHostProcess({});
+    try {
+      const asked = new Promise<unknown>((resolve) => h.child.on('message', (m: { type?: string }) => m?.type === 'share-request' && resolve(m)));
+      const call = fetch(`${h.url}/admin/share`, {
+        method: 'POST',
+        headers: { 'x-harbor-admin-secret': h.secret, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ mode: 'quick' }),
+      }).then(async (r) => ({ status: r.status, text: await r.text() }));
+      await asked; // the host now waits for a reply that will never come
+      const exited = new Promise<number | null>((resolve) => h.child.once('exit', (code) => resolve(code)));
+      h.child.disconnect();
+      const answer = await call;
+      assert.equal(answer.status, 503, answer.text);
+      assert.match(answer.text, /supervisor has disconnected/);
+      assert.equal(await exited, 0, 'the orphaned host stops cleanly');
+    } finally {
+      await h.stop();
+    }
   });
 });

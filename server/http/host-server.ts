@@ -163,7 +163,8 @@ export function createHostServer(options: HostServerOptions): HostServer {
     }
     const hosted = servers.get(name!);
     if (!hosted) {
-      sendError(res, 404, `No server named "${name}". Hosted: ${[...servers.keys()].join(', ') || 'none'}`);
+      // A 404 with -32600 (the request names nothing served), not -32603 (a host fault).
+      sendError(res, 404, `No server named "${name}"; served: ${[...servers.keys()].join(', ') || 'none'}`);
       return;
     }
     if (teammate.scope && !teammate.scope.includes(hosted.name)) {

@@ -29,7 +29,7 @@ function dockerfile(o: BundleOptions): string {
           '',
         ].join('\n')
       : '',
-    TOKENS_COPY: o.withTokens ? '# Teammates and their hashed tokens, added to the store at start if absent (never clear tokens).\nCOPY tokens.json /etc/harbor/tokens.json\n' : '',
+    TOKENS_COPY: o.withTokens ? '# Teammates and their hashed tokens, added to the store at start if absent (never clear tokens).\nCOPY --chown=harbor:harbor tokens.json /etc/harbor/tokens.json\n' : '',
   }, 'Dockerfile');
 }
 

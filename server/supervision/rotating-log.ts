@@ -1,5 +1,6 @@
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { restartDelay, type RestartDelayOptions } from './backoff.ts';
 
 /** The stream a line came from: the child's stdout or stderr, or the supervisor's own notes about it. */
 export type LogStream = 'stdout' | 'stderr' | 'supervisor';
@@ -24,7 +25,17 @@ export interface RotatingLogOptions {
    * than buffered without bound behind a slow disk. Default 4 MiB.
    */
   maxPendingBytes?: number;
+  /** Epoch milliseconds, for the retry delay after a failed write. */
+  now?: () => number;
 }
+
+/**
+ * After a failed write (ENOSPC, EIO, a vanished folder) the file is tried again on the first line written
+ * after this delay, growing while it keeps failing; lines in between are dropped and counted, and the count
+ * is the first thing written once the disk takes lines again. A timer is not needed: nothing to write,
+ * nothing to retry.
+ */
+const RETRY_DELAY: RestartDelayOptions = { initialMs: 100, factor: 2, maxMs: 5_000, resetAfterMs: 0 };
 
 /**
  * Captured output of one supervised process: appended to a size-rotated file (bounded on disk: `files × maxBytes`)
@@ -48,6 +59,11 @@ export class RotatingLog {
   #flushing: Promise<void> | null = null;
   #closed = false;
   #failed: Error | null = null;
+  /** Consecutive failed attempts, and when the next one may be made. */
+  #failures = 0;
+  #retryAt = 0;
+  #dropReason = 'disk too slow';
+  readonly #now: () => number;
 
   constructor(options: RotatingLogOptions = {}) {
     this.file = options.file;
@@ -55,6 +71,7 @@ export class RotatingLog {
     this.files = Math.max(1, Math.floor(options.files ?? 3));
     this.tailLines = Math.max(1, Math.floor(options.tailLines ?? 200));
     this.maxPendingBytes = options.maxPendingBytes ?? 4 * 1024 * 1024;
+    this.#now = options.now ?? Date.now;
   }
 
   write(line: string, stream: LogStream = 'stdout', at: number = Date.now()): void {
@@ -62,13 +79,17 @@ export class RotatingLog {
     if (this.file === undefined || this.#closed) return;
     const text = clip(`${new Date(at).toISOString()} ${stream} ${line}`, this.maxBytes - 64) + '\n';
     const bytes = Buffer.byteLength(text);
+    if (this.#failed && this.#now() < this.#retryAt) {
+      this.#dropped += 1;
+      return;
+    }
     if (this.#pendingBytes + bytes > this.maxPendingBytes) {
       this.#dropped += 1;
       return;
     }
     this.#pending.push(text);
     this.#pendingBytes += bytes;
-    this.#flushing ??= this.#flush();
+    this.#kick();
   }
 
   /** The last `n` lines (all kept lines when `n` is absent), oldest first. */
@@ -85,9 +106,14 @@ export class RotatingLog {
     return Array.from({ length: this.files }, (_, i) => (i === 0 ? this.file as string : `${this.file}.${i}`));
   }
 
-  /** The error that stopped file writing, if any (the tail keeps working). */
+  /** The error of the last failed write while writing is failing; null once a write worked again. */
   get error(): Error | null {
     return this.#failed;
+  }
+
+  /** Lines dropped since the last note about drops reached the file. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** Resolves once everything written so far is on disk. */
@@ -112,33 +138,55 @@ export class RotatingLog {
     this.#ringStart = (this.#ringStart + 1) % this.tailLines;
   }
 
-  async #flush(): Promise<void> {
+  /**
+   * Starts draining unless a drain runs. The promise is stored before it can settle (`finally` runs
+   * asynchronously): storing the result of an async function that finished synchronously once left a
+   * settled promise here for good, and `flush()` spun on it at 100 % CPU.
+   */
+  #kick(): void {
+    if (this.#flushing) return;
+    this.#flushing = this.#drain().finally(() => {
+      this.#flushing = null;
+    });
+  }
+
+  async #drain(): Promise<void> {
+    let inFlight = 0;
     try {
-      while (this.#pending.length > 0 && !this.#failed) {
-        if (this.#dropped > 0) {
-          const note = `${new Date().toISOString()} supervisor [${this.#dropped} lines dropped: disk too slow]\n`;
-          this.#pending.unshift(note);
-          this.#pendingBytes += Buffer.byteLength(note);
-          this.#dropped = 0;
-        }
+      while (this.#pending.length > 0) {
         await this.#open(); // the current size decides how much of the batch still fits
+        const noted = this.#dropped;
+        const note = noted > 0 ? `${new Date(this.#now()).toISOString()} supervisor [${noted} lines dropped: ${this.#dropReason}]\n` : '';
         const batch = this.#takeBatch();
-        await this.#append(batch);
+        inFlight = batch.lines;
+        await this.#append(note + batch.text);
+        inFlight = 0;
+        this.#dropped -= noted;
+        this.#failed = null;
+        this.#failures = 0;
+        this.#dropReason = 'disk too slow';
       }
     } catch (error) {
       // A full or read-only disk must not take the supervisor down; the in-memory tail keeps the recent lines.
+      // What waited is dropped and counted (the batch in flight may be partly written), and the file is
+      // reopened on the next attempt: space may come back, or the file may have been removed.
       this.#failed = error as Error;
+      this.#dropReason = `write failed, ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+      this.#dropped += inFlight + this.#pending.length;
       this.#pending = [];
       this.#pendingBytes = 0;
-    } finally {
-      this.#flushing = null;
+      this.#retryAt = this.#now() + restartDelay(this.#failures++, RETRY_DELAY);
+      const handle = this.#handle;
+      this.#handle = null;
+      await handle?.close().catch(() => {});
     }
   }
 
   /** Pending lines up to what still fits in the current file (at least one line, so a rotation always makes room). */
-  #takeBatch(): string {
+  #takeBatch(): { text: string; lines: number } {
     let text = '';
     let bytes = 0;
+    let lines = 0;
     const room = Math.max(0, this.maxBytes - this.#size);
     while (this.#pending.length > 0) {
       const next = this.#pending[0] as string;
@@ -146,11 +194,12 @@ export class RotatingLog {
       if (text.length > 0 && bytes + size > room) break;
       text += next;
       bytes += size;
+      lines++;
       this.#pending.shift();
       this.#pendingBytes -= size;
       if (bytes > room) break;
     }
-    return text;
+    return { text, lines };
   }
 
   async #append(text: string): Promise<void> {

@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { forEachLine } from '../../server/supervision/line-splitter.ts';
 import { RotatingLog } from '../../server/supervision/rotating-log.ts';
+import { mountSmallDisk } from '../helpers/tmpfs.ts';
 
 let dir = '';
 before(async () => {
@@ -69,6 +70,66 @@ describe('RotatingLog', () => {
     ]);
     assert.deepEqual(log.tail(0), []);
     assert.deepEqual(log.paths(), []);
+  });
+
+  it('a full disk drops lines (counted) and writing resumes when space returns; flush and close finish', async (t) => {
+    const disk = mountSmallDisk(1024 * 1024);
+    if ('skip' in disk) return t.skip(disk.skip);
+    t.after(() => disk.unmount());
+    let now = 1_000_000;
+    const file = join(disk.dir, 'logs', 'host.log');
+    const log = new RotatingLog({ file, maxBytes: 64 * 1024, files: 2, now: () => now });
+    log.write('before the disk filled');
+    await log.flush();
+
+    disk.fill();
+    log.write('x'.repeat(8_000)); // more than the last free page: ENOSPC
+    await log.flush();
+    assert.equal((log.error as NodeJS.ErrnoException | null)?.code, 'ENOSPC');
+    for (let i = 0; i < 50; i++) log.write(`while full ${i}`);
+    // This used to spin forever on a settled promise (the 100 % CPU stop); it must settle.
+    await log.flush();
+    assert.equal(log.dropped, 51);
+    assert.deepEqual(log.tail(1).map((l) => l.line), ['while full 49'], 'the in-memory tail keeps working');
+
+    disk.free();
+    now += 60_000; // past the retry delay
+    log.write('space is back');
+    await log.flush();
+    assert.equal(log.error, null);
+    assert.equal(log.dropped, 0);
+    const text = await readFile(file, 'utf8');
+    assert.match(text, /before the disk filled\n/);
+    assert.match(text, /supervisor \[51 lines dropped: write failed, ENOSPC\]\n\S+ stdout space is back\n$/);
+    await log.close();
+  });
+
+  it('retries a failing file on the first line after a growing delay, not on every line', async (t) => {
+    const disk = mountSmallDisk(256 * 1024);
+    if ('skip' in disk) return t.skip(disk.skip);
+    t.after(() => disk.unmount());
+    let now = 0;
+    const file = join(disk.dir, 'up.log');
+    const log = new RotatingLog({ file, maxBytes: 64 * 1024, now: () => now });
+    disk.fill();
+    log.write('y'.repeat(8_000));
+    await log.flush();
+    assert.ok(log.error);
+    log.write('within the delay');
+    await log.flush();
+    assert.equal(log.dropped, 2, 'dropped without touching the disk');
+    now += 100; // the first delay
+    log.write('retried');
+    await log.flush();
+    assert.equal(log.dropped, 3, 'a retry that failed again');
+    now += 150; // the delay doubled: still waiting
+    log.write('within the longer delay');
+    assert.equal(log.dropped, 4);
+    disk.free();
+    now += 100;
+    log.write('recovered');
+    await log.close();
+    assert.match(await readFile(file, 'utf8'), /\[4 lines dropped: write failed, ENOSPC\]\n\S+ stdout recovered\n$/);
   });
 
   it('names its files', () => {

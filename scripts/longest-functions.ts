@@ -10,10 +10,11 @@
  *
  * Parsing only (no program, no type check), so it runs in a second over a tree with half-done edits.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { projectPath, sourceFiles } from './source-files.ts';
 
 export interface FunctionLength {
   file: string;
@@ -23,18 +24,6 @@ export interface FunctionLength {
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SOURCE = /\.(ts|cts|mts)$/;
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir)) {
-    if (entry === 'node_modules' || entry === 'dist' || entry.startsWith('.')) continue;
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
-    else if (SOURCE.test(entry) && !entry.endsWith('.d.ts')) out.push(path);
-  }
-  return out;
-}
 
 function isFunctionLike(node: ts.Node): node is ts.FunctionLikeDeclaration {
   return (
@@ -67,7 +56,7 @@ function functionName(node: ts.FunctionLikeDeclaration, file: ts.SourceFile): st
 export function measureFile(path: string, root = ROOT): FunctionLength[] {
   const text = readFileSync(path, 'utf8');
   const file = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
-  const rel = relative(root, path).split(sep).join('/');
+  const rel = projectPath(root, path);
   const found: FunctionLength[] = [];
   const visit = (node: ts.Node): void => {
     if (isFunctionLike(node) && node.body) {

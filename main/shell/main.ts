@@ -95,52 +95,10 @@ async function run(): Promise<void> {
     log.info(`notified: ${spec.title}`);
   });
 
-  function trayImage(state: TrayState) {
-    const image = nativeImage.createFromPath(trayIconFile(state, process.platform, ICONS));
-    if (process.platform === 'darwin') image.setTemplateImage(true);
-    return image;
-  }
-
   function setTray(state: TrayState, reasons: readonly string[]): void {
     if (state !== trayState) tray.setImage(trayImage(state));
     trayState = state;
     tray.setToolTip(trayTooltip(state, reasons));
-  }
-
-  function createPopover(): BrowserWindow {
-    const window = new BrowserWindow({
-      ...POPOVER_SIZE,
-      show: false,
-      frame: false,
-      resizable: false,
-      movable: false,
-      minimizable: false,
-      maximizable: false,
-      fullscreenable: false,
-      skipTaskbar: true,
-      alwaysOnTop: true,
-      webPreferences: {
-        preload: PRELOAD,
-        contextIsolation: true,
-        sandbox: true,
-        nodeIntegration: false,
-        webSecurity: true,
-        spellcheck: false,
-      },
-    });
-    window.on('blur', () => {
-      if (!window.webContents.isDevToolsOpened()) window.hide();
-    });
-    // The popover never navigates or opens windows; links go to the user's browser.
-    window.webContents.on('will-navigate', (event, url) => {
-      if (!url.startsWith(`${APP_SCHEME}://ui/`)) event.preventDefault();
-    });
-    window.webContents.setWindowOpenHandler(({ url }) => {
-      if (url.startsWith('https://')) void shell.openExternal(url);
-      return { action: 'deny' };
-    });
-    void window.loadURL(POPOVER_URL);
-    return window;
   }
 
   function togglePopover(): void {
@@ -260,4 +218,46 @@ async function run(): Promise<void> {
     setTray('red', [(error as Error).message.split('\n')[0] ?? 'Harbor host failed to start']);
     if (Notification.isSupported()) new Notification({ title: 'Harbor could not start', body: (error as Error).message.split('\n')[0] ?? '' }).show();
   }
+}
+
+function trayImage(state: TrayState) {
+  const image = nativeImage.createFromPath(trayIconFile(state, process.platform, ICONS));
+  if (process.platform === 'darwin') image.setTemplateImage(true);
+  return image;
+}
+
+function createPopover(): BrowserWindow {
+  const window = new BrowserWindow({
+    ...POPOVER_SIZE,
+    show: false,
+    frame: false,
+    resizable: false,
+    movable: false,
+    minimizable: false,
+    maximizable: false,
+    fullscreenable: false,
+    skipTaskbar: true,
+    alwaysOnTop: true,
+    webPreferences: {
+      preload: PRELOAD,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      spellcheck: false,
+    },
+  });
+  window.on('blur', () => {
+    if (!window.webContents.isDevToolsOpened()) window.hide();
+  });
+  // The popover never navigates or opens windows; links go to the user's browser.
+  window.webContents.on('will-navigate', (event, url) => {
+    if (!url.startsWith(`${APP_SCHEME}://ui/`)) event.preventDefault();
+  });
+  window.webContents.setWindowOpenHandler(({ url }) => {
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  void window.loadURL(POPOVER_URL);
+  return window;
 }

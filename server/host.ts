@@ -20,6 +20,7 @@ import { createDocsServer, ensureDocsFolder } from './docs/docs-server.ts';
 import { HostedServer, type HostedServerStatus } from './gateway/hosted-server.ts';
 import { InProcessUpstream } from './gateway/in-process-upstream.ts';
 import { StdioUpstream } from './gateway/stdio-upstream.ts';
+import type { LivenessOptions } from './gateway/liveness-probe.ts';
 import type { CallEvent } from './gateway/upstream-router.ts';
 import { ensureHome, harborPaths, type HarborPaths } from './harbor-home.ts';
 import { createHostServer, type HostServer } from './http/host-server.ts';
@@ -64,6 +65,8 @@ export interface HostOptions {
   share?: ShareControl;
   /** Test hook: how often processes and connections are sampled for the metrics. */
   metricsSampleMs?: number;
+  /** Test hook: intervals of the frozen-server probe (liveness-probe.ts). */
+  liveness?: Partial<LivenessOptions>;
 }
 
 export interface Host {
@@ -201,6 +204,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
       },
       log,
       onCallDone,
+      liveness: options.liveness,
+      // A server frozen past the probe's bound holds every caller until the per-call timeout (300 s):
+      // a graceful restart fails those calls at once with the reason and brings the server back.
+      restartUpstream: (upstream, reason) => {
+        if (!(upstream instanceof StdioUpstream)) return;
+        observability?.noteRestart(upstream.supervisor, 'unresponsive');
+        void upstream.supervisor.restart(reason);
+      },
       toolCache: entry.cache && toolCache
         ? new ToolResultCache(toolCache, name, { tools: entry.cache.tools, ttlMs: entry.cache.ttlSeconds * 1000 })
         : undefined,

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import type { LivenessOptions } from './liveness-probe.ts';
 import type { SupervisorInfo } from '../supervision/supervisor.ts';
 import type { ClientPeer } from './client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.ts';
@@ -18,13 +19,25 @@ export interface HostedServerOptions {
   log: Logger;
   onCallDone?: (server: string, event: CallEvent) => void;
   toolCache?: ToolResultCache | undefined;
+  /** Intervals of the frozen-server probe (tests shorten them). */
+  liveness?: Partial<LivenessOptions> | undefined;
+  /** Restarts an upstream the probe found frozen; without it a frozen server is only reported. */
+  restartUpstream?: (upstream: Upstream, reason: string) => void;
 }
 
 export interface HostedServerStatus {
   name: string;
   mode: ServerMode;
   sessions: number;
-  upstreams: Array<{ pid: number | undefined; up: boolean; sessions: number; inFlight: number; process: SupervisorInfo | null }>;
+  upstreams: Array<{
+    pid: number | undefined;
+    up: boolean;
+    sessions: number;
+    inFlight: number;
+    /** Set while it leaves a ping unanswered with calls waiting (liveness-probe.ts). */
+    unresponsiveForMs: number | null;
+    process: SupervisorInfo | null;
+  }>;
 }
 
 /** One entry of `mcpServers` as served at /mcp/<name>: picks the router each session talks through. */
@@ -94,6 +107,7 @@ export class HostedServer {
         up: r.upstream.up,
         sessions: r.sessionCount,
         inFlight: r.inFlightCount,
+        unresponsiveForMs: r.unresponsiveForMs,
         process: r.upstream.info?.() ?? null,
       })),
     };
@@ -119,13 +133,17 @@ export class HostedServer {
 
   #newRouter(ownedBySession: boolean): UpstreamRouter {
     const onCallDone = this.#options.onCallDone;
-    return new UpstreamRouter(this.#options.createUpstream(), {
+    const upstream = this.#options.createUpstream();
+    const restart = this.#options.restartUpstream;
+    return new UpstreamRouter(upstream, {
       serverName: this.name,
       serial: this.mode === 'serial',
       offerRoots: ownedBySession,
       requestTimeoutMs: this.#options.requestTimeoutMs,
       log: this.#options.log,
       toolCache: this.#options.toolCache,
+      liveness: this.#options.liveness,
+      ...(restart ? { onStuck: (reason: string) => restart(upstream, reason) } : {}),
       ...(onCallDone ? { onCallDone: (event: CallEvent) => onCallDone(this.name, event) } : {}),
     });
   }

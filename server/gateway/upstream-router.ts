@@ -12,6 +12,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from './jsonrpc.ts';
+import { startLivenessProbe, type LivenessOptions, type LivenessProbe } from './liveness-probe.ts';
 import { LATEST_PROTOCOL_VERSION, negotiateProtocolVersion } from './protocol-version.ts';
 import { routedParamsProblem } from './routed-params.ts';
 import type { ToolResultCache } from './tool-cache.ts';
@@ -30,6 +31,10 @@ export interface RouterOptions {
   onCallDone?: (event: CallEvent) => void;
   /** Results of cacheable tools, served without reaching the upstream. */
   toolCache?: ToolResultCache | undefined;
+  /** Intervals of the ping that notices a frozen server (liveness-probe.ts); tests shorten them. */
+  liveness?: Partial<LivenessOptions> | undefined;
+  /** The probe found the server frozen past its bound: restart it (calls in flight then fail at once). */
+  onStuck?: (reason: string) => void;
 }
 
 export interface CallEvent {
@@ -100,6 +105,7 @@ export class UpstreamRouter {
   #init: Promise<InitializeResult> | null = null;
   #initResult: InitializeResult | null = null;
   #closed = false;
+  readonly #liveness: LivenessProbe;
 
   constructor(upstream: Upstream, options: RouterOptions) {
     this.upstream = upstream;
@@ -108,6 +114,7 @@ export class UpstreamRouter {
     upstream.onUnreadable = (line) => this.#unreadable(line);
     upstream.onDown = (reason, planned) => this.#upstreamDown(reason, planned);
     upstream.onUp = () => this.#upstreamUp();
+    this.#liveness = this.#startLiveness();
   }
 
   get sessionCount(): number {
@@ -116,6 +123,11 @@ export class UpstreamRouter {
 
   get inFlightCount(): number {
     return this.#inFlight.size;
+  }
+
+  /** How long the upstream has left a ping unanswered while calls wait, or null when it is not unresponsive. */
+  get unresponsiveForMs(): number | null {
+    return this.#liveness.silentMs();
   }
 
   attach(session: ClientPeer): void {
@@ -235,6 +247,7 @@ export class UpstreamRouter {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#liveness.stop();
     for (const session of [...this.#sessions.keys()]) this.detach(session);
     await this.upstream.close();
   }
@@ -367,6 +380,7 @@ export class UpstreamRouter {
   }
 
   #fromUpstream(message: JsonRpcMessage): void {
+    this.#liveness.heard();
     if (isResponse(message)) {
       const id = message.id;
       if (typeof id !== 'number') return;
@@ -579,6 +593,7 @@ export class UpstreamRouter {
     const result = response.result as unknown as InitializeResult;
     this.upstream.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     this.#initResult = result;
+    this.#liveness.up();
     // "readOnly" caching needs the tools' annotations before the first call.
     // Tool annotations decide what is cacheable ("readOnly") and what a planned restart may replay.
     this.#internalRequest('tools/list', {}).then((r) => this.#learnTools(r.result), () => {});
@@ -589,7 +604,23 @@ export class UpstreamRouter {
     return result;
   }
 
+  /** Pings through this router's id space (its answer is recognised like initialize's) while calls are overdue. */
+  #startLiveness(): LivenessProbe {
+    const server = this.#options.serverName;
+    const log = this.#options.log;
+    const seconds = (ms: number) => Math.round(ms / 1000);
+    return startLivenessProbe(this.#options.liveness ?? {}, {
+      // Map order is insertion order: the first call in flight is the oldest.
+      oldestInFlightAt: () => this.#inFlight.values().next().value?.startedAt ?? null,
+      ping: () => this.#internalRequest('ping', {}, this.#options.requestTimeoutMs),
+      onUnresponsive: (ms) => log.warn({ server, inFlight: this.#inFlight.size }, `server is not answering (no reply to ping for ${seconds(ms)} s)`),
+      onResponsive: (ms) => log.info({ server }, `server is answering again after ${seconds(ms)} s`),
+      onStuck: (ms) => this.#options.onStuck?.(`not answering: no reply to ping for ${seconds(ms)} s`),
+    });
+  }
+
   #upstreamDown(reason: string, planned: boolean): void {
+    this.#liveness.down();
     this.#initResult = null;
     for (const [, resolve] of this.#internal) resolve(errorResponse(null, ErrorCode.UpstreamUnavailable, reason));
     this.#internal.clear();

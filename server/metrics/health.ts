@@ -4,7 +4,8 @@
  *
  *   red   : the host is not running (stopped, errored, crash-looping, or absent), any supervised
  *           process is errored, or sharing is on and the tunnel is down or off.
- *   amber : a warning alert is firing, a process is (re)starting or restarted recently,
+ *   amber : a warning alert is firing, a process is (re)starting or restarted recently, a hosted
+ *           server leaves a ping unanswered while calls wait (frozen),
  *           or sharing is on and the tunnel is degraded or still starting.
  *   green : none of the above.
  *
@@ -49,6 +50,8 @@ export interface HealthInput {
   processes: readonly ProcessHealth[];
   alerts: readonly FiringAlert[];
   tunnel: { state: TunnelState; shared: boolean; detail?: string };
+  /** Hosted servers that leave a ping unanswered while calls wait (liveness-probe.ts), and for how long. */
+  unresponsive?: readonly { name: string; silentMs: number }[];
   now: number;
   /** How far back a restart still turns the colour amber; default 10 min. */
   recentRestartMs?: number;
@@ -72,6 +75,7 @@ export function computeHealth(input: HealthInput): Health {
   else checkProcess({ ...host, name: 'Harbor host' }, input.now, windowMs, red, amber);
 
   for (const process of input.processes) checkProcess(process, input.now, windowMs, red, amber);
+  for (const { name, silentMs } of input.unresponsive ?? []) amber.push(`${name} is not answering (no reply to ping for ${minutes(silentMs)})`);
 
   const { state: tunnel, shared, detail } = input.tunnel;
   if (shared) {

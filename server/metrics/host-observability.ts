@@ -118,6 +118,14 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
     });
   }
 
+  /** A restart Harbor chose for a reason the supervisor cannot see (e.g. 'unresponsive'): counted like a crash. */
+  noteRestart(supervisor: Supervisor, cause: string): void {
+    const entry = this.#supervisors.get(supervisor);
+    if (!entry) return;
+    entry.restarts.push({ at: Date.now(), cause });
+    this.#checkHealth();
+  }
+
   unwatch(supervisor: Supervisor): void {
     this.#supervisors.delete(supervisor);
   }
@@ -158,8 +166,22 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
       processes,
       alerts: this.alerts.firing().map((a) => ({ message: a.message, severity: a.severity })),
       tunnel: this.#options.share(),
+      unresponsive: this.#unresponsive(),
       now,
     });
+  }
+
+  /** Hosted servers whose liveness probe finds them frozen; isolated ones told apart by pid. */
+  #unresponsive(): Array<{ name: string; silentMs: number }> {
+    const found: Array<{ name: string; silentMs: number }> = [];
+    for (const hosted of this.#options.servers.values()) {
+      const { upstreams } = hosted.status();
+      for (const u of upstreams) {
+        if (u.unresponsiveForMs === null) continue;
+        found.push({ name: upstreams.length > 1 ? `${hosted.name}#${u.pid ?? '-'}` : hosted.name, silentMs: u.unresponsiveForMs });
+      }
+    }
+    return found;
   }
 
   alertStatus(): AlertStatus[] {

@@ -34,6 +34,7 @@ import type { ShareState } from './admin/host-api.ts';
 import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './gateway/server-name.ts';
 import { parseLogFileLine } from './supervision/log-file-line.ts';
 import { HARBOR_VERSION } from './version.ts';
+import { signInWithHarbor, type SignInWithHarborOptions } from './oauth/sign-in-with-harbor.ts';
 
 /** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
 export interface ShareControl {
@@ -67,6 +68,8 @@ export interface HostOptions {
   metricsSampleMs?: number;
   /** Test hook: intervals of the frozen-server probe (liveness-probe.ts). */
   liveness?: Partial<LivenessOptions>;
+  /** Test hooks of Sign in with Harbor: clock, lifetimes, rate limits. */
+  signIn?: Partial<Pick<SignInWithHarborOptions, 'now' | 'grants' | 'requestTtlMs' | 'rateLimits' | 'pollSeconds'>>;
 }
 
 export interface Host {
@@ -258,8 +261,22 @@ export async function startHost(options: HostOptions): Promise<Host> {
     return true;
   };
 
+  // Sign in with Harbor (auth "oauth" or "both"): Harbor is the authorization server of its own endpoints.
+  const signIn = config.auth === 'tokens' ? null : signInWithHarbor({
+    db,
+    mode: config.auth,
+    servers: () => servers.keys(),
+    log,
+    localPort: () => (runtimeUrl ? Number(new URL(runtimeUrl).port) : 0),
+    publicUrl: () => share.publicUrl,
+    onApprovalRequested: (approval) => publish({ type: 'teammate', action: 'wants-to-connect', ...approval }),
+    ...options.signIn,
+  });
+  signIn?.prune();
+
   const admin: Omit<AdminDeps, 'tokens' | 'servers' | 'registry'> = {
     secret: adminSecret,
+    ...(signIn ? { signIn: signIn.admin } : {}),
     heartbeat: undefined,
     status: () => ({
       version: HARBOR_VERSION,
@@ -373,6 +390,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     metrics: { text: () => observability!.metrics.metricsText(), get contentType() { return observability!.metrics.contentType; } },
     onServerError: () => observability?.observe({ server: '', method: 'http', tool: undefined, durationMs: 0, error: 'http_5xx' }),
     admin: (req, res, path, url, registry) => handleAdmin(req, res, path, url, { ...admin, tokens, servers, registry }),
+    ...(signIn ? { oauth: signIn.gate } : {}),
   });
   admin.heartbeat = http.heartbeat;
   observability = new HostObservability({

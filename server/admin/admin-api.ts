@@ -44,6 +44,15 @@ export interface AdminDeps {
   };
   subscribe?: (listener: (event: AdminEvent) => void) => () => void;
   heartbeat?: Heartbeat;
+  /** Sign in with Harbor's owner side (server/oauth/sign-in-with-harbor.ts), typed structurally: admin/ does not import oauth/. */
+  signIn?: {
+    approvals(): unknown[];
+    decide(id: string, approve: boolean): unknown;
+    invite(name: string, withCode: boolean): unknown;
+    invites(): unknown[];
+    grants(): unknown[];
+    revokeTeammate(name: string): number;
+  };
 }
 
 /** Why an admin request is refused, or null. Place checks come before the secret is looked at. */
@@ -72,6 +81,22 @@ function notAvailable(res: ServerResponse, what: string): void {
   sendError(res, 501, `${what} is not available in this host`);
 }
 
+/** Sign in with Harbor: who asks to connect, the owner's answer, invites, live sign-ins. */
+const SIGN_IN_ROUTES: Array<[string, RegExp, Handler]> = [
+  ['GET', /^\/admin\/approvals$/, (_req, res, _p, _u, deps) =>
+    deps.signIn ? sendJson(res, 200, { approvals: deps.signIn.approvals() }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
+  ['POST', /^\/admin\/approvals\/([^/]+)\/(approve|deny)$/, (_req, res, [id, answer], _u, deps) =>
+    deps.signIn ? sendJson(res, 200, { approval: withStatus(() => deps.signIn!.decide(id!, answer === 'approve')), decision: answer }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
+  ['GET', /^\/admin\/invites$/, (_req, res, _p, _u, deps) =>
+    deps.signIn ? sendJson(res, 200, { invites: deps.signIn.invites(), signIns: deps.signIn.grants() }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
+  ['POST', /^\/admin\/invites$/, async (req, res, _p, _u, deps) => {
+    if (!deps.signIn) return notAvailable(res, 'sign-in (config "auth": "tokens")');
+    const body = await jsonBody(req);
+    if (typeof body.name !== 'string') throw new AdminInputError('name is required');
+    sendJson(res, 201, withStatus(() => deps.signIn!.invite(body.name as string, body.code === true)));
+  }],
+];
+
 const ROUTES: Array<[string, RegExp, Handler]> = [
   ['GET', /^\/admin\/status$/, (_req, res, _p, _u, deps) =>
     sendJson(res, 200, { ...deps.status(), sessions: deps.registry.size, servers: [...deps.servers.values()].map((s) => s.status()) } satisfies HostStatus)],
@@ -97,10 +122,14 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     }
   }],
   ['DELETE', /^\/admin\/teammates\/([^/]+)$/, async (_req, res, [name], _u, deps) => {
-    if (!deps.tokens.revoke(name!)) return sendError(res, 404, `no active token for "${name}"`);
+    // A teammate's static token and their sign-ins go together.
+    const tokenRevoked = deps.tokens.revoke(name!);
+    const signInTokensRevoked = deps.signIn?.revokeTeammate(name!) ?? 0;
+    if (!tokenRevoked && signInTokensRevoked === 0) return sendError(res, 404, `no active token or sign-in for "${name}"`);
     const closed = await deps.registry.endTeammate(name!, 'token revoked');
-    sendJson(res, 200, { revoked: name, sessionsClosed: closed });
+    sendJson(res, 200, { revoked: name, sessionsClosed: closed, ...(deps.signIn ? { signInTokensRevoked } : {}) });
   }],
+  ...SIGN_IN_ROUTES,
   ['GET', /^\/admin\/activity$/, async (_req, res, _p, url, deps) => {
     if (!deps.activity) return notAvailable(res, 'activity');
     const teammate = url.searchParams.get('teammate') ?? undefined;
@@ -153,6 +182,26 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
   }],
 ];
 
+/** Errors that carry their HTTP status (an unknown approval: 404; a bad name: 400) keep it. */
+function withStatus<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number') throw new AdminStatusError((error as Error).message, status);
+    if ((error as Error).name === 'TokenNameError') throw new AdminInputError((error as Error).message);
+    throw error;
+  }
+}
+
+class AdminStatusError extends Error {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
 /** Operator errors (bad input, unknown names) are 400s with their message, not 500s. */
 export class AdminInputError extends Error {}
 
@@ -162,6 +211,7 @@ export class AdminUnavailableError extends Error {}
 function statusOf(error: unknown): number {
   if (error instanceof AdminInputError || error instanceof SyntaxError) return 400;
   if (error instanceof AdminUnavailableError) return 503;
+  if (error instanceof AdminStatusError) return error.status;
   return 500;
 }
 

@@ -81,6 +81,15 @@ export const HarborConfigSchema = z
     sessionTtlSeconds: z.number().positive().default(30 * 60),
     /** Extra origins allowed to call the MCP endpoints from a browser (the tunnel's is added while sharing). */
     allowedOrigins: z.array(z.string()).default([]),
+    /**
+     * How teammates prove who they are. `tokens` (default): static bearer tokens, exactly as before, and
+     * nothing of OAuth advertised: DESIGN.md section 4, Claude Code and Cursor stop sending a configured
+     * Authorization header once a server advertises OAuth metadata, so advertising it by default would
+     * break every header-configured client. `both` (what turning on sign-in should pick): a presented
+     * static token works as before; a request without a valid one gets the 401 that leads to Sign in with
+     * Harbor (server/oauth). `oauth`: sign-in only; static tokens are refused.
+     */
+    auth: z.enum(['tokens', 'oauth', 'both']).default('tokens'),
     /** auto: JSON when the answer is quick, SSE once the call streams or takes long; json: never SSE (quick tunnels); sse: always SSE. */
     responseMode: z.enum(['auto', 'json', 'sse']).default('auto'),
     /** The bounded cache behind tool results and embeddings: memory in front of a SQLite file. */

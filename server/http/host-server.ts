@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { SessionCap } from '../access/session-cap.ts';
 import type { TokenBucket } from '../access/token-bucket.ts';
 import { ErrorCode } from '../gateway/jsonrpc.ts';
-import type { TokenStore } from '../auth/token-store.ts';
+import type { Teammate, TokenStore } from '../auth/token-store.ts';
 import { bearerToken } from '../auth/bearer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { SERVER_NAME_SOURCE } from '../gateway/server-name.ts';
@@ -39,6 +39,20 @@ export interface HostServerOptions {
   onServerError?: () => void;
   /** The admin API (loopback, own secret); absent: no /admin routes. */
   admin?: AdminRoute;
+  /** Sign in with Harbor (server/oauth/); absent: static tokens only and nothing of OAuth advertised. */
+  oauth?: OAuthGate;
+}
+
+/** Handed in by the host like the admin route, so server/oauth (which builds on http/) is not imported from here. */
+export interface OAuthGate {
+  /** Answers the OAuth endpoints, their metadata and the sign-in pages; false for any other path. */
+  route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
+  /** Who is calling, per the auth mode (a static token, or the SDK's bearer check with audience); null: it answered 401. */
+  authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    at: { kind: string; server: string; pathToken: boolean; staticTeammate: Teammate | null },
+  ): Promise<Pick<Teammate, 'name' | 'scope'> | null>;
 }
 
 /**
@@ -146,6 +160,7 @@ export function createHostServer(options: HostServerOptions): HostServer {
       }
       return options.admin(req, res, path, url, registry);
     }
+    if (options.oauth && (await options.oauth.route(req, res, url))) return;
     const match = ROUTE.exec(path);
     if (!match) {
       sendError(res, 404, `Not found: ${path.slice(0, 100)}`);
@@ -153,7 +168,11 @@ export function createHostServer(options: HostServerOptions): HostServer {
     }
     const [, pathToken, kind, name] = match;
     const token = pathToken !== undefined ? safeDecode(pathToken) : bearerToken(req);
-    const teammate = token ? tokens.verify(token) : null;
+    const staticTeammate = token ? tokens.verify(token) : null;
+    const teammate = options.oauth
+      ? await options.oauth.authenticate(req, res, { kind: kind!, server: name!, pathToken: pathToken !== undefined, staticTeammate })
+      : staticTeammate;
+    if (!teammate && options.oauth) return;
     if (!teammate) {
       sendError(res, 401, token ? 'Unauthorized: invalid or revoked token' : 'Unauthorized: a bearer token is required', {
         headers: { 'WWW-Authenticate': token ? 'Bearer realm="harbor", error="invalid_token"' : 'Bearer realm="harbor"' },

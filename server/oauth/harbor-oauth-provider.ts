@@ -1,0 +1,160 @@
+import type { Response } from 'express';
+import type { AuthorizationParams, OAuthServerProvider } from '@modelcontextprotocol/sdk/server/auth/provider.js';
+import type { OAuthRegisteredClientsStore } from '@modelcontextprotocol/sdk/server/auth/clients.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import {
+  InvalidClientMetadataError,
+  InvalidGrantError,
+  InvalidTargetError,
+  InvalidTokenError,
+  TemporarilyUnavailableError,
+} from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import type { OAuthClientInformationFull, OAuthTokenRevocationRequest, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { GrantError, type SqliteGrantStore } from './grant-store.ts';
+import { canonicalResource } from './oauth-origin.ts';
+import { SignInRequestError, type SignInRequests } from './sign-in-requests.ts';
+import { sendPage, signInForm } from './sign-in-page.ts';
+
+/** The one scope Harbor grants: use of the MCP endpoints the teammate may reach. */
+export const MCP_SCOPE = 'mcp';
+
+export interface ProviderContext {
+  grants: SqliteGrantStore;
+  requests: SignInRequests;
+  /** Resources Harbor serves at this origin: the origin itself (all servers) and each server's URL. */
+  resources: (origin: string) => Set<string>;
+}
+
+/** The cookie that binds a sign-in request to the browser that opened it. */
+export function signInCookieName(requestId: string): string {
+  return `harbor_signin_${requestId}`;
+}
+
+/**
+ * Harbor's side of the SDK's OAuth server (mcpAuthRouter does the protocol: parameter checks, PKCE
+ * verification, redirect-URI matching with RFC 8252 loopback ports, rate limits, error shapes). This
+ * provider keeps the state and asks the owner. One per origin, since issuer and audience are per origin.
+ */
+export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuthServerProvider {
+  const issuer = new URL(origin).href;
+  const clientsStore: OAuthRegisteredClientsStore = {
+    getClient: (clientId) => (clientId.length > 200 ? undefined : (ctx.grants.getClient(clientId) as OAuthClientInformationFull | undefined)),
+    registerClient: (client) => {
+      checkRedirectUris(client.redirect_uris);
+      // Every client is public: PKCE protects the code, and no client secret is stored or compared
+      // (the SDK compares secrets with !==, not in constant time). RFC 7591 lets the server say so.
+      const { client_secret: _secret, client_secret_expires_at: _expiry, ...rest } = client;
+      const registered = { ...rest, token_endpoint_auth_method: 'none', client_name: (client.client_name ?? 'an MCP client').slice(0, 100) } as OAuthClientInformationFull;
+      ctx.grants.saveClient(registered.client_id, registered as unknown as Record<string, unknown>);
+      return registered;
+    },
+  };
+
+  const resourceFor = (requested: URL | undefined): string => {
+    const resource = canonicalResource(requested ?? origin);
+    if (!ctx.resources(origin).has(resource)) throw new InvalidTargetError(`this Harbor serves no resource ${resource}`);
+    return resource;
+  };
+
+  return {
+    clientsStore,
+
+    async authorize(client: OAuthClientInformationFull, params: AuthorizationParams, res: Response): Promise<void> {
+      const resource = resourceFor(params.resource);
+      let request;
+      try {
+        request = ctx.requests.open({
+          clientId: client.client_id,
+          clientName: client.client_name ?? 'an MCP client',
+          redirectUri: params.redirectUri,
+          codeChallenge: params.codeChallenge,
+          ...(params.state !== undefined ? { state: params.state } : {}),
+          scopes: [MCP_SCOPE],
+          resource,
+          issuer,
+        });
+      } catch (error) {
+        if (error instanceof SignInRequestError) throw new TemporarilyUnavailableError(error.message);
+        throw error;
+      }
+      const secure = origin.startsWith('https:') ? '; Secure' : '';
+      const cookie = `${signInCookieName(request.id)}=${request.browser}; Path=/signin; HttpOnly; SameSite=Strict; Max-Age=${Math.ceil(ctx.requests.ttlMs / 1000) * 2}${secure}`;
+      sendPage(res, 200, signInForm({ requestId: request.id, csrf: request.csrf, clientName: request.authorization.clientName, resource }), { 'Set-Cookie': cookie });
+    },
+
+    async challengeForAuthorizationCode(client: OAuthClientInformationFull, code: string): Promise<string> {
+      const grant = ctx.grants.peekCode(code, client.client_id);
+      if (!grant) throw new InvalidGrantError('unknown, used or expired authorization code');
+      return grant.codeChallenge;
+    },
+
+    async exchangeAuthorizationCode(client, code, _verifier, redirectUri, resource): Promise<OAuthTokens> {
+      const grant = redeem(() => ctx.grants.redeemCode(code, client.client_id));
+      // The code is spent before these checks: a code presented with the wrong redirect or audience is gone.
+      if (redirectUri !== undefined && redirectUri !== grant.redirectUri) throw new InvalidGrantError('redirect_uri differs from the authorization request');
+      if (resource !== undefined && canonicalResource(resource) !== grant.resource) throw new InvalidTargetError('resource differs from the authorization request');
+      return tokenResponse(ctx.grants.issueTokens(grant, grant.family));
+    },
+
+    async exchangeRefreshToken(client, refreshToken, _scopes, resource): Promise<OAuthTokens> {
+      const { grant, tokens } = redeem(() => ctx.grants.rotateRefresh(refreshToken, client.client_id));
+      if (resource !== undefined && canonicalResource(resource) !== grant.resource) {
+        ctx.grants.revoke(tokens.accessToken, client.client_id);
+        throw new InvalidTargetError('resource differs from the one this sign-in was granted for');
+      }
+      return tokenResponse(tokens);
+    },
+
+    async verifyAccessToken(token: string): Promise<AuthInfo> {
+      const access = ctx.grants.verifyAccess(token);
+      if (!access) throw new InvalidTokenError('invalid, expired or revoked access token');
+      return {
+        token,
+        clientId: access.clientId,
+        scopes: access.scopes,
+        expiresAt: Math.floor(access.expiresAt / 1000),
+        resource: new URL(access.resource),
+        extra: { teammate: access.teammate },
+      };
+    },
+
+    async revokeToken(client: OAuthClientInformationFull, request: OAuthTokenRevocationRequest): Promise<void> {
+      ctx.grants.revoke(request.token, client.client_id);
+    },
+  };
+}
+
+function redeem<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof GrantError) throw new InvalidGrantError(error.message);
+    throw error;
+  }
+}
+
+function tokenResponse(tokens: { accessToken: string; refreshToken: string; expiresIn: number }): OAuthTokens {
+  return { access_token: tokens.accessToken, token_type: 'Bearer', expires_in: tokens.expiresIn, refresh_token: tokens.refreshToken, scope: MCP_SCOPE };
+}
+
+/**
+ * OAuth 2.1 redirect URIs: https, http on a loopback address (RFC 8252 7.3), or a private-use scheme
+ * of a native app (`cursor://…`). No fragments, nothing that runs in a page.
+ */
+function checkRedirectUris(uris: string[]): void {
+  if (uris.length === 0 || uris.length > 10) throw new InvalidClientMetadataError('redirect_uris: 1 to 10 URIs');
+  for (const uri of uris) {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw new InvalidClientMetadataError(`redirect_uris: not a URL: ${uri.slice(0, 100)}`);
+    }
+    if (uri.length > 2000 || url.hash) throw new InvalidClientMetadataError('redirect_uris: no fragments, at most 2000 characters');
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) continue;
+    if (['http:', 'javascript:', 'data:', 'file:', 'blob:', 'vbscript:', 'about:'].includes(url.protocol)) {
+      throw new InvalidClientMetadataError(`redirect_uris: ${url.protocol} is allowed only as https or http on a loopback address`);
+    }
+  }
+}

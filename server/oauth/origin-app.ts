@@ -1,0 +1,127 @@
+import express, { type RequestHandler } from 'express';
+import { mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
+import { metadataHandler } from '@modelcontextprotocol/sdk/server/auth/handlers/metadata.js';
+import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import type { OAuthServerProvider } from '@modelcontextprotocol/sdk/server/auth/provider.js';
+import { harborOAuthProvider, MCP_SCOPE, type ProviderContext } from './harbor-oauth-provider.ts';
+import { canonicalResource, clientAddress, serverResource } from './oauth-origin.ts';
+import { signInRoutes, type SignInRouteDeps } from './sign-in-routes.ts';
+
+/** Per endpoint: a window and a count per visitor address (the SDK's defaults when not given). */
+export interface OAuthRateLimits {
+  windowMs: number;
+  authorize: number;
+  token: number;
+  register: number;
+  revoke: number;
+}
+
+export const DEFAULT_RATE_LIMITS: OAuthRateLimits = { windowMs: 15 * 60_000, authorize: 100, token: 50, register: 20, revoke: 50 };
+
+export interface OriginAppDeps extends ProviderContext, SignInRouteDeps {
+  servers: () => Set<string>;
+  rateLimits: OAuthRateLimits;
+}
+
+export interface OriginApp {
+  /** The SDK's authorization server, the per-server resource metadata and the sign-in pages. */
+  app: express.Express;
+  /** The SDK's bearer check for one resource (audience), as an app of its own. */
+  bearer(resource: string): express.Express;
+}
+
+/**
+ * Everything OAuth at one origin. Built on the SDK's router; Harbor adds the resource metadata of each
+ * hosted server (RFC 9728 path-suffixed form) and the sign-in routes. Throws when the SDK refuses the
+ * origin as an issuer (plain http other than localhost / 127.0.0.1).
+ */
+export function originApp(origin: string, deps: OriginAppDeps): OriginApp {
+  const provider = harborOAuthProvider(origin, deps);
+  const limit = (max: number) => ({
+    windowMs: deps.rateLimits.windowMs,
+    max,
+    // Keyed by the visitor (the tunnel's connector is the TCP peer of everyone) and without the
+    // library's proxy-setup warnings, which assume express's trust-proxy setting.
+    keyGenerator: (req: express.Request) => clientAddress(req),
+    validate: false,
+  });
+  const app = plainApp();
+  app.use(
+    '/.well-known/oauth-protected-resource/:kind/:server',
+    resourceMetadata(origin, deps.servers),
+  );
+  app.use(
+    mcpAuthRouter({
+      provider,
+      issuerUrl: new URL(origin),
+      resourceServerUrl: new URL(origin),
+      scopesSupported: [MCP_SCOPE],
+      resourceName: 'Harbor',
+      authorizationOptions: { rateLimit: limit(deps.rateLimits.authorize) },
+      tokenOptions: { rateLimit: limit(deps.rateLimits.token) },
+      clientRegistrationOptions: { rateLimit: limit(deps.rateLimits.register) },
+      revocationOptions: { rateLimit: limit(deps.rateLimits.revoke) },
+    }),
+  );
+  app.use(signInRoutes(deps));
+
+  const bearers = new Map<string, express.Express>();
+  return {
+    app,
+    bearer(resource) {
+      let gate = bearers.get(resource);
+      if (!gate) {
+        gate = bearerApp(origin, resource, provider);
+        // Bounded by servers × kinds; a cleared map only costs a rebuild.
+        if (bearers.size > 500) bearers.clear();
+        bearers.set(resource, gate);
+      }
+      return gate;
+    },
+  };
+}
+
+function plainApp(): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  return app;
+}
+
+/** RFC 9728 for `/mcp/<server>` and `/sse/<server>`: the server's own URL is the resource. */
+function resourceMetadata(origin: string, servers: () => Set<string>): RequestHandler {
+  const handlers = new Map<string, RequestHandler>();
+  const issuer = new URL(origin).href;
+  return (req, res, next) => {
+    const { kind, server } = req.params as { kind: string; server: string };
+    if ((kind !== 'mcp' && kind !== 'sse') || !servers().has(server)) return next();
+    const resource = serverResource(origin, kind, server);
+    let handler = handlers.get(resource);
+    if (!handler) {
+      handler = metadataHandler({ resource, authorization_servers: [issuer], scopes_supported: [MCP_SCOPE], resource_name: `Harbor: ${server}` });
+      if (handlers.size > 500) handlers.clear();
+      handlers.set(resource, handler);
+    }
+    handler(req, res, next);
+  };
+}
+
+function bearerApp(origin: string, resource: string, provider: OAuthServerProvider): express.Express {
+  const metadataUrl = `${origin}/.well-known/oauth-protected-resource${new URL(resource).pathname}`;
+  const app = plainApp();
+  app.use(
+    requireBearerAuth({
+      // A grant for the whole origin (a client that found only the root metadata) is valid at each server.
+      verifier: {
+        verifyAccessToken: async (token) => {
+          const info = await provider.verifyAccessToken(token);
+          return info.resource && canonicalResource(info.resource) === canonicalResource(origin) ? { ...info, resource: new URL(resource) } : info;
+        },
+      },
+      requiredScopes: [MCP_SCOPE],
+      resourceMetadataUrl: metadataUrl,
+      expectedResource: new URL(resource),
+    }),
+  );
+  return app;
+}

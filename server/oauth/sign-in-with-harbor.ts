@@ -1,0 +1,170 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type express from 'express';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { TokenBucket } from '../access/token-bucket.ts';
+import type { OAuthGate } from '../http/host-server.ts';
+import { sendError } from '../http/http-errors.ts';
+import type { Logger } from '../logger.ts';
+import type { SqliteDatabase } from '../store/sqlite-database.ts';
+import { SqliteGrantStore, type GrantStoreOptions, type GrantSummary } from './grant-store.ts';
+import { SqliteInviteStore, type Invite } from './invite-store.ts';
+import { canonicalResource, requestOrigin, serverResource, type OriginSources } from './oauth-origin.ts';
+import { DEFAULT_RATE_LIMITS, originApp, type OAuthRateLimits, type OriginApp } from './origin-app.ts';
+import { SignInRequests, type PendingApproval } from './sign-in-requests.ts';
+
+/** `tokens`: static tokens only; `oauth`: sign-in only; `both`: a static token if presented, else sign-in. */
+export type AuthMode = 'tokens' | 'oauth' | 'both';
+
+export interface SignInWithHarborOptions extends OriginSources {
+  db: SqliteDatabase;
+  mode: Exclude<AuthMode, 'tokens'>;
+  /** Names of the hosted servers, read per request (servers come and go). */
+  servers: () => Iterable<string>;
+  log: Logger;
+  now?: () => number;
+  grants?: Omit<GrantStoreOptions, 'now'>;
+  requestTtlMs?: number;
+  rateLimits?: Partial<OAuthRateLimits>;
+  /** A teammate asked to connect (for the app's notification). */
+  onApprovalRequested?: (approval: PendingApproval) => void;
+  pollSeconds?: number;
+}
+
+/** What the admin API offers the owner. */
+export interface SignInAdmin {
+  approvals(): PendingApproval[];
+  decide(id: string, approve: boolean): PendingApproval;
+  /** The invite and the connection URLs to send the teammate (no secret in them). */
+  invite(name: string, withCode: boolean): { invite: Invite; urls: string[] };
+  invites(): Invite[];
+  grants(): GrantSummary[];
+  /** Ends the teammate's sign-ins and their waiting requests; how many tokens were revoked. */
+  revokeTeammate(name: string): number;
+}
+
+export interface SignInWithHarbor {
+  gate: OAuthGate;
+  admin: SignInAdmin;
+  /** Drops expired codes and tokens; the host calls it now and then. */
+  prune(): void;
+}
+
+// The paths this module answers; everything else is the host's.
+const OAUTH_PATH = /^\/(?:\.well-known\/(?:oauth-protected-resource|oauth-authorization-server)(?:\/.*)?|authorize|token|register|revoke|signin|signin\/wait)$/;
+
+export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHarbor {
+  const now = options.now ?? Date.now;
+  const grants = new SqliteGrantStore(options.db, { ...options.grants, now });
+  const invites = new SqliteInviteStore(options.db, { now });
+  const requests = new SignInRequests({ now, ...(options.requestTtlMs ? { ttlMs: options.requestTtlMs } : {}) });
+  requests.onWaiting = (approval) => options.onApprovalRequested?.(approval);
+  const servers = () => new Set(options.servers());
+  const deps = {
+    grants,
+    invites,
+    requests,
+    servers,
+    // Five tries at once, then one every 12 s per visitor: plenty for a person, useless for guessing codes.
+    attempts: new TokenBucket({ ratePerSecond: 1 / 12, burst: 5 }),
+    pollSeconds: options.pollSeconds ?? 2,
+    rateLimits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
+    resources: (origin: string) => {
+      const all = new Set([canonicalResource(origin)]);
+      for (const name of servers()) for (const kind of ['mcp', 'sse']) all.add(serverResource(origin, kind, name));
+      return all;
+    },
+  };
+  // A handful of origins (loopback aliases, the tunnel's); null remembers one the SDK refused as issuer.
+  const apps = new Map<string, OriginApp | null>();
+  const appFor = (origin: string): OriginApp | null => {
+    if (!apps.has(origin)) {
+      let built: OriginApp | null = null;
+      try {
+        built = originApp(origin, deps);
+      } catch (error) {
+        options.log.warn({ origin, err: (error as Error).message }, 'sign-in is not offered at this origin');
+      }
+      if (apps.size > 20) apps.clear();
+      apps.set(origin, built);
+    }
+    return apps.get(origin)!;
+  };
+
+  const gate: OAuthGate = {
+    async route(req, res, url) {
+      if (!OAUTH_PATH.test(url.pathname)) return false;
+      const origin = requestOrigin(req, options);
+      const app = origin ? appFor(origin) : null;
+      if (!app) {
+        sendError(res, 404, 'Not found: sign-in is offered at the tunnel\'s https address and on this machine\'s loopback address only');
+        return true;
+      }
+      await runApp(app.app, req, res);
+      return true;
+    },
+    async authenticate(req, res, at) {
+      if (at.staticTeammate && options.mode === 'both') return at.staticTeammate;
+      const origin = requestOrigin(req, options);
+      const app = origin ? appFor(origin) : null;
+      if (!app || at.pathToken) {
+        // The /t/<token>/ form carries static tokens only, and an address without sign-in has no metadata to point to.
+        sendError(res, 401, options.mode === 'oauth' ? 'Unauthorized: this Harbor accepts sign-in only (auth: "oauth")' : 'Unauthorized: invalid or revoked token', {
+          headers: { 'WWW-Authenticate': 'Bearer realm="harbor", error="invalid_token"' },
+          code: -32001,
+        });
+        return null;
+      }
+      const auth = await runBearer(app.bearer(serverResource(origin!, at.kind, at.server)), req, res);
+      const teammate = auth?.extra?.teammate;
+      return typeof teammate === 'string' ? { name: teammate, scope: null } : null;
+    },
+  };
+
+  return {
+    gate,
+    admin: {
+      approvals: () => requests.pending(),
+      decide: (id, approve) => requests.decide(id, approve),
+      invite: (name, withCode) => {
+        const base = options.publicUrl() ?? `http://127.0.0.1:${options.localPort()}`;
+        return { invite: invites.invite(name, { withCode }), urls: [...servers()].map((server) => `${base}/mcp/${server}`) };
+      },
+      invites: () => invites.list(),
+      grants: () => grants.grants(),
+      revokeTeammate: (name) => {
+        requests.dropTeammate(name);
+        return grants.revokeTeammate(name);
+      },
+    },
+    prune: () => grants.prune(),
+  };
+}
+
+/**
+ * Hands a raw node request to an express app and resolves once it has answered. Express answers on
+ * the same objects (it swaps their prototypes for its own, which extend node's).
+ */
+function runApp(app: express.Express, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    res.once('close', () => resolve());
+    app(req as express.Request, res as express.Response, (error?: unknown) => {
+      const status = (error as { status?: number } | undefined)?.status;
+      if (error && !(typeof status === 'number' && status < 500)) return reject(error as Error);
+      // Parse errors of the SDK's body parsers (bad form, too large) are the client's: their status.
+      sendError(res, status ?? 404, error ? `Bad Request: ${(error as Error).message}` : 'Not found');
+    });
+  });
+}
+
+/** The SDK's bearer check: the AuthInfo it attached, or null once it has answered 401/403 itself. */
+function runBearer(app: express.Express, req: IncomingMessage, res: ServerResponse): Promise<AuthInfo | null> {
+  return new Promise((resolve, reject) => {
+    const answered = () => resolve(null);
+    res.once('close', answered);
+    app(req as express.Request, res as express.Response, (error?: unknown) => {
+      res.off('close', answered);
+      if (error) return reject(error as Error);
+      resolve((req as { auth?: AuthInfo }).auth ?? null);
+    });
+  });
+}

@@ -8,6 +8,7 @@ import type { AdminDeps, AdminEvent } from './admin/admin-api.ts';
 import { writeAdminSecret } from './admin/admin-secret.ts';
 import { removeHostRuntime, writeHostRuntime } from './admin/runtime-file.ts';
 import { SqliteTokenStore, type TokenStore } from './auth/token-store.ts';
+import { watchRevocations } from './auth/revocation-watch.ts';
 import { editConfig } from './config/edit-config.ts';
 import { StdioServerSchema, type HarborConfig, type StdioServerConfig } from './config/config-schema.ts';
 import { describeIssues, loadConfig } from './config/load-config.ts';
@@ -122,12 +123,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const db: SqliteDatabase = openDatabase(paths.database);
   const tokens = new SqliteTokenStore(db);
   const audit = new AuditLog(db, { maxRows: config.audit.maxRows, maxAgeMs: config.audit.maxAgeDays * 86_400_000, logger: log });
-  // Last-used times are bookkeeping: a full or read-only disk must not take the host down with it.
+  // Last-used times are bookkeeping: a full or read-only disk must not take the host down with it. What
+  // failed stays pending in the store (bounded) and this timer is its retry, revocations included.
   const flushTimer = setInterval(() => {
     try {
       tokens.flush();
     } catch (error) {
-      log.warn({ err: (error as Error).message }, 'could not record when teammates last used their tokens');
+      log.warn({ err: (error as Error).message, pending: tokens.pending }, 'could not record token use and revocations yet; retrying');
     }
   }, 5000);
   flushTimer.unref();
@@ -393,6 +395,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     ...(signIn ? { oauth: signIn.gate } : {}),
   });
   admin.heartbeat = http.heartbeat;
+  const stopRevocationWatch = watchRevocations({ tokens, endTeammate: (teammate, reason) => http.registry.endTeammate(teammate, reason), log });
   observability = new HostObservability({
     servers,
     registry: http.registry,
@@ -454,6 +457,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     async close() {
       removeHostRuntime(paths.home, process.pid);
       clearInterval(flushTimer);
+      stopRevocationWatch();
       observability!.stop();
       await http.close();
       await Promise.all([...servers.values()].map((s) => s.close()));
@@ -462,7 +466,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await toolCache?.close();
       await embeddingsCache?.close();
       await audit.close();
-      tokens.flush();
+      try {
+        tokens.flush();
+      } catch (error) {
+        log.warn({ err: (error as Error).message, pending: tokens.pending }, 'token use and revocations not written at close: the disk refused them');
+      }
       db.close();
     },
   };

@@ -1,4 +1,5 @@
 import { silentLogger, type Logger } from '../logger.ts';
+import { restartDelay, type RestartDelayOptions } from '../supervision/backoff.ts';
 import type { SqliteDatabase } from '../store/sqlite-database.ts';
 import type { AuditEntry, AuditQuery, AuditStore, StoredAuditEntry } from './audit-store.ts';
 import { SqliteAuditStore } from './sqlite-audit-store.ts';
@@ -19,6 +20,8 @@ export interface AuditLogOptions {
   pruneIntervalMs?: number;
   /** Entries held in memory while the store is slow or failing; beyond it the oldest are dropped (default 10,000). */
   maxPending?: number;
+  /** Delay before writing again after a failed write (a full disk), growing while it keeps failing. */
+  retry?: RestartDelayOptions;
   /** Epoch milliseconds, for `at` defaults and age pruning. */
   now?: () => number;
   logger?: Logger;
@@ -27,6 +30,8 @@ export interface AuditLogOptions {
 export type AuditInput = Omit<AuditEntry, 'at'> & { at?: number };
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** 1 s, 2 s, 4 s … 10 s: a full disk costs one failed transaction per attempt, and freed space is used within 10 s. */
+const DEFAULT_RETRY: RestartDelayOptions = { initialMs: 1000, factor: 2, maxMs: 10_000, resetAfterMs: 0 };
 const MAX_ERROR_CHARS = 1000;
 const MAX_NAME_CHARS = 256;
 
@@ -54,6 +59,9 @@ export class AuditLog {
   readonly #maxPending: number;
   readonly #now: () => number;
   readonly #log: Logger;
+  readonly #retry: RestartDelayOptions;
+  /** Consecutive failed writes; while above 0 only the retry timer writes (no attempt per recorded call). */
+  #failures = 0;
   #pending: AuditEntry[] = [];
   #dropped = 0;
   #closed = false;
@@ -71,6 +79,7 @@ export class AuditLog {
     this.#maxPending = Math.max(options.maxPending ?? 10_000, this.#batchSize);
     this.#now = options.now ?? Date.now;
     this.#log = options.logger ?? silentLogger;
+    this.#retry = options.retry ?? DEFAULT_RETRY;
     this.#pruneTimer = setInterval(() => this.#background(this.prune()), options.pruneIntervalMs ?? 10 * 60 * 1000);
     this.#pruneTimer.unref();
     // A host that was down for a while starts with the backlog of expired rows gone.
@@ -93,16 +102,16 @@ export class AuditLog {
     if (input.tool !== undefined) entry.tool = clip(input.tool, MAX_NAME_CHARS);
     if (input.error !== undefined) entry.error = clip(input.error, MAX_ERROR_CHARS);
     this.#pending.push(entry);
-    if (this.#pending.length > this.#maxPending) {
-      const excess = this.#pending.length - this.#maxPending;
-      this.#pending.splice(0, excess);
-      this.#dropped += excess;
-    }
+    this.#trim();
+    if (this.#failures > 0) return; // the retry timer is armed
     if (this.#pending.length >= this.#batchSize) this.#background(this.flush());
     else this.#flushTimer ??= setTimeout(() => this.#background(this.flush()), this.#flushIntervalMs).unref();
   }
 
-  /** Writes everything recorded so far. */
+  /**
+   * Writes everything recorded so far. A failed write (one transaction, so nothing half-written) keeps
+   * the batch in the backlog, bounded by maxPending, and a timer tries again after a growing delay.
+   */
   flush(): Promise<void> {
     this.#clearFlushTimer();
     return this.#serial(async () => {
@@ -112,10 +121,16 @@ export class AuditLog {
       try {
         await this.store.append(batch);
       } catch (error) {
-        // Re-queueing would grow memory while the store stays broken; count the loss instead.
-        this.#dropped += batch.length;
+        this.#pending = batch.concat(this.#pending);
+        this.#trim();
+        if (!this.#closed) {
+          this.#flushTimer = setTimeout(() => this.#background(this.flush()), restartDelay(this.#failures, this.#retry)).unref();
+        }
+        if (this.#failures++ === 0) this.#log.warn({ err: (error as Error).message, pending: this.#pending.length }, 'audit entries kept in memory until the store takes writes again');
         throw error;
       }
+      if (this.#failures > 0) this.#log.info({ written: batch.length, failedAttempts: this.#failures }, 'audit backlog written');
+      this.#failures = 0;
       await this.store.prune({ maxRows: this.maxRows });
     });
   }
@@ -137,7 +152,7 @@ export class AuditLog {
     return this.#pending.length;
   }
 
-  /** Entries lost to overflow, store failures or recording after close. */
+  /** Entries lost to backlog overflow, a store still failing at close, or recording after close. */
   get dropped(): number {
     return this.#dropped;
   }
@@ -149,9 +164,22 @@ export class AuditLog {
     clearInterval(this.#pruneTimer);
     try {
       await this.flush();
+    } catch (error) {
+      // Store failures are not thrown at callers: closing must finish. What could not be written is counted.
+      this.#log.warn({ err: (error as Error).message, lost: this.#pending.length }, 'audit entries not written at close');
+      this.#dropped += this.#pending.length;
+      this.#pending = [];
     } finally {
+      this.#clearFlushTimer();
       await this.#serial(() => this.store.close());
     }
+  }
+
+  #trim(): void {
+    const excess = this.#pending.length - this.#maxPending;
+    if (excess <= 0) return;
+    this.#pending.splice(0, excess);
+    this.#dropped += excess;
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {

@@ -32,10 +32,19 @@ export interface TokenStore {
   /** The teammate a presented token belongs to, or null if unknown, revoked or expired. */
   verify(token: string, now?: number): Teammate | null;
   list(): Teammate[];
+  /**
+   * Refuses the teammate's token at once, in memory, and persists the revocation; when the write fails
+   * (a full disk) the deny list keeps refusing it and `flush()` persists it later. False if no active token.
+   */
   revoke(name: string): boolean;
   /** Record use; cheap, flushed in batches. */
   touch(name: string, now?: number): void;
+  /** Writes pending revocations and use counts; on failure they stay pending (bounded) and it throws. */
   flush(): void;
+  /** Teammates revoked by another process (the CLI writing the file) since the last call. Cheap when nothing changed. */
+  revokedElsewhere(): string[];
+  /** Writes waiting for the disk. */
+  readonly pending: { revocations: number; usage: number; usageDropped: number };
 }
 
 export class TokenNameError extends Error {
@@ -45,6 +54,8 @@ export class TokenNameError extends Error {
 const TOKEN_PREFIX = 'hbr_';
 const VERIFY_CACHE_MS = 2000;
 const NAME_PATTERN = /^[\p{L}\p{N}_.@ -]{1,64}$/u;
+/** Teammates whose use counts wait for the disk, coalesced per teammate; beyond it new names are counted as lost. */
+export const MAX_PENDING_USAGE = 10_000;
 
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -94,9 +105,17 @@ const MIGRATIONS = [
 export class SqliteTokenStore implements TokenStore {
   readonly #db: SqliteDatabase;
   readonly #pendingUse = new Map<string, { at: number; calls: number }>();
+  #usageDropped = 0;
+  /** Revoked here but not yet on disk (name → revoked at): refused by verify() until written. */
+  readonly #denied = new Map<string, number>();
   readonly #verified = new Map<string, { row: Row | undefined; at: number }>();
   readonly #byHash;
   readonly #touchStmt;
+  readonly #revokeStmt;
+  readonly #revokedNames;
+  readonly #dataVersion;
+  #seenVersion: number;
+  #knownRevoked: Set<string>;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -105,6 +124,12 @@ export class SqliteTokenStore implements TokenStore {
     this.#touchStmt = db.prepare(
       'UPDATE teammates SET last_used_at = MAX(COALESCE(last_used_at, 0), ?), calls = calls + ? WHERE name = ?',
     );
+    this.#revokeStmt = db.prepare('UPDATE teammates SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL');
+    this.#revokedNames = db.prepare('SELECT name FROM teammates WHERE revoked_at IS NOT NULL').pluck();
+    // Changes when another connection (another process) commits to the file; our own commits leave it.
+    this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.#seenVersion = this.#dataVersion.get() as number;
+    this.#knownRevoked = new Set(this.#revokedNames.all() as string[]);
   }
 
   issue(name: string, options: IssueOptions = {}): NewToken {
@@ -112,6 +137,8 @@ export class SqliteTokenStore implements TokenStore {
     if (!NAME_PATTERN.test(trimmed)) {
       throw new TokenNameError('a teammate name is 1-64 letters, digits, spaces or _ . @ -');
     }
+    // A revocation still in memory is written first, so it can never land on the new token later.
+    if (this.#denied.size > 0) this.#persistRevocations();
     const existing = this.#db.prepare('SELECT revoked_at FROM teammates WHERE name = ?').get(trimmed) as
       | { revoked_at: number | null }
       | undefined;
@@ -128,6 +155,7 @@ export class SqliteTokenStore implements TokenStore {
       )
       .run(trimmed, hashToken(token), now, options.expiresAt ?? null, options.scope ? JSON.stringify(options.scope) : null);
     this.#verified.clear();
+    this.#knownRevoked.delete(trimmed);
     return { token, teammate: this.#get(trimmed)! };
   }
 
@@ -138,7 +166,7 @@ export class SqliteTokenStore implements TokenStore {
     // constant-time anyway so no path compares secret material byte by byte.
     const row = this.#lookup(hash, now);
     if (!row || !timingSafeEqual(row.token_hash, hash)) return null;
-    if (row.revoked_at !== null) return null;
+    if (row.revoked_at !== null || this.#denied.has(row.name)) return null;
     if (row.expires_at !== null && row.expires_at <= now) return null;
     return toTeammate(row);
   }
@@ -158,34 +186,86 @@ export class SqliteTokenStore implements TokenStore {
     return row;
   }
 
+  /** Includes what waits for the disk: revocations in memory show as revoked, pending use is counted. */
   list(): Teammate[] {
-    this.flush();
-    return (this.#db.prepare('SELECT * FROM teammates ORDER BY created_at').all() as Row[]).map(toTeammate);
+    try {
+      this.flush();
+    } catch {
+      // A full disk: what is pending is shown from memory below.
+    }
+    return (this.#db.prepare('SELECT * FROM teammates ORDER BY created_at').all() as Row[]).map((row) => {
+      const teammate = toTeammate(row);
+      const revokedAt = this.#denied.get(row.name);
+      if (revokedAt !== undefined && teammate.revokedAt === null) teammate.revokedAt = revokedAt;
+      const use = this.#pendingUse.get(row.name);
+      if (use) {
+        teammate.calls += use.calls;
+        teammate.lastUsedAt = Math.max(teammate.lastUsedAt ?? 0, use.at);
+      }
+      return teammate;
+    });
   }
 
   revoke(name: string): boolean {
-    const result = this.#db
-      .prepare('UPDATE teammates SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL')
-      .run(Date.now(), name);
+    // A read, which works on a full disk: the refusal below must not depend on a write.
+    const row = this.#db.prepare('SELECT revoked_at FROM teammates WHERE name = ?').get(name) as { revoked_at: number | null } | undefined;
+    if (!row || row.revoked_at !== null || this.#denied.has(name)) return false;
+    this.#denied.set(name, Date.now());
+    this.#knownRevoked.add(name);
     this.#verified.clear();
-    return result.changes > 0;
+    try {
+      this.#persistRevocations();
+    } catch {
+      // Kept in the deny list, refused from now on; flush() writes it when the disk takes writes again.
+    }
+    return true;
   }
 
   touch(name: string, now = Date.now()): void {
     const pending = this.#pendingUse.get(name);
     if (pending) {
-      pending.at = now;
+      pending.at = Math.max(pending.at, now);
       pending.calls++;
-    } else this.#pendingUse.set(name, { at: now, calls: 1 });
+    } else if (this.#pendingUse.size >= MAX_PENDING_USAGE) this.#usageDropped++;
+    else this.#pendingUse.set(name, { at: now, calls: 1 });
   }
 
   flush(): void {
+    if (this.#denied.size > 0) this.#persistRevocations();
     if (this.#pendingUse.size === 0) return;
-    const entries = [...this.#pendingUse];
-    this.#pendingUse.clear();
+    const entries = [...this.#pendingUse].map(([name, use]) => [name, { ...use }] as const);
     this.#db.transaction(() => {
       for (const [name, use] of entries) this.#touchStmt.run(use.at, use.calls, name);
     })();
+    // Only after the commit: a failed write keeps the counts (touch() cannot run meanwhile, the write is synchronous).
+    for (const [name] of entries) this.#pendingUse.delete(name);
+  }
+
+  get pending(): { revocations: number; usage: number; usageDropped: number } {
+    let usage = 0;
+    for (const use of this.#pendingUse.values()) usage += use.calls;
+    return { revocations: this.#denied.size, usage, usageDropped: this.#usageDropped };
+  }
+
+  revokedElsewhere(): string[] {
+    const version = this.#dataVersion.get() as number;
+    if (version === this.#seenVersion) return [];
+    this.#seenVersion = version;
+    this.#verified.clear(); // the next request sees the change at once, not within VERIFY_CACHE_MS
+    const revoked = new Set(this.#revokedNames.all() as string[]);
+    for (const name of this.#denied.keys()) revoked.add(name);
+    // A name revoked and issued again between two calls is missed here; its old token is refused all the same.
+    const fresh = [...revoked].filter((name) => !this.#knownRevoked.has(name));
+    this.#knownRevoked = revoked;
+    return fresh;
+  }
+
+  #persistRevocations(): void {
+    const entries = [...this.#denied];
+    this.#db.transaction(() => {
+      for (const [name, at] of entries) this.#revokeStmt.run(at, name);
+    })();
+    for (const [name] of entries) this.#denied.delete(name);
   }
 
   #get(name: string): Teammate | null {

@@ -132,7 +132,7 @@ test('writes in batches: by size, and by timer', async (t) => {
   assert.equal(byTimer.pending, 0);
 });
 
-test('a database handed in stays open for its owner; store failures are counted, not thrown at callers', async (t) => {
+test('a database handed in stays open for its owner; store failures keep a bounded backlog, never thrown at callers', async (t) => {
   const db = openDatabase(join(tempDir(t), 'harbor.db'));
   const log = new AuditLog(db, { maxPending: 10, batchSize: 10, flushIntervalMs: 3_600_000 });
   log.record(call(1, { at: Date.now() }));
@@ -142,14 +142,16 @@ test('a database handed in stays open for its owner; store failures are counted,
   db.close(); // the disk goes away under the log
   for (let i = 0; i < 5; i++) log.record(call(i));
   await assert.rejects(log.flush(), 'an explicit flush reports the failure');
-  assert.equal(log.dropped, 5);
-  // Beyond maxPending the oldest go at once; the batch-size flush then fails in the background.
+  assert.equal(log.pending, 5, 'kept for the retry');
+  assert.equal(log.dropped, 0);
+  // Beyond maxPending the oldest go at once; no write is attempted per call while failing.
   for (let i = 0; i < 25; i++) log.record(call(i));
-  await log.flush();
+  assert.equal(log.pending, 10);
+  assert.equal(log.dropped, 20);
+  assert.deepEqual(await log.query().catch(() => 'rejected'), 'rejected');
+  await log.close(); // finishes although the store still fails: the backlog is counted as lost
   assert.equal(log.pending, 0);
   assert.equal(log.dropped, 30);
-  assert.deepEqual(await log.query().catch(() => 'rejected'), 'rejected');
-  await log.close();
   log.record(call(99));
   assert.equal(log.dropped, 31);
 
@@ -159,6 +161,35 @@ test('a database handed in stays open for its owner; store failures are counted,
   await log2.close();
   assert.equal(db2.open, true, 'the caller owns the database');
   db2.close();
+});
+
+test('a backlog kept through failed writes is written by the retry timer once the store works again', async () => {
+  let failing = true;
+  const rows: AuditEntry[] = [];
+  const store = {
+    async append(entries: readonly AuditEntry[]) {
+      if (failing) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      rows.push(...entries);
+    },
+    async query() {
+      return [];
+    },
+    async prune() {
+      return 0;
+    },
+    async count() {
+      return rows.length;
+    },
+    async close() {},
+  };
+  const log = new AuditLog(store, { batchSize: 50, flushIntervalMs: 5, retry: { initialMs: 5, factor: 2, maxMs: 20, resetAfterMs: 0 } });
+  for (let i = 0; i < 272; i++) log.record(call(i));
+  await eventually(() => log.pending === 272 && rows.length === 0, 'the failed writes');
+  failing = false;
+  await eventually(() => rows.length === 272, 'the retry to write the backlog');
+  assert.deepEqual(rows.map((r) => r.durationMs), Array.from({ length: 272 }, (_, i) => i), 'in order, none twice');
+  assert.equal(log.dropped, 0);
+  await log.close();
 });
 
 test('long error texts are clipped', async (t) => {

@@ -83,6 +83,17 @@ test('one 2025 session: 50 requests through nginx all reach the replica that cre
   assert.deepEqual(new Set([client, ...more].map(replicaOf)), new Set(['harbor-1', 'harbor-2']));
 });
 
+test('legacy HTTP+SSE through nginx: the POSTs find the replica holding the stream by the sessionId parameter', { skip }, async () => {
+  const legacy = await Promise.all([0, 1, 2, 3].map(() => connectClient(base, 'everything', token, { legacy: true })));
+  clients.push(...legacy);
+  for (const client of legacy) {
+    for (let i = 0; i < 5; i++) {
+      const result = await client.callTool({ name: 'echo', arguments: { message: `legacy ${i}` } });
+      assert.deepEqual(result.content, [{ type: 'text', text: `Echo: legacy ${i}` }]);
+    }
+  }
+});
+
 test('an idle SSE stream outlives nginx\'s read timeout on heartbeats', { skip }, async () => {
   // A session opened by hand: the SDK client would open the session's one GET stream itself.
   const headers = { Authorization: `Bearer ${token}`, 'MCP-Protocol-Version': '2025-11-25', Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json' };

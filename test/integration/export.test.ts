@@ -15,6 +15,7 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { ConfigError, loadConfig } from '../../server/config/load-config.ts';
+import { carryConfig } from '../../main/core/export/carry-config.ts';
 import { ROOT, tempHome } from '../helpers/harbor.ts';
 
 const GITHUB_SECRET = 'ghp_0123456789abcdefghijABCDEFGHIJ012345';
@@ -82,7 +83,7 @@ test('export: every file of the bundle, no clear secret in any, warnings for wha
     assert.match(dockerfile, /^HEALTHCHECK .*\n.*\/health/m);
     assert.match(dockerfile, /python3/, 'a uvx entry brings Python');
     assert.match(dockerfile, /COPY --from=uv \/uv \/uvx/);
-    assert.match(dockerfile, /COPY tokens\.json/);
+    assert.match(dockerfile, /COPY --chown=harbor:harbor tokens\.json/);
 
     const nginx = readFileSync(join(dir, 'nginx.conf'), 'utf8');
     for (const line of ['proxy_read_timeout 300s;', 'proxy_send_timeout 300s;', 'proxy_http_version 1.1;', 'proxy_set_header Connection "";',
@@ -210,4 +211,22 @@ test('export: docker-compose validates compose.yaml: two replicas, nginx, Postgr
   } finally {
     cleanup();
   }
+});
+
+test('carryConfig: a key two servers use gets one variable per server; an existing reference is kept', () => {
+  const carried = carryConfig({
+    mcpServers: {
+      a: { command: 'npx', env: { API_KEY: 'one' } },
+      'b-2': { command: 'npx', env: { API_KEY: 'two', URL: '${SHARED_URL}' } },
+      c: { command: 'node', env: { URL: '${SHARED_URL}' } },
+    },
+    docs: false,
+  }, 7837);
+  const servers = carried.config.mcpServers as Record<string, { env: Record<string, string> }>;
+  assert.deepEqual(servers.a!.env, { API_KEY: '${A_API_KEY}' });
+  assert.deepEqual(servers['b-2']!.env, { API_KEY: '${B_2_API_KEY}', URL: '${SHARED_URL}' });
+  assert.deepEqual(carried.variables.map((v) => v.name), ['A_API_KEY', 'B_2_API_KEY', 'SHARED_URL']);
+  assert.equal(carried.config.docs, false);
+  assert.deepEqual(carried.warnings, []);
+  assert.equal(carried.needsPython, false);
 });

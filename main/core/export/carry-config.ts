@@ -81,7 +81,7 @@ function carryDocs(docs: unknown, out: CarriedConfig): unknown {
   if (docs === false) return false;
   const raw = (docs ?? {}) as { folder?: string; embeddings?: Record<string, unknown>; [field: string]: unknown };
   const carried: Record<string, unknown> = { ...raw, folder: `${CONTAINER_HOME}/docs` };
-  out.warnings.push(`docs: the folder ${raw.folder ?? '(default)'} stays on this machine; copy its files into ${CONTAINER_HOME}/docs in the container (a volume)`);
+  out.warnings.push(`docs: ${raw.folder ? `the folder ${raw.folder}` : 'the default docs folder'} stays on this machine; copy its files into ${CONTAINER_HOME}/docs in the container (a volume)`);
   if (raw.embeddings) {
     const { apiKeys = [], ...embeddings } = raw.embeddings as { apiKeys?: string[]; apiKeysEnv?: string };
     if (embeddings.apiKeysEnv) out.variables.push({ name: embeddings.apiKeysEnv, from: 'docs.embeddings.apiKeysEnv' });

@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportHashedTokens } from '../../server/auth/token-transfer.ts';
 import { HarborConfigSchema } from '../../server/config/config-schema.ts';
-import { ConfigError, describeIssues } from '../../server/config/load-config.ts';
+import { parseConfigFile } from '../../server/config/load-config.ts';
 import { openDatabase } from '../../server/store/sqlite-database.ts';
 import { carryConfig } from '../core/export/carry-config.ts';
 import { copyHarborPackage } from '../core/export/harbor-package.ts';
@@ -16,15 +16,8 @@ const REPLICAS = ['harbor-1', 'harbor-2'];
 /** The config file as written (the bundle carries the user's fields, not the defaults), validated. */
 function readConfig(file: string): { raw: Record<string, unknown>; maxBodyBytes: number } {
   if (!existsSync(file)) return { raw: {}, maxBodyBytes: HarborConfigSchema.parse({}).maxBodyBytes };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
-  }
-  const parsed = HarborConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(file, describeIssues(parsed.error));
-  return { raw: raw as Record<string, unknown>, maxBodyBytes: parsed.data.maxBodyBytes };
+  const { raw, config } = parseConfigFile(file);
+  return { raw, maxBodyBytes: config.maxBodyBytes };
 }
 
 function prepareFolder(dir: string, force: boolean): void {

@@ -47,6 +47,19 @@ export interface LoadedConfig {
   file: string | null;
 }
 
+/** The file as written and as validated (defaults filled in); a ConfigError names each bad field. */
+export function parseConfigFile(file: string): { raw: Record<string, unknown>; config: HarborConfig } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  const parsed = HarborConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(file, describeIssues(parsed.error));
+  return { raw: raw as Record<string, unknown>, config: parsed.data };
+}
+
 /**
  * Reads and validates config.json. The file is only ever read here: a bad file is reported with the
  * path of each bad field and left exactly as it is.
@@ -56,15 +69,7 @@ export function loadConfig(file: string, defaults: { docsFolder: string }, env: 
     const config = HarborConfigSchema.parse({ docs: { folder: defaults.docsFolder } });
     return { config, file: null };
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
-  }
-  const parsed = HarborConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(file, describeIssues(parsed.error));
-  const config = parsed.data;
+  const { raw, config } = parseConfigFile(file);
   const base = dirname(file);
   // No "docs" field: the built-in server stays, unless the user's own server already took the name.
   if ((raw as { docs?: unknown }).docs === undefined && !config.mcpServers.docs) {

@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { buildConnectionBundle, renderBundleText, type ConnectionBundle } from '../../server/access/connection-bundle.ts';
+import { REVOCATION_CHECK_MS } from '../../server/auth/revocation-watch.ts';
 import { SqliteTokenStore } from '../../server/auth/token-store.ts';
+import { readHostRuntime } from '../../server/admin/runtime-file.ts';
+import { isAlive } from '../../server/supervision/process-tree.ts';
 import { loadConfig } from '../../server/config/load-config.ts';
 import { isServerName, SERVER_NAME_RULE } from '../../server/gateway/server-name.ts';
 import { openDatabase } from '../../server/store/sqlite-database.ts';
@@ -83,18 +86,36 @@ export async function token(args: string[]): Promise<void> {
         try {
           const answer = await admin.request<{ sessionsClosed: number }>('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
           process.stdout.write(`Revoked ${name}; closed ${answer.sessionsClosed} open session(s).\n`);
+          return;
         } catch (error) {
-          throw new UsageError((error as Error).message);
+          // The host answered with a refusal (no such teammate): that is the answer. Silence falls through.
+          if (!isNoAnswer(error)) throw new UsageError((error as Error).message);
         }
-        return;
       }
       if (!withStore(paths.database, (store) => store.revoke(name))) throw new UsageError(`no active token for "${name}"`);
+      // A host that runs but did not answer finds the revocation in the file itself and closes the streams.
+      const runtime = readHostRuntime(paths.home);
+      if (runtime && isAlive(runtime.pid)) {
+        const seconds = Math.ceil(REVOCATION_CHECK_MS / 1000) + 1;
+        process.stdout.write(`Revoked ${name} in the database; Harbor at ${runtime.url} did not answer, its open streams close within ${seconds} s.\n`);
+        process.exitCode = HOST_DID_NOT_ANSWER;
+        return;
+      }
       process.stdout.write(`Revoked ${name}. Their next request is refused.\n`);
       return;
     }
     default:
       throw new UsageError('usage: harbor token add|list|revoke ...');
   }
+}
+
+/** Exit status of a revocation written to the file while the running host did not answer (as `status` uses 3). */
+const HOST_DID_NOT_ANSWER = 3;
+
+/** A timeout or a refused connection, as opposed to an answer from the host. */
+function isNoAnswer(error: unknown): boolean {
+  const name = (error as Error).name;
+  return name === 'TimeoutError' || name === 'AbortError' || error instanceof TypeError;
 }
 
 function withStore<T>(file: string, use: (store: SqliteTokenStore) => T): T {

@@ -11,6 +11,23 @@ each served server. One serve per HARBOR_HOME: a second one says where the first
 Options:
   --config PATH   config.json to use (default: HARBOR_HOME/config.json)
   --port N        port to listen on (default: config "port", else 7837); 0 picks a free port
+  --container     container mode (also HARBOR_CONTAINER=1): the host in this process, bound to
+                  HARBOR_HOST (0.0.0.0) and PORT, no tunnel, JSON logs on stdout naming HARBOR_REPLICA,
+                  the admin API only with HARBOR_ADMIN_SECRET, SIGTERM lets calls finish for
+                  HARBOR_DRAIN_SECONDS (10); HARBOR_HEARTBEAT_SECONDS, HARBOR_ALLOWED_HOSTS, HARBOR_TOKENS_FILE
+`,
+  export: `Usage: harbor export <dir> [--config PATH] [--with-tokens] [--force] [--json]
+
+Write the host alone as a container deployment into <dir>: Dockerfile, compose.yaml (two replicas,
+nginx, PostgreSQL 15), nginx.conf, k8s/, config.json with every hosted server's env value as a
+\${VAR} reference (set them in .env, see .env.example), Harbor itself (harbor/) and a README with the
+steps for a VM, ECS Fargate and Kubernetes. Entries that cannot run in a container are warnings.
+
+Options:
+  --config PATH   config.json to carry over (default: HARBOR_HOME/config.json)
+  --with-tokens   add tokens.json: teammates' names and hashed tokens (never a usable token)
+  --force         replace <dir> when it exists and is not empty
+  --json          one JSON line: files, variables, warnings
 `,
   token: `Usage: harbor token add <name> [--scope docs,github] [--expires-days N] [--json]
        harbor token list [--json]

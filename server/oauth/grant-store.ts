@@ -164,11 +164,18 @@ export class SqliteGrantStore {
     return code;
   }
 
-  /** The code's grant if it is live and belongs to `clientId` (used or not: PKCE is checked before redemption). */
+  /**
+   * The code's grant if it is live and belongs to `clientId` (the SDK asks for the PKCE challenge before
+   * redeeming). A used code presented again is a replay: the tokens its first use issued are revoked.
+   */
   peekCode(code: string, clientId: string): CodeGrant | null {
     const row = this.#codeRow(code);
-    if (!row || row.client_id !== clientId || row.used_at !== null || row.expires_at <= this.#now()) return null;
-    return codeGrant(row);
+    if (!row || row.client_id !== clientId) return null;
+    if (row.used_at !== null) {
+      this.#revokeFamily(row.code_hash.toString('base64url'));
+      return null;
+    }
+    return row.expires_at <= this.#now() ? null : codeGrant(row);
   }
 
   /**

@@ -14,9 +14,12 @@ export interface OAuthRateLimits {
   token: number;
   register: number;
   revoke: number;
+  /** Sign-in form posts per visitor: this many at once, then this many a minute (names and codes cannot be tried in bulk). */
+  signInBurst: number;
+  signInPerMinute: number;
 }
 
-export const DEFAULT_RATE_LIMITS: OAuthRateLimits = { windowMs: 15 * 60_000, authorize: 100, token: 50, register: 20, revoke: 50 };
+export const DEFAULT_RATE_LIMITS: OAuthRateLimits = { windowMs: 15 * 60_000, authorize: 100, token: 50, register: 20, revoke: 50, signInBurst: 5, signInPerMinute: 5 };
 
 export interface OriginAppDeps extends ProviderContext, SignInRouteDeps {
   servers: () => Set<string>;

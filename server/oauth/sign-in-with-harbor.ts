@@ -59,15 +59,16 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
   const requests = new SignInRequests({ now, ...(options.requestTtlMs ? { ttlMs: options.requestTtlMs } : {}) });
   requests.onWaiting = (approval) => options.onApprovalRequested?.(approval);
   const servers = () => new Set(options.servers());
+  const rateLimits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
   const deps = {
     grants,
     invites,
     requests,
     servers,
     // Five tries at once, then one every 12 s per visitor: plenty for a person, useless for guessing codes.
-    attempts: new TokenBucket({ ratePerSecond: 1 / 12, burst: 5 }),
+    attempts: new TokenBucket({ ratePerSecond: rateLimits.signInPerMinute / 60, burst: rateLimits.signInBurst }),
     pollSeconds: options.pollSeconds ?? 2,
-    rateLimits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
+    rateLimits,
     resources: (origin: string) => {
       const all = new Set([canonicalResource(origin)]);
       for (const name of servers()) for (const kind of ['mcp', 'sse']) all.add(serverResource(origin, kind, name));

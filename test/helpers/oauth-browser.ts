@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { ADMIN_SECRET_HEADER } from '../../server/admin/admin-api.ts';
@@ -107,4 +107,38 @@ export async function signInAndApprove(base: string, secret: string, authorizati
   await back.arrayBuffer();
   if (back.status !== 302) throw new Error(`waiting page answered ${back.status}`);
   return new URL(back.headers.get('location')!);
+}
+
+/** The protocol steps by hand, for the negative tests: PKCE pair, registration, authorize URL, token calls. */
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export async function registerClient(base: string, redirectUri = 'http://127.0.0.1:53682/callback', name = 'Raw Client'): Promise<{ client_id: string }> {
+  const res = await fetch(`${base}/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ client_name: name, redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
+  });
+  if (res.status !== 201) throw new Error(`register answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { client_id: string };
+}
+
+export function authorizeUrl(base: string, params: { clientId: string; challenge: string; redirectUri?: string; resource?: string; state?: string }): URL {
+  const url = new URL(`${base}/authorize`);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: params.clientId,
+    redirect_uri: params.redirectUri ?? 'http://127.0.0.1:53682/callback',
+    code_challenge: params.challenge,
+    code_challenge_method: 'S256',
+    state: params.state ?? 'st-1',
+    ...(params.resource ? { resource: params.resource } : {}),
+  }).toString();
+  return url;
+}
+
+export function tokenRequest(base: string, body: Record<string, string>): Promise<Response> {
+  return fetch(`${base}/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
 }

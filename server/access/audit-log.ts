@@ -189,7 +189,8 @@ export class AuditLog {
   }
 
   #background(work: Promise<unknown>): void {
-    work.catch((err: unknown) => this.#log.warn({ err }, 'audit log write failed'));
+    // While the store keeps failing, flush() has said so once; each retry's failure is a debug line.
+    work.catch((err: unknown) => (this.#failures > 1 ? this.#log.debug({ err }, 'audit log write failed again') : this.#log.warn({ err }, 'audit log write failed')));
   }
 
   #clearFlushTimer(): void {

@@ -213,19 +213,21 @@ test('export: docker-compose validates compose.yaml: two replicas, nginx, Postgr
   }
 });
 
-test('carryConfig: a key two servers use gets one variable per server; an existing reference is kept', () => {
+test('carryConfig: a key two servers use gets one variable per server; an existing reference is kept; per-copy values become a variable', () => {
   const carried = carryConfig({
     mcpServers: {
       a: { command: 'npx', env: { API_KEY: 'one' } },
       'b-2': { command: 'npx', env: { API_KEY: 'two', URL: '${SHARED_URL}' } },
-      c: { command: 'node', env: { URL: '${SHARED_URL}' } },
+      c: { command: 'node', env: { URL: '${SHARED_URL}' }, replicas: 2, replicaEnv: { NOTION_TOKEN: ['secret-1', 'secret-2'], OTHER: { env: 'OTHER_KEYS' } } },
     },
     docs: false,
   }, 7837);
   const servers = carried.config.mcpServers as Record<string, { env: Record<string, string> }>;
   assert.deepEqual(servers.a!.env, { API_KEY: '${A_API_KEY}' });
   assert.deepEqual(servers['b-2']!.env, { API_KEY: '${B_2_API_KEY}', URL: '${SHARED_URL}' });
-  assert.deepEqual(carried.variables.map((v) => v.name), ['A_API_KEY', 'B_2_API_KEY', 'SHARED_URL']);
+  assert.deepEqual(servers.c, { command: 'node', env: { URL: '${SHARED_URL}' }, replicas: 2, replicaEnv: { NOTION_TOKEN: { env: 'C_NOTION_TOKEN_VALUES' }, OTHER: { env: 'OTHER_KEYS' } } });
+  assert.doesNotMatch(JSON.stringify(carried.config), /secret-/);
+  assert.deepEqual(carried.variables.map((v) => v.name), ['A_API_KEY', 'B_2_API_KEY', 'SHARED_URL', 'C_NOTION_TOKEN_VALUES', 'OTHER_KEYS']);
   assert.equal(carried.config.docs, false);
   assert.deepEqual(carried.warnings, []);
   assert.equal(carried.needsPython, false);

@@ -42,11 +42,12 @@ interface RawServer {
   args?: string[];
   env?: Record<string, string>;
   cwd?: string;
+  replicaEnv?: Record<string, string[] | { env: string }>;
   [field: string]: unknown;
 }
 
 function carryServer(name: string, entry: RawServer, names: Map<string, string>, out: CarriedConfig): Record<string, unknown> {
-  const { cwd, env = {}, ...rest } = entry;
+  const { cwd, env = {}, replicaEnv, ...rest } = entry;
   const where = `mcpServers.${name}`;
   const carriedEnv: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -73,8 +74,26 @@ function carryServer(name: string, entry: RawServer, names: Map<string, string>,
     if (looksLikeLaptopPath(arg)) out.warnings.push(`${where}.args[${i}]: "${arg}" is a path on this machine; copy or mount it into the container and change the path`);
     if (SECRET_SHAPES.test(arg)) out.warnings.push(`${where}.args[${i}]: looks like a secret and is carried into config.json as is; move it to "env" and export again`);
   }
+  const carriedReplicaEnv = replicaEnv ? carryReplicaEnv(name, replicaEnv, out) : undefined;
   if (cwd !== undefined) out.warnings.push(`${where}.cwd: "${cwd}" is a folder on this machine; left out of the bundle (the server starts in ${CONTAINER_HOME})`);
-  return { ...rest, ...(Object.keys(carriedEnv).length ? { env: carriedEnv } : {}) };
+  return { ...rest, ...(Object.keys(carriedEnv).length ? { env: carriedEnv } : {}), ...(carriedReplicaEnv ? { replicaEnv: carriedReplicaEnv } : {}) };
+}
+
+/** Per-copy values of a pooled server: a listed array becomes `{"env": VAR}` (comma-separated values). */
+function carryReplicaEnv(server: string, replicaEnv: Record<string, string[] | { env: string }>, out: CarriedConfig): Record<string, { env: string }> {
+  const carried: Record<string, { env: string }> = {};
+  for (const [key, source] of Object.entries(replicaEnv)) {
+    const where = `mcpServers.${server}.replicaEnv.${key}`;
+    if (Array.isArray(source)) {
+      const variable = `${server}_${key}_values`.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
+      carried[key] = { env: variable };
+      out.variables.push({ name: variable, from: `${where} (comma-separated, one value per copy)` });
+    } else {
+      carried[key] = source;
+      out.variables.push({ name: source.env, from: `${where} (already a reference)` });
+    }
+  }
+  return carried;
 }
 
 function carryDocs(docs: unknown, out: CarriedConfig): unknown {

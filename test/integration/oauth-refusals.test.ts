@@ -249,9 +249,10 @@ describe('Sign in with Harbor refuses', () => {
     try {
       const client = await registerClient(h.url);
       const page = await openAuthorize(authorizeUrl(h.url, { clientId: client.client_id, challenge: pkcePair().challenge }));
-      const statuses = [];
-      for (let i = 0; i < 4; i++) statuses.push((await submitSignIn(h.url, page, { code: 'WRONG-CODE0' })).status);
-      assert.deepEqual(statuses, [400, 400, 400, 429]);
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await submitSignIn(h.url, page, { code: 'WRONG-CODE0' }));
+      assert.deepEqual(answers.map((r) => r.status), [400, 400, 400, 429]);
+      assert.ok(Number(answers[3]!.headers.get('retry-after')) >= 1);
     } finally {
       await h.close();
     }

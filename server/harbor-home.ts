@@ -2,11 +2,20 @@ import { mkdirSync } from 'node:fs';
 import { homedir, platform } from 'node:os';
 import { join } from 'node:path';
 
-/** Where Harbor keeps config.json, its databases and logs. `$HARBOR_HOME` wins; otherwise the platform's config dir. */
-export function harborHome(env: NodeJS.ProcessEnv = process.env): string {
+/** The machine facts harborHome depends on (injectable, so each platform's choice is testable anywhere). */
+export interface HomeSystem {
+  platform: NodeJS.Platform;
+  homedir: string;
+}
+
+/**
+ * Where Harbor keeps config.json, its databases and logs. `$HARBOR_HOME` wins; otherwise the platform's
+ * config dir. The tray app and `harbor serve` both use this one home (not Electron's userData).
+ */
+export function harborHome(env: NodeJS.ProcessEnv = process.env, system: HomeSystem = { platform: platform(), homedir: homedir() }): string {
   if (env.HARBOR_HOME) return env.HARBOR_HOME;
-  const home = homedir();
-  switch (platform()) {
+  const home = system.homedir;
+  switch (system.platform) {
     case 'darwin':
       return join(home, 'Library', 'Application Support', 'harbor');
     case 'win32':

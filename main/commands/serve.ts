@@ -1,14 +1,14 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { createLogger } from '../../server/logger.ts';
 import { acquireHomeLock, HomeLockedError } from '../core/home-lock.ts';
 import { AdminClient } from '../core/admin-client.ts';
+import { controllerSettings } from '../core/controller-options.ts';
 import { HealthWatcher } from '../core/health-watcher.ts';
 import { HostController } from '../core/host-controller.ts';
 import { onWakeFromSleep } from '../core/sleep-detector.ts';
-import { homePaths, UsageError } from './common.ts';
+import { UsageError } from './common.ts';
 import { clock, humanLogLine, teeToTerminal } from './terminal-lines.ts';
 
 export async function serve(args: string[]): Promise<void> {
@@ -22,7 +22,9 @@ export async function serve(args: string[]): Promise<void> {
   if (values.container || ['1', 'true'].includes(process.env.HARBOR_CONTAINER ?? '')) {
     return (await import('./serve-container.ts')).serveContainer({ config: values.config, port });
   }
-  const paths = homePaths();
+  // The same home, config and options as the tray app (main/core/controller-options.ts).
+  const settings = controllerSettings({ configFile: values.config, port });
+  const paths = settings.paths;
   // Before anything is written (admin.secret, controller.json, host.json): a second serve touches nothing.
   lockHome(paths.home);
   // JSON in logs/harbor.log; serve's own lines also on the terminal, as human lines. The supervisor
@@ -32,16 +34,7 @@ export async function serve(args: string[]): Promise<void> {
   };
   const fileLog = createLogger({ name: 'harbor', file: join(paths.logs, 'harbor.log') });
   const log = teeToTerminal(fileLog, say);
-  const tunnelTimeout = Number(process.env.HARBOR_TUNNEL_TIMEOUT_SECONDS);
-  const limitMb = configuredHostLimitMb(values.config ?? paths.config);
-  const controller = new HostController({
-    home: paths.home,
-    configFile: values.config,
-    port,
-    logger: fileLog,
-    ...(limitMb ? { memoryLimitBytes: limitMb * 1024 * 1024 } : {}),
-    ...(tunnelTimeout > 0 ? { tunnel: { readyTimeoutMs: tunnelTimeout * 1000 } } : {}),
-  });
+  const controller = new HostController({ ...settings.controller, logger: fileLog });
   // The host's log lines, shown in the foreground as human lines; a closed stderr (the terminal or
   // pipe went away) must not stop the supervisor.
   process.stderr.on('error', () => {});
@@ -54,7 +47,6 @@ export async function serve(args: string[]): Promise<void> {
     say(line);
   });
   controller.on('state', (event) => {
-    writeFileSync(paths.controller, JSON.stringify({ pid: process.pid, host: controller.info() }) + '\n');
     if (event.to === 'errored') log.error({ reason: event.reason }, 'host is crash-looping; retrying slowly');
   });
   // Health changes and what the tray app would notify about, on the terminal (through the log).
@@ -123,18 +115,5 @@ function lockHome(home: string): void {
     const url = readHostRuntime(home)?.url ?? 'still starting';
     error.message = `Harbor is already running in ${home} (pid ${error.owner.pid}, ${url}). harbor status shows it; stop it first, or set HARBOR_HOME to run another.`;
     throw error;
-  }
-}
-
-/**
- * The host's own memory limit from config.json, read without the validator (the host child
- * validates the file and reports any mistake; this process stays small).
- */
-function configuredHostLimitMb(file: string): number | undefined {
-  try {
-    const value = (JSON.parse(readFileSync(file, 'utf8')) as { hostMemoryLimitMb?: unknown }).hostMemoryLimitMb;
-    return typeof value === 'number' && value > 0 ? value : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { writeAdminSecret } from '../../server/admin/admin-secret.ts';
 import type { HostReadyMessage, ShareIpc } from '../../server/host-main.ts';
@@ -110,7 +111,11 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       logger,
     });
     this.#supervisor = supervisor;
-    supervisor.on('state', (event) => this.emit('state', event));
+    supervisor.on('state', (event) => {
+      // What `harbor status` shows of the host process, whichever face (serve or the tray app) runs it.
+      writeFileSync(harborPaths(home).controller, JSON.stringify({ pid: process.pid, host: supervisor.info() }) + '\n');
+      this.emit('state', event);
+    });
     supervisor.on('log', (event) => this.emit('log', event));
     let resumed = false;
     supervisor.on('message', (message) => {

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { HttpHostApi } from '../../renderer/host-api.ts';
 import type { HostApi, HostStatus } from '../../server/admin/host-api.ts';
 import type { ChildProcess } from 'node:child_process';
+import { appHomeNote, claimAppHome, type AppHome } from '../core/app-home.ts';
+import { controllerSettings } from '../core/controller-options.ts';
 import { HealthWatcher } from '../core/health-watcher.ts';
 import { HostController } from '../core/host-controller.ts';
 import { UtilityChild } from './utility-child.ts';
@@ -42,40 +44,65 @@ if (!app.requestSingleInstanceLock()) {
 async function run(): Promise<void> {
   await app.whenReady();
   app.dock?.hide();
-  const { log, logger } = setupLogging(app.getPath('logs'), { verbose: !app.isPackaged });
-  log.info(`Harbor ${app.getVersion()} starting (Electron ${process.versions.electron}, Node ${process.versions.node})`);
+  // The same home, config.json and options as `harbor serve` (not Electron's userData): one Harbor.
+  const settings = controllerSettings();
+  const home = settings.paths.home;
+  const { log, logger } = setupLogging(settings.paths.logs, { verbose: !app.isPackaged });
+  log.info(`Harbor ${app.getVersion()} starting in ${home} (Electron ${process.versions.electron}, Node ${process.versions.node})`);
   serveAppScheme();
 
-  const controller = new HostController({
-    home: app.getPath('userData'),
-    logger,
-    // Packaged: cloudflared ships in the app's resources; from source: PATH or the cloudflared npm package.
-    tunnel: app.isPackaged ? { resourcesPath: process.resourcesPath, logger } : { logger },
-    // The runAsNode fuse is off in a packaged app, so child_process.fork cannot start Node there:
-    // the host child runs as an Electron utility process, which speaks the same messages.
-    launch: (modulePath, args, options) => new UtilityChild(modulePath, args, options) as unknown as ChildProcess,
-  });
-  let api: HostApi | null = null;
+  // The home's lock before anything is written; a `harbor serve` already there is attached to (app-home.ts).
+  let claim: AppHome = claimAppHome(home);
+  const controller =
+    claim.mode !== 'own'
+      ? null
+      : new HostController({
+          ...settings.controller,
+          logger,
+          // Packaged: cloudflared ships in the app's resources; from source: PATH or the cloudflared npm package.
+          tunnel: { ...settings.controller.tunnel, ...(app.isPackaged ? { resourcesPath: process.resourcesPath } : {}), logger },
+          // The runAsNode fuse is off in a packaged app, so child_process.fork cannot start Node there:
+          // the host child runs as an Electron utility process, which speaks the same messages.
+          launch: (modulePath, args, options) => new UtilityChild(modulePath, args, options) as unknown as ChildProcess,
+        });
+  let api: HostApi | null = claim.mode === 'attached' ? new HttpHostApi({ baseUrl: claim.url, secret: claim.secret }) : null;
   const currentApi = (): HostApi => {
     if (!api) throw new Error('Harbor is starting; try again in a moment');
     return api;
   };
   const watcher = new HealthWatcher({
     api: () => api,
-    publicUrl: () => controller.share.state.publicUrl,
+    publicUrl: () => controller?.share.state.publicUrl ?? null,
     intervalMs: STATUS_POLL_MS,
     onError: (error) => log.warn(`status: ${error.message}`),
   });
-  controller.on('ready', (ready) => {
+  controller?.on('ready', (ready) => {
     api = new HttpHostApi({ baseUrl: ready.url, secret: controller.adminSecret });
     log.info(`host ready at ${ready.url}`);
     void watcher.poll();
   });
-  controller.on('state', (event) => log.info(`host ${event.from} → ${event.to}: ${event.reason}`));
-  controller.on('share', () => {
+  controller?.on('state', (event) => log.info(`host ${event.from} → ${event.to}: ${event.reason}`));
+  controller?.on('share', () => {
     refreshMenu();
     void watcher.poll();
   });
+
+  /** Attached or waiting: look at the home again; once the other Harbor is gone, start over as its owner. */
+  function reclaim(): void {
+    const next = claimAppHome(home);
+    if (next.mode === 'own') {
+      log.info('the harbor serve this app was attached to has stopped: restarting to host here');
+      next.lock.release();
+      app.relaunch();
+      app.exit(0);
+      return;
+    }
+    if (next.mode === 'attached' && (claim.mode !== 'attached' || next.url !== claim.url || next.secret !== claim.secret)) {
+      api = new HttpHostApi({ baseUrl: next.url, secret: next.secret });
+      log.info(appHomeNote(next)!);
+    }
+    claim = next;
+  }
 
   const tray = new Tray(trayImage('amber'));
   tray.setToolTip('Harbor: starting…');
@@ -86,6 +113,7 @@ async function run(): Promise<void> {
   let lastStatus: HostStatus | null = null;
   watcher.on('status', ({ status, health }) => {
     lastStatus = status;
+    if (!controller && !status) reclaim();
     const changed = health.state !== trayState;
     setTray(health.state, health.reasons);
     if (changed) refreshMenu();
@@ -129,10 +157,14 @@ async function run(): Promise<void> {
     refreshMenu();
   }
 
+  /** The share as this app knows it: its own controller's, or the attached host's last status. */
+  const sharing = (): boolean => (controller ? controller.share.state.state : (lastStatus?.share?.state ?? 'off')) !== 'off';
+
   async function toggleShare(): Promise<void> {
     try {
-      if (controller.share.state.state === 'off') await controller.share.start({ mode: 'quick' });
-      else await controller.share.stop();
+      // Attached, the running host forwards the request to its own controller.
+      if (!sharing()) await (controller ? controller.share.start({ mode: 'quick' }) : currentApi().startShare({ mode: 'quick' }));
+      else await (controller ? controller.share.stop() : currentApi().stopShare());
     } catch (error) {
       log.warn(`share: ${(error as Error).message}`);
       if (Notification.isSupported()) new Notification({ title: 'Sharing failed', body: (error as Error).message }).show();
@@ -140,20 +172,26 @@ async function run(): Promise<void> {
     refreshMenu();
   }
 
+  /** The host's URL and admin secret: this app's own host, or the attached `harbor serve`'s. */
+  function hostLink(): { url: string; secret: string } | null {
+    if (controller) return controller.url ? { url: controller.url, secret: controller.adminSecret } : null;
+    return claim.mode === 'attached' ? { url: claim.url, secret: claim.secret } : null;
+  }
+
   function openDashboard(): void {
-    const url = controller.url;
-    if (!url) return;
+    const link = hostLink();
+    if (!link) return;
     // The fragment stays in the browser (never sent to the host); the page moves it to sessionStorage.
-    void shell.openExternal(`${url}/app/#secret=${encodeURIComponent(controller.adminSecret)}`);
+    void shell.openExternal(`${link.url}/app/#secret=${encodeURIComponent(link.secret)}`);
   }
 
   function refreshMenu(): void {
-    const sharing = controller.share.state.state !== 'off';
     const menu = Menu.buildFromTemplate([
       { label: trayTooltip(trayState, lastStatus?.health?.reasons ?? []).split('\n')[0]!, enabled: false },
+      ...(claim.mode === 'own' ? [] : [{ label: claim.mode === 'attached' ? `Attached to harbor serve (pid ${claim.owner.pid})` : 'Waiting for the running Harbor', enabled: false }]),
       { type: 'separator' },
-      { label: sharing ? 'Stop sharing' : 'Share with team', click: () => void toggleShare() },
-      { label: 'Open dashboard', enabled: controller.url !== null, click: openDashboard },
+      { label: sharing() ? 'Stop sharing' : 'Share with team', click: () => void toggleShare() },
+      { label: 'Open dashboard', enabled: hostLink() !== null, click: openDashboard },
       { type: 'separator' },
       { label: 'Start at login', type: 'checkbox', checked: openAtLogin(), click: (item) => setOpenAtLogin(item.checked) },
       { type: 'separator' },
@@ -178,11 +216,14 @@ async function run(): Promise<void> {
   powerMonitor.on('resume', () => {
     log.info('resumed from sleep: checking host and tunnel');
     void (async () => {
-      await controller.share.checkAlive().catch((error: Error) => log.warn(`tunnel check: ${error.message}`));
-      try {
-        await currentApi().status();
-      } catch {
-        await controller.restart('not answering after sleep');
+      // Attached, the `harbor serve` that owns the host and tunnel checks them itself.
+      if (controller) {
+        await controller.share.checkAlive().catch((error: Error) => log.warn(`tunnel check: ${error.message}`));
+        try {
+          await currentApi().status();
+        } catch {
+          await controller.restart('not answering after sleep');
+        }
       }
       await watcher.poll();
     })();
@@ -197,8 +238,8 @@ async function run(): Promise<void> {
     event.preventDefault();
     watcher.stop();
     unregister();
-    log.info('quitting: stopping the host and the tunnel');
-    controller.stop().then(
+    log.info(controller ? 'quitting: stopping the host and the tunnel' : 'quitting: the attached harbor serve keeps running');
+    (controller?.stop() ?? Promise.resolve()).then(
       () => {
         stopped = true;
         app.quit();
@@ -211,6 +252,15 @@ async function run(): Promise<void> {
     );
   });
 
+  if (!controller) {
+    // Attached (or the other Harbor still starting): nothing of ours to start; say so in the tray.
+    const note = appHomeNote(claim)!;
+    log.info(note);
+    setTray('amber', [note]);
+    refreshMenu();
+    void watcher.poll();
+    return;
+  }
   try {
     await controller.start();
   } catch (error) {

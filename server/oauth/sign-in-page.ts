@@ -30,7 +30,8 @@ export function sendPage(res: ServerResponse, status: number, html: string, head
     'Cache-Control': 'no-store',
     'Content-Security-Policy': CSP,
     'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'no-referrer',
+    // Not no-referrer: with it a browser sends `Origin: null` on the form post, which the Origin check refuses.
+    'Referrer-Policy': 'same-origin',
     'X-Content-Type-Options': 'nosniff',
     ...headers,
   });
@@ -62,12 +63,13 @@ ${error}<form method="post" action="/signin">
   );
 }
 
-export function waitingPage(teammate: string, clientName: string, refreshSeconds: number): string {
+export function waitingPage(teammate: string, clientName: string, refreshSeconds: number, waitsMinutes: number): string {
+  const every = refreshSeconds === 1 ? 'every second' : `every ${refreshSeconds} seconds`;
   return page(
     'Waiting for approval',
     `<h1>Waiting for the host</h1>
 <p>The host has been asked to approve <strong>${escapeHtml(teammate)}</strong> connecting from <strong>${escapeHtml(clientName)}</strong>.</p>
-<p class="muted">This page checks again every ${refreshSeconds} seconds and continues on its own once approved.</p>`,
+<p class="muted">This page checks again ${every} and continues on its own once approved. The request waits ${waitsMinutes} minutes; after that, start again from your client.</p>`,
     refreshSeconds,
   );
 }

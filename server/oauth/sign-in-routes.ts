@@ -107,7 +107,7 @@ export function signInRoutes(deps: SignInRouteDeps): express.Router {
         sendPage(res, 200, signInForm({ requestId: request.id, csrf: request.csrf, clientName: request.authorization.clientName, resource: request.authorization.resource }));
         return;
       case 'waiting':
-        sendPage(res, 200, waitingPage(request.teammate!, request.authorization.clientName, deps.pollSeconds));
+        sendPage(res, 200, waitingPage(request.teammate!, request.authorization.clientName, deps.pollSeconds, Math.round(deps.requests.ttlMs / 60_000)));
         return;
       case 'approved': {
         const { authorization } = request;

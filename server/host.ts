@@ -25,6 +25,7 @@ import type { LivenessOptions } from './gateway/liveness-probe.ts';
 import type { CallEvent } from './gateway/upstream-router.ts';
 import { ensureHome, harborPaths, type HarborPaths } from './harbor-home.ts';
 import { createHostServer, type HostServer } from './http/host-server.ts';
+import { checkReplicaEnvs, copyEnv, hostedPoolOptions, poolRateLimits } from './hosted-pool-config.ts';
 import type { ResponseMode, SessionLimits } from './http/streamable-session.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { alertRules } from './metrics/alert-rules.ts';
@@ -119,6 +120,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   ensureHome(paths);
   const configFile = options.configFile ?? paths.config;
   const { config, file } = loadConfig(configFile, { docsFolder: paths.docs });
+  checkReplicaEnvs(config.mcpServers); // a pool short of keys is a start-up error, before anything opens
   const log = options.log ?? createLogger();
   const db: SqliteDatabase = openDatabase(paths.database);
   const tokens = new SqliteTokenStore(db);
@@ -189,12 +191,12 @@ export async function startHost(options: HostOptions): Promise<Host> {
       mode: entry.mode,
       maxIsolated: entry.maxIsolated,
       requestTimeoutMs: entry.requestTimeoutSeconds * 1000,
-      createUpstream: () => {
+      createUpstream: (copy) => {
         const upstream = new StdioUpstream({
           name,
           command: entry.command,
           args: entry.args,
-          env: entry.env,
+          env: copyEnv(name, entry, copy),
           cwd: entry.cwd,
           memoryLimitBytes: entry.memoryLimitMb * 1024 * 1024,
           maxCrashes: entry.restart.maxCrashes,
@@ -220,6 +222,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
       toolCache: entry.cache && toolCache
         ? new ToolResultCache(toolCache, name, { tools: entry.cache.tools, ttlMs: entry.cache.ttlSeconds * 1000 })
         : undefined,
+      pool: hostedPoolOptions(name, entry, {
+        onQueueWait: (ms) => observability?.metrics.observeQueueWait(name, ms),
+        onRateLimited: (copy) => observability?.metrics.countRateLimited(name, copy),
+      }),
     });
 
   let docs: DocsIndex | null = null;
@@ -413,7 +419,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
       }),
     rateLimits: () => {
       const fraction = embeddings?.rateLimitRemainingFraction();
-      return fraction === null || fraction === undefined ? [] : [{ name: 'embeddings', remaining: fraction * 1000, limit: 1000 }];
+      const pools = poolRateLimits(servers.values());
+      return fraction === null || fraction === undefined ? pools : [{ name: 'embeddings', remaining: fraction * 1000, limit: 1000 }, ...pools];
     },
     ...(options.metricsSampleMs ? { sampleMs: options.metricsSampleMs } : {}),
   });

@@ -1,6 +1,19 @@
 import { z } from 'zod';
 import { alertOverridesSchema } from '../metrics/alert-rules.ts';
 import { isServerName, SERVER_NAME_RULE } from '../gateway/server-name.ts';
+import { DEFAULT_RATE_LIMIT_PATTERN } from '../gateway/rate-limit-answer.ts';
+
+const DEFAULT_MAX_QUEUED_CALLS = 500;
+const MAX_REPLICAS = 16;
+
+function isRegExp(source: string): boolean {
+  try {
+    new RegExp(source, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * One hosted stdio server, in the shape Claude Desktop and Cursor configs already use, so an entry
@@ -36,8 +49,32 @@ export const StdioServerSchema = z
     /** Longest stdout line (one JSON-RPC message) accepted from this server; a longer one fails its call at once. */
     maxLineBytes: z.number().int().positive().default(16 * 1024 * 1024),
     disabled: z.boolean().default(false),
+    /** Tool calls in flight to this server (all copies together); unset: no cap (as before). The rest wait, fairly per teammate. */
+    maxConcurrentCalls: z.number().int().positive().optional(),
+    /** Tool calls waiting for a slot; beyond it a call is refused with -32002 naming the limit. */
+    maxQueuedCalls: z.number().int().positive().default(DEFAULT_MAX_QUEUED_CALLS),
+    /** Copies of this server (shared or serial mode), calls spread over them: for stateless API wrappers. */
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).default(1),
+    /** Per-copy values: a list (value k for copy k) or {"env": "NAME"}, comma-separated in Harbor's environment. */
+    replicaEnv: z.record(z.string().min(1), z.union([z.array(z.string().min(1)).min(1), z.object({ env: z.string().min(1) }).strict()])).default({}),
+    /** A tool result with isError matching this (case-insensitive) means the API behind the server rate-limited it. */
+    rateLimitPattern: z.string().refine(isRegExp, 'rateLimitPattern must be a valid regular expression').default(DEFAULT_RATE_LIMIT_PATTERN),
+    /** Tools retried on another copy after a rate limit, besides those declaring readOnlyHint or idempotentHint. */
+    retryTools: z.array(z.string()).default([]),
+    /** Retries of one call after rate limits. */
+    maxRateLimitRetries: z.number().int().min(0).max(10).default(2),
   })
-  .strict();
+  .strict()
+  .superRefine((entry, ctx) => {
+    if (entry.replicas > 1 && entry.mode === 'isolated') {
+      ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'replicas applies to shared and serial servers; isolated runs one process per session already' });
+    }
+    for (const [name, source] of Object.entries(entry.replicaEnv)) {
+      if (Array.isArray(source) && source.length < entry.replicas) {
+        ctx.addIssue({ code: 'custom', path: ['replicaEnv', name], message: `lists ${source.length} value(s) for ${entry.replicas} replicas: each copy needs its own` });
+      }
+    }
+  });
 
 /** An OpenAI-compatible embeddings endpoint for the docs server's semantic ranking. */
 export const EmbeddingsSchema = z

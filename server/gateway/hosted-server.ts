@@ -6,6 +6,10 @@ import { ErrorCode, errorResponse, type JsonRpcMessage, type JsonRpcRequest, typ
 import type { Upstream } from './upstream.ts';
 import type { ToolResultCache } from './tool-cache.ts';
 import { UpstreamRouter, type CallEvent } from './upstream-router.ts';
+import { UpstreamPool, type PoolStatus, type UpstreamPoolOptions } from './upstream-pool.ts';
+
+/** Copies, a fair queue and rate-limit back-off in front of a shared server (upstream-pool.ts). */
+export type HostedPoolOptions = Omit<UpstreamPoolOptions, 'serverName' | 'copies' | 'log' | 'maxPerCopy'> & { replicas: number };
 
 export type ServerMode = 'shared' | 'serial' | 'isolated';
 
@@ -15,7 +19,10 @@ export interface HostedServerOptions {
   /** Upper bound on upstream processes in isolated mode. */
   maxIsolated: number;
   requestTimeoutMs: number;
-  createUpstream: () => Upstream;
+  /** `copy`: which copy of a pooled server (0 otherwise), for its own replicaEnv values. */
+  createUpstream: (copy: number) => Upstream;
+  /** Absent: one router straight to one upstream, as before. Ignored in isolated mode. */
+  pool?: HostedPoolOptions | undefined;
   log: Logger;
   onCallDone?: (server: string, event: CallEvent) => void;
   toolCache?: ToolResultCache | undefined;
@@ -38,6 +45,8 @@ export interface HostedServerStatus {
     unresponsiveForMs: number | null;
     process: SupervisorInfo | null;
   }>;
+  /** The queue and the copies' rests, for servers with a pool. */
+  pool?: PoolStatus;
 }
 
 /** One entry of `mcpServers` as served at /mcp/<name>: picks the router each session talks through. */
@@ -47,6 +56,8 @@ export class HostedServer {
   readonly #options: HostedServerOptions;
   #shared: UpstreamRouter | null = null;
   readonly #routers = new Map<ClientPeer, UpstreamRouter>();
+  #pool: UpstreamPool | null = null;
+  readonly #pooled = new Set<ClientPeer>();
 
   constructor(options: HostedServerOptions) {
     this.name = options.name;
@@ -57,6 +68,8 @@ export class HostedServer {
   /** Starts the shared upstream ahead of the first client, so its first call is not slowed by a spawn. */
   async warmUp(): Promise<void> {
     if (this.mode === 'isolated') return;
+    const pool = this.#sharedPool();
+    if (pool) return pool.warmUp();
     const router = this.#sharedRouter();
     if (!router.upstream.up) await router.upstream.start();
   }
@@ -72,6 +85,11 @@ export class HostedServer {
         );
       }
       router = this.#newRouter(true);
+    } else if (this.#sharedPool()) {
+      this.#pooled.add(session);
+      const response = await this.#sharedPool()!.initialize(session, initialize);
+      if (response.error) this.#pooled.delete(session);
+      return response;
     } else router = this.#sharedRouter();
     this.#routers.set(session, router);
     const response = await router.initialize(session, initialize);
@@ -81,13 +99,15 @@ export class HostedServer {
 
   message(session: ClientPeer, message: JsonRpcMessage): void {
     const router = this.#routers.get(session);
-    if (router) router.fromClient(session, message);
+    if (this.#pooled.has(session)) this.#pool!.fromClient(session, message);
+    else if (router) router.fromClient(session, message);
     else if ('id' in message && 'method' in message) {
       session.deliver(errorResponse(message.id, ErrorCode.InvalidRequest, 'session is not initialised'), message.id);
     }
   }
 
   async closeSession(session: ClientPeer): Promise<void> {
+    if (this.#pooled.delete(session)) return this.#pool!.detach(session);
     const router = this.#routers.get(session);
     if (!router) return;
     this.#routers.delete(session);
@@ -98,10 +118,12 @@ export class HostedServer {
   status(): HostedServerStatus {
     const routers = new Set(this.#routers.values());
     if (this.#shared) routers.add(this.#shared);
+    for (const router of this.#pool?.routers ?? []) routers.add(router);
     return {
+      ...(this.#pool ? { pool: this.#pool.status() } : {}),
       name: this.name,
       mode: this.mode,
-      sessions: this.#routers.size,
+      sessions: this.#routers.size + this.#pooled.size,
       upstreams: [...routers].map((r) => ({
         pid: r.upstream.pid,
         up: r.upstream.up,
@@ -123,6 +145,10 @@ export class HostedServer {
     if (this.#shared) routers.add(this.#shared);
     this.#routers.clear();
     this.#shared = null;
+    this.#pooled.clear();
+    for (const router of this.#pool?.routers ?? []) routers.delete(router);
+    if (this.#pool) await this.#pool.close(); // closes its copies' routers, #shared among them
+    this.#pool = null;
     await Promise.all([...routers].map((r) => r.close()));
   }
 
@@ -131,9 +157,24 @@ export class HostedServer {
     return this.#shared;
   }
 
-  #newRouter(ownedBySession: boolean): UpstreamRouter {
+  /** The pool of a shared/serial server configured with one; copy 0 is #shared, so logs and restart keep working. */
+  #sharedPool(): UpstreamPool | null {
+    const options = this.#options.pool;
+    if (!options || this.mode === 'isolated') return null;
+    this.#pool ??= new UpstreamPool({
+      ...options,
+      serverName: this.name,
+      log: this.#options.log,
+      // serial: one call per copy, through the same fair queue (the router's own serial line then never fills).
+      maxPerCopy: this.mode === 'serial' ? 1 : Infinity,
+      copies: Array.from({ length: options.replicas }, (_, k) => (k === 0 ? this.#sharedRouter() : this.#newRouter(false, k))),
+    });
+    return this.#pool;
+  }
+
+  #newRouter(ownedBySession: boolean, copy = 0): UpstreamRouter {
     const onCallDone = this.#options.onCallDone;
-    const upstream = this.#options.createUpstream();
+    const upstream = this.#options.createUpstream(copy);
     const restart = this.#options.restartUpstream;
     return new UpstreamRouter(upstream, {
       serverName: this.name,

@@ -130,6 +130,11 @@ export class UpstreamRouter {
     return this.#liveness.silentMs();
   }
 
+  /** Whether the tool declared readOnlyHint or idempotentHint in the last tools/list (upstream-pool.ts retries those). */
+  retrySafeTool(tool: string): boolean {
+    return this.#idempotentTools.has(tool);
+  }
+
   attach(session: ClientPeer): void {
     if (!this.#sessions.has(session)) this.#sessions.set(session, { inFlight: new Map(), subscriptions: new Set() });
   }

@@ -152,6 +152,10 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
     });
     for (const cache of this.#options.caches?.() ?? []) metrics.setCacheStats(cache.name, cache.hits, cache.misses);
     for (const limit of this.#options.rateLimits?.() ?? []) metrics.setRateLimit(limit.name, limit.remaining, limit.limit);
+    for (const hosted of this.#options.servers.values()) {
+      const queue = hosted.status().pool?.queue;
+      if (queue) metrics.setQueued(hosted.name, queue.queued);
+    }
     this.#checkHealth();
   }
 

@@ -133,6 +133,9 @@ export class HarborMetrics {
   readonly #socketsGauge: Gauge;
   readonly #streamsGauge: Gauge;
   readonly #rateLimitGauge: Gauge<'upstream'>;
+  readonly #queueWait: Histogram<'server'>;
+  readonly #queuedGauge: Gauge<'server'>;
+  readonly #rateLimitedTotal: Counter<'server' | 'copy'>;
 
   readonly #memory = new Map<string, ProcessMemory>();
   readonly #caches = new Map<string, CacheCounters>();
@@ -226,8 +229,27 @@ export class HarborMetrics {
     });
     this.#rateLimitGauge = new Gauge({
       name: 'harbor_upstream_ratelimit_remaining_ratio',
-      help: 'Remaining / limit of an upstream API rate limit (from x-ratelimit-* headers).',
+      help: 'Remaining / limit of an upstream API rate limit (from x-ratelimit-* headers); for a pooled hosted server, the share of its copies not resting after a rate limit.',
       labelNames: ['upstream'],
+      registers,
+    });
+    this.#queueWait = new Histogram({
+      name: 'harbor_queue_wait_seconds',
+      help: 'Time a tool call waited in a hosted server\'s queue (maxConcurrentCalls) before it started.',
+      labelNames: ['server'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#queuedGauge = new Gauge({
+      name: 'harbor_queued_calls',
+      help: 'Tool calls waiting in a hosted server\'s queue.',
+      labelNames: ['server'],
+      registers,
+    });
+    this.#rateLimitedTotal = new Counter({
+      name: 'harbor_upstream_rate_limited_total',
+      help: 'Answers of a hosted server saying the API behind it rate-limited the call, by server and copy.',
+      labelNames: ['server', 'copy'],
       registers,
     });
     if (this.#options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'harbor_nodejs_' });
@@ -302,6 +324,21 @@ export class HarborMetrics {
     const ratio = Math.min(1, remaining / limit);
     this.#rateLimits.set(upstream, { ratio, at: now, resetAt });
     this.#rateLimitGauge.set({ upstream }, ratio);
+  }
+
+  /** A queued tool call started after waiting `ms` (0 when a slot was free). */
+  observeQueueWait(server: string, ms: number): void {
+    this.#queueWait.observe({ server }, Math.max(0, ms) / 1000);
+  }
+
+  /** Calls waiting in a hosted server's queue, sampled. */
+  setQueued(server: string, queued: number): void {
+    this.#queuedGauge.set({ server }, queued);
+  }
+
+  /** One rate-limited answer from copy `copy` (0-based) of a hosted server. */
+  countRateLimited(server: string, copy: number): void {
+    this.#rateLimitedTotal.inc({ server, copy: String(copy) });
   }
 
   /** Prometheus text exposition for `GET /metrics`. */

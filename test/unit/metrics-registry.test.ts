@@ -105,11 +105,13 @@ describe('HarborMetrics Prometheus exposition', () => {
     );
   });
 
-  it('labels series only with server, method, tool, kind, process, cache and upstream', async () => {
+  it('labels series only with server, method, tool, kind, process, cache, upstream and copy', async () => {
     const metrics = loadedMetrics();
-    const allowed = new Set(['server', 'method', 'tool', 'kind', 'process', 'cache', 'upstream', 'le']);
+    // copy: the index of a pooled server's copy (bounded by replicas), never its key.
+    const allowed = new Set(['server', 'method', 'tool', 'kind', 'process', 'cache', 'upstream', 'copy', 'le']);
+    metrics.countRateLimited('api', 2);
     const all = (await metrics.registry.getMetricsAsJSON()) as unknown as { name: string; values: JsonSeries[] }[];
-    assert.equal(all.length, 11);
+    assert.equal(all.length, 14);
     for (const metric of all) {
       for (const series of metric.values) {
         for (const name of Object.keys(series.labels)) assert.ok(allowed.has(name), `${metric.name} has label ${name}`);

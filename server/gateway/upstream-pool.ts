@@ -1,0 +1,397 @@
+import type { Logger } from '../logger.ts';
+import type { ClientCapabilities, ClientPeer } from './client-peer.ts';
+import { FairCallQueue, type FairCallQueueStats } from './fair-call-queue.ts';
+import {
+  ErrorCode,
+  errorResponse,
+  isRequest,
+  isResponse,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from './jsonrpc.ts';
+import { rateLimitSignal } from './rate-limit-answer.ts';
+import { createCopyRest, type CopyRest } from './rate-limit-rest.ts';
+import type { UpstreamRouter } from './upstream-router.ts';
+
+export interface UpstreamPoolOptions {
+  serverName: string;
+  /** One router per copy of the server (replicas), each over its own supervised process. */
+  copies: UpstreamRouter[];
+  /** Tool calls in flight over all copies (Infinity: no cap). */
+  maxConcurrentCalls: number;
+  /** Tool calls in flight per copy: 1 in serial mode, so every call's origin stays provable. */
+  maxPerCopy: number;
+  /** Tool calls waiting; beyond it a call is refused with LimitExceeded. */
+  maxQueuedCalls: number;
+  /** A tool result with isError whose text matches this was rate-limited by the API behind the server. */
+  rateLimitPattern: RegExp;
+  /** Tools retried after a rate limit besides those declaring readOnlyHint or idempotentHint. */
+  retryTools: readonly string[];
+  /** Retries of one call after rate limits, on another copy when there is one. */
+  maxRetries: number;
+  log: Logger;
+  /** Clock of the rests (Date.now); the queue's waits use performance.now. */
+  now?: () => number;
+  random?: () => number;
+  /** Every start of a queued call, with its wait (0 when it started at once). */
+  onQueueWait?: (ms: number) => void;
+  onRateLimited?: (copy: number) => void;
+}
+
+export interface PoolStatus {
+  queue: FairCallQueueStats;
+  copies: Array<{ restingForMs: number | null; rateLimited: number; calls: number }>;
+}
+
+interface PoolCall {
+  session: ClientPeer;
+  request: JsonRpcRequest;
+  tool: string | undefined;
+  /** The copy it runs on; null while it waits in the queue. */
+  copy: number | null;
+  retries: number;
+}
+
+interface Copy {
+  router: UpstreamRouter;
+  rest: CopyRest;
+  /** Tool calls of this pool running on it (the pool's own count: the router's also holds lists). */
+  calls: number;
+}
+
+/**
+ * N copies of one shared server behind one line. Tool calls wait in a FairCallQueue (round-robin by
+ * teammate) and start on the copy with the fewest calls in flight that is not resting; a copy whose
+ * answer says it was rate-limited rests for the wait the answer names (or a jittered backoff), and a
+ * retry-safe call goes back to the front of its teammate's line to run on another copy. Methods other
+ * than tools/call (lists, reads, prompts) skip the line: they are answered from the server's own
+ * memory, not the API behind it, and a client's start-up must not wait behind a teammate's burst.
+ *
+ * Each session is attached to every copy through a stand-in peer per copy, so each copy's router keeps
+ * its own books (ids, progress, attribution) unchanged. Choices, kept simple:
+ * - subscriptions: `resources/subscribe` and `unsubscribe` go to every copy (the client hears copy 0's
+ *   answer), so a `resources/updated` from whichever copy notices a change reaches the subscriber; two
+ *   copies noticing one change send two notes, harmless (the client re-reads);
+ * - server→client requests: attributed by the copy's router (only its own calls count, so a pool is
+ *   more often unambiguous than one process), re-numbered here so answers go back to that copy;
+ * - a call in flight on a copy that crashes fails as on one process (the call may be what crashed it);
+ *   later calls go to the copies that are up while the supervisor restarts the dead one.
+ */
+export class UpstreamPool {
+  readonly name: string;
+  readonly #options: UpstreamPoolOptions;
+  readonly #copies: Copy[];
+  readonly #queue: FairCallQueue<PoolCall>;
+  readonly #peers = new Map<ClientPeer, ClientPeer[]>();
+  readonly #calls = new Map<ClientPeer, Map<JsonRpcId, PoolCall>>();
+  readonly #serverRequests = new Map<number, { session: ClientPeer; copy: number; upstreamId: JsonRpcId }>();
+  /** Ids of the subscribe/unsubscribe copies sent to copies other than 0: their answers are dropped. */
+  readonly #echoes = new Set<string>();
+  #nextId = 1;
+  #wake: NodeJS.Timeout | null = null;
+  #wakeAt = 0;
+
+  constructor(options: UpstreamPoolOptions) {
+    if (options.copies.length === 0) throw new Error('a pool needs at least one copy');
+    this.name = options.serverName;
+    this.#options = options;
+    this.#copies = options.copies.map((router) => ({
+      router,
+      rest: createCopyRest({ ...(options.now ? { now: options.now } : {}), ...(options.random ? { random: options.random } : {}) }),
+      calls: 0,
+    }));
+    this.#queue = new FairCallQueue<PoolCall>({
+      maxConcurrent: options.maxConcurrentCalls,
+      maxQueued: options.maxQueuedCalls,
+      canStart: () => this.#pick() !== null,
+      start: (call, waitedMs) => this.#start(call, waitedMs),
+    });
+  }
+
+  get routers(): readonly UpstreamRouter[] {
+    return this.#copies.map((c) => c.router);
+  }
+
+  /** Starts every copy; fails only when none starts (the others keep their supervisors retrying). */
+  async warmUp(): Promise<void> {
+    const results = await Promise.allSettled(this.#copies.map(async ({ router }) => {
+      if (!router.upstream.up) await router.upstream.start();
+    }));
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length === results.length) throw (failed[0] as PromiseRejectedResult).reason;
+  }
+
+  attach(session: ClientPeer): void {
+    if (this.#peers.has(session)) return;
+    const peers = this.#copies.map((_, k) => this.#standIn(session, k));
+    this.#peers.set(session, peers);
+    this.#calls.set(session, new Map());
+    this.#copies.forEach((copy, k) => copy.router.attach(peers[k]!));
+  }
+
+  /** Initialises the session on every copy and answers with the first copy that succeeds. */
+  async initialize(session: ClientPeer, request: JsonRpcRequest): Promise<JsonRpcResponse> {
+    this.attach(session);
+    const peers = this.#peers.get(session)!;
+    const answers = this.#copies.map((copy, k) =>
+      copy.router.initialize(peers[k]!, request).then((response) => {
+        // A copy that is down now stays attached: it takes calls once its supervisor brings it back.
+        if (response.error && this.#peers.get(session) === peers) copy.router.attach(peers[k]!);
+        return response;
+      }),
+    );
+    const response = await firstSuccess(answers);
+    if (response.error) this.detach(session);
+    return response;
+  }
+
+  fromClient(session: ClientPeer, message: JsonRpcMessage): void {
+    const peers = this.#peers.get(session);
+    if (!peers) {
+      if (isRequest(message)) session.deliver(errorResponse(message.id, ErrorCode.InvalidRequest, 'session is not initialised'), message.id);
+      return;
+    }
+    if (isRequest(message)) {
+      if (message.method === 'tools/call') this.#enqueue(session, message);
+      else if (message.method === 'resources/subscribe' || message.method === 'resources/unsubscribe') this.#onEveryCopy(peers, message);
+      else {
+        const k = this.#pick() ?? this.#leastBusy(this.#copies.map((_, i) => i));
+        this.#copies[k]!.router.fromClient(peers[k]!, message);
+      }
+      return;
+    }
+    if (isResponse(message)) {
+      this.#answerServerRequest(session, peers, message);
+      return;
+    }
+    const note = message as JsonRpcNotification;
+    if (note.method === 'notifications/cancelled' && this.#cancel(session, peers, note)) return;
+    // Anything else (roots changed, progress on a server request…): every copy; a router ignores ids it does not hold.
+    this.#copies.forEach((copy, k) => copy.router.fromClient(peers[k]!, note));
+  }
+
+  /** Forgets a session: its waiting calls are dropped, its running ones cancelled on their copies. */
+  detach(session: ClientPeer): void {
+    const peers = this.#peers.get(session);
+    if (!peers) return;
+    this.#peers.delete(session);
+    const calls = this.#calls.get(session)!;
+    this.#calls.delete(session);
+    this.#queue.remove(session.teammate, (call) => call.session === session);
+    for (const [id, pending] of this.#serverRequests) if (pending.session === session) this.#serverRequests.delete(id);
+    let running = 0;
+    for (const call of calls.values()) {
+      if (call.copy === null) continue;
+      this.#copies[call.copy]!.calls--;
+      running++;
+    }
+    this.#copies.forEach((copy, k) => copy.router.detach(peers[k]!));
+    for (let i = 0; i < running; i++) this.#queue.release();
+  }
+
+  status(): PoolStatus {
+    return {
+      queue: this.#queue.stats(),
+      copies: this.#copies.map((c) => ({ restingForMs: c.rest.remainingMs() || null, rateLimited: c.rest.limited, calls: c.calls })),
+    };
+  }
+
+  /** Share of copies not resting after a rate limit (the "upstream rate-limit remaining" metric). */
+  notRestingShare(): number {
+    return this.#copies.filter((c) => c.rest.remainingMs() === 0).length / this.#copies.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.#wake) clearTimeout(this.#wake);
+    this.#wake = null;
+    for (const session of [...this.#peers.keys()]) this.detach(session);
+    this.#queue.clear();
+    await Promise.all(this.#copies.map((c) => c.router.close()));
+  }
+
+  /** The peer a copy's router sees for `session`: same teammate and capabilities, answers come back here. */
+  #standIn(session: ClientPeer, k: number): ClientPeer {
+    return {
+      id: session.id,
+      teammate: session.teammate,
+      get capabilities(): ClientCapabilities {
+        return session.capabilities;
+      },
+      set capabilities(value: ClientCapabilities) {
+        session.capabilities = value;
+      },
+      deliver: (message, related) => this.#fromCopy(session, k, message, related),
+    };
+  }
+
+  #enqueue(session: ClientPeer, request: JsonRpcRequest): void {
+    const calls = this.#calls.get(session)!;
+    const name = request.params?.name;
+    const call: PoolCall = { session, request, tool: typeof name === 'string' ? name : undefined, copy: null, retries: 0 };
+    calls.set(request.id, call);
+    if (this.#queue.submit(session.teammate, call)) return;
+    calls.delete(request.id);
+    const { running, maxQueued } = this.#queue.stats();
+    session.deliver(
+      errorResponse(
+        request.id,
+        ErrorCode.LimitExceeded,
+        `server "${this.name}" has ${maxQueued} calls waiting (maxQueuedCalls ${maxQueued}) behind ${running} running; try again shortly`,
+      ),
+      request.id,
+    );
+  }
+
+  #start(call: PoolCall, waitedMs: number): void {
+    const peers = this.#peers.get(call.session);
+    const k = this.#pick();
+    if (!peers || k === null) {
+      // Not reachable (canStart and detach guard both), but a slot must never leak.
+      this.#queue.release();
+      return;
+    }
+    call.copy = k;
+    this.#copies[k]!.calls++;
+    this.#options.onQueueWait?.(waitedMs);
+    this.#copies[k]!.router.fromClient(peers[k]!, call.request);
+  }
+
+  /** The copy a tool call starts on: fewest calls, not resting, up copies before ones (re)starting. */
+  #pick(): number | null {
+    const open = this.#copies.flatMap((c, k) => (c.rest.remainingMs() === 0 && c.calls < this.#options.maxPerCopy ? [k] : []));
+    if (open.length === 0) return null;
+    const up = open.filter((k) => this.#copies[k]!.router.upstream.up);
+    return this.#leastBusy(up.length > 0 ? up : open);
+  }
+
+  #leastBusy(candidates: number[]): number {
+    let best = candidates[0]!;
+    for (const k of candidates) if (this.#copies[k]!.calls < this.#copies[best]!.calls) best = k;
+    return best;
+  }
+
+  #onEveryCopy(peers: ClientPeer[], request: JsonRpcRequest): void {
+    this.#copies.forEach((copy, k) => {
+      if (k === 0) {
+        copy.router.fromClient(peers[0]!, request);
+        return;
+      }
+      const id = `harbor-pool-${this.#nextId++}`;
+      this.#echoes.add(id);
+      copy.router.fromClient(peers[k]!, { ...request, id });
+    });
+  }
+
+  #fromCopy(session: ClientPeer, k: number, message: JsonRpcMessage, related: JsonRpcId | undefined): void {
+    if (isResponse(message)) {
+      if (typeof message.id === 'string' && this.#echoes.delete(message.id)) return;
+      const call = message.id === null ? undefined : this.#calls.get(session)?.get(message.id);
+      if (call && call.copy === k) this.#settle(call, k, message);
+      else session.deliver(message, related);
+      return;
+    }
+    if (isRequest(message)) {
+      const id = this.#nextId++;
+      this.#serverRequests.set(id, { session, copy: k, upstreamId: message.id });
+      session.deliver({ ...message, id }, related);
+      return;
+    }
+    const note = message as JsonRpcNotification;
+    if (note.method === 'notifications/cancelled') {
+      // The copy withdrew a server→client request: name it by the id the client knows.
+      for (const [id, pending] of this.#serverRequests) {
+        if (pending.session !== session || pending.copy !== k || pending.upstreamId !== note.params?.requestId) continue;
+        this.#serverRequests.delete(id);
+        session.deliver({ ...note, params: { ...note.params, requestId: id } }, related);
+        return;
+      }
+    }
+    session.deliver(message, related);
+  }
+
+  /** A tool call's answer from copy k: a rate limit rests the copy and may retry; anything else goes to the caller. */
+  #settle(call: PoolCall, k: number, response: JsonRpcResponse): void {
+    const copy = this.#copies[k]!;
+    copy.calls--;
+    call.copy = null;
+    const signal = rateLimitSignal(response, this.#options.rateLimitPattern);
+    if (signal) {
+      const restMs = copy.rest.rest(signal.retryAfterMs);
+      this.#options.onRateLimited?.(k);
+      const retry = call.retries < this.#options.maxRetries && this.#retrySafe(call.tool);
+      this.#options.log.info(
+        { server: this.name, copy: k, tool: call.tool, restMs, retry, teammate: call.session.teammate },
+        `copy ${k} was rate-limited: resting ${Math.round(restMs / 100) / 10} s${retry ? ', retrying the call' : ''}`,
+      );
+      this.#wakeAfterRests();
+      if (retry) {
+        call.retries++;
+        this.#queue.requeue(call.session.teammate, call);
+        this.#queue.release();
+        return;
+      }
+    } else copy.rest.ok();
+    this.#calls.get(call.session)?.delete(call.request.id);
+    call.session.deliver(response, call.request.id);
+    this.#queue.release();
+  }
+
+  #retrySafe(tool: string | undefined): boolean {
+    if (tool === undefined) return false;
+    return this.#options.retryTools.includes(tool) || this.#copies.some((c) => c.router.retrySafeTool(tool));
+  }
+
+  /** A cancelled tool call: removed from the line (it never reaches a server), or cancelled on its copy. */
+  #cancel(session: ClientPeer, peers: ClientPeer[], note: JsonRpcNotification): boolean {
+    const requestId = note.params?.requestId;
+    const calls = this.#calls.get(session)!;
+    const call = typeof requestId === 'string' || typeof requestId === 'number' ? calls.get(requestId) : undefined;
+    if (!call) return false;
+    calls.delete(call.request.id);
+    if (call.copy === null) {
+      this.#queue.remove(session.teammate, (c) => c === call);
+      return true;
+    }
+    const k = call.copy;
+    this.#copies[k]!.calls--;
+    this.#copies[k]!.router.fromClient(peers[k]!, note);
+    this.#queue.release();
+    return true;
+  }
+
+  #answerServerRequest(session: ClientPeer, peers: ClientPeer[], response: JsonRpcResponse): void {
+    const pending = typeof response.id === 'number' ? this.#serverRequests.get(response.id) : undefined;
+    // Only the session that was asked may answer (ids are guessable), as in the router.
+    if (!pending || pending.session !== session) return;
+    this.#serverRequests.delete(response.id as number);
+    this.#copies[pending.copy]!.router.fromClient(peers[pending.copy]!, { ...response, id: pending.upstreamId });
+  }
+
+  /** While every copy rests, nothing starts: look again when the first rest ends. */
+  #wakeAfterRests(): void {
+    const resting = this.#copies.map((c) => c.rest.remainingMs()).filter((ms) => ms > 0);
+    if (resting.length === 0) return;
+    const at = Date.now() + Math.min(...resting) + 1;
+    if (this.#wake && this.#wakeAt <= at) return;
+    if (this.#wake) clearTimeout(this.#wake);
+    this.#wakeAt = at;
+    this.#wake = setTimeout(() => {
+      this.#wake = null;
+      this.#queue.pump();
+      this.#wakeAfterRests();
+    }, at - Date.now());
+    this.#wake.unref();
+  }
+}
+
+/** The first answer without an error, else the first answer. */
+async function firstSuccess(answers: Promise<JsonRpcResponse>[]): Promise<JsonRpcResponse> {
+  try {
+    return await Promise.any(answers.map((p) => p.then((r) => (r.error ? Promise.reject(r) : r))));
+  } catch {
+    return answers[0]!;
+  }
+}

@@ -1,0 +1,282 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { connectClient, GENEROUS_LIMITS, ROOT, startTestHost, textOf, waitFor, type TestHost } from '../helpers/harbor.ts';
+
+const COUNTING = join(ROOT, 'test/fixtures/servers/counting-server.ts');
+
+interface CopyStats {
+  key: string;
+  pid: number;
+  inFlight: number;
+  maxInFlight: number;
+  started: string[];
+  limited: number;
+}
+
+/** A scratch folder for the fixtures' stats files and the gate files that release `hold` calls. */
+function scratch() {
+  const dir = mkdtempSync(join(tmpdir(), 'harbor-pool-'));
+  return {
+    dir,
+    release: (gate = 'go') => writeFileSync(join(dir, gate), ''),
+    stats: (key: string): CopyStats | null => {
+      try {
+        return JSON.parse(readFileSync(join(dir, `${key}.json`), 'utf8')) as CopyStats;
+      } catch {
+        return null;
+      }
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function countingServer(s: ReturnType<typeof scratch>, extra: object = {}, env: Record<string, string> = {}) {
+  return {
+    command: process.execPath,
+    args: [COUNTING],
+    env: { COUNTING_HOLD_DIR: s.dir, COUNTING_STATS_DIR: s.dir, ...env },
+    ...extra,
+  };
+}
+
+function answer(result: unknown): { key: string; pid: number } {
+  return JSON.parse(textOf(result)) as { key: string; pid: number };
+}
+
+/**
+ * One finished `tool` call on each of `copies` copies first: the router serialises calls of a tool it has
+ * never seen finish until it knows the tool asks its caller nothing (request-attribution.ts), and a held
+ * burst would otherwise sit behind the first held call.
+ */
+async function prime(client: Client, s: ReturnType<typeof scratch>, copies: number, tool = 'work'): Promise<void> {
+  const calls = Array.from({ length: copies }, () => client.callTool({ name: tool, arguments: { label: 'prime', hold: 'prime' } }));
+  // Held until every copy holds one: the pool spreads them one per copy whatever the timing.
+  await waitFor(() => {
+    const starts = readdirSync(s.dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(s.dir, f), 'utf8')) as CopyStats);
+    return starts.filter((st) => st.inFlight === 1).length === copies;
+  }, 20_000, 'a priming call on every copy');
+  s.release('prime');
+  await Promise.all(calls);
+}
+
+function pool(h: TestHost, server: string) {
+  return h.host.servers.get(server)!.status().pool!;
+}
+
+describe('per-server queue', () => {
+  test('25 calls with maxConcurrentCalls 5: at most 5 in flight, all succeed, a second teammate is served before the first one\'s 20th', async () => {
+    const s = scratch();
+    const h = await startTestHost({
+      mcpServers: { api: countingServer(s, { maxConcurrentCalls: 5 }, { COUNTING_KEY: 'solo' }) },
+      limits: GENEROUS_LIMITS,
+    });
+    const bob = h.host.tokens.issue('bob').token;
+    const clients: Client[] = [];
+    try {
+      const alice = await connectClient(h.url, 'api', h.token, { name: 'alice' });
+      const bobClient = await connectClient(h.url, 'api', bob, { name: 'bob' });
+      clients.push(alice, bobClient);
+      await prime(alice, s, 1);
+      const aliceCalls = Array.from({ length: 24 }, (_, i) => alice.callTool({ name: 'work', arguments: { label: `alice-${i + 1}`, hold: 'go' } }));
+      // Alice's burst fills the five slots and the line before Bob asks.
+      await waitFor(() => pool(h, 'api').queue.queued === 19, 20_000, "alice's 19 calls to wait");
+      assert.equal(pool(h, 'api').queue.running, 5);
+      const bobCall = bobClient.callTool({ name: 'work', arguments: { label: 'bob-1', hold: 'go' } });
+      await waitFor(() => pool(h, 'api').queue.queued === 20, 10_000, "bob's call to wait");
+      s.release();
+      const results = await Promise.all([...aliceCalls, bobCall]);
+      for (const result of results) assert.equal(result.isError, undefined, textOf(result));
+      const stats = s.stats('solo')!;
+      assert.equal(stats.maxInFlight, 5, 'the fixture saw more (or fewer) than 5 calls at once');
+      const started = stats.started.filter((label) => label !== 'prime');
+      assert.equal(started.length, 25);
+      assert.ok(started.indexOf('bob-1') < started.indexOf('alice-20'), `start order: ${started.join(' ')}`);
+      assert.ok(pool(h, 'api').queue.waitP95Ms !== null);
+      // The queue shows in /metrics: waits and the line's length.
+      const metricsText = await h.host.observability.metrics.metricsText();
+      assert.match(metricsText, /harbor_queue_wait_seconds_count\{server="api"\} 26/);
+    } finally {
+      s.release();
+      await Promise.all(clients.map((c) => c.close()));
+      await h.close();
+      s.cleanup();
+    }
+  });
+
+  test('a cancelled queued call never reaches the server; a queued call still gets its progress', async () => {
+    const s = scratch();
+    const h = await startTestHost({ mcpServers: { api: countingServer(s, { maxConcurrentCalls: 1 }, { COUNTING_KEY: 'solo' }) }, limits: GENEROUS_LIMITS });
+    const client = await connectClient(h.url, 'api', h.token);
+    try {
+      await prime(client, s, 1);
+      const first = client.callTool({ name: 'work', arguments: { label: 'first', hold: 'go' } });
+      await waitFor(() => pool(h, 'api').queue.running === 1, 20_000, 'the first call to run');
+      const abort = new AbortController();
+      const cancelled = client.callTool({ name: 'work', arguments: { label: 'cancel-me' } }, undefined, { signal: abort.signal });
+      const progress: string[] = [];
+      const third = client.callTool({ name: 'work', arguments: { label: 'third' } }, undefined, {
+        onprogress: (p) => progress.push(String(p.message)),
+      });
+      await waitFor(() => pool(h, 'api').queue.queued === 2, 10_000, 'two calls to wait');
+      abort.abort('changed my mind');
+      await assert.rejects(cancelled);
+      await waitFor(() => pool(h, 'api').queue.queued === 1, 10_000, 'the cancelled call to leave the line');
+      s.release();
+      await first;
+      assert.equal(answer(await third).key, 'solo');
+      assert.deepEqual(progress, ['solo']);
+      assert.deepEqual(s.stats('solo')!.started, ['prime', 'first', 'third']);
+    } finally {
+      s.release();
+      await client.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
+
+  test('a queue over its bound answers a clear -32002 and memory stays flat', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const s = scratch();
+    const h = await startTestHost({
+      mcpServers: { api: countingServer(s, { maxConcurrentCalls: 1, maxQueuedCalls: 5 }, { COUNTING_KEY: 'solo' }) },
+      limits: GENEROUS_LIMITS,
+    });
+    const client = await connectClient(h.url, 'api', h.token);
+    try {
+      await prime(client, s, 1);
+      const held = Array.from({ length: 6 }, (_, i) => client.callTool({ name: 'work', arguments: { label: `held-${i}`, hold: 'go' } }));
+      await waitFor(() => pool(h, 'api').queue.queued === 5, 20_000, 'the line to fill');
+      const refuseRound = async () => {
+        const outcomes = await Promise.allSettled(Array.from({ length: 50 }, () => client.callTool({ name: 'work', arguments: {} })));
+        for (const outcome of outcomes) {
+          assert.equal(outcome.status, 'rejected');
+          assert.match(String((outcome as PromiseRejectedResult).reason), /-32002.*5 calls waiting \(maxQueuedCalls 5\)/);
+        }
+      };
+      for (let round = 0; round < 10; round++) await refuseRound(); // warm-up
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let round = 0; round < 40; round++) await refuseRound();
+      gc();
+      const grown = process.memoryUsage().heapUsed - before;
+      assert.equal(pool(h, 'api').queue.queued, 5, 'refused calls must not be kept');
+      assert.ok(grown < 8 * 1024 * 1024, `heap grew ${Math.round(grown / 1024)} KiB over 2000 refused calls`);
+      s.release();
+      for (const result of await Promise.all(held)) assert.equal(result.isError, undefined);
+    } finally {
+      s.release();
+      await client.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
+});
+
+describe('upstream pool', () => {
+  const keys = ['k1', 'k2', 'k3'];
+
+  test('replicas 3 with replicaEnv: three processes, a key each, calls spread; one killed, calls continue', async () => {
+    const s = scratch();
+    const h = await startTestHost({
+      mcpServers: { api: countingServer(s, { replicas: 3, replicaEnv: { COUNTING_KEY: keys } }) },
+      limits: GENEROUS_LIMITS,
+    });
+    const client = await connectClient(h.url, 'api', h.token);
+    try {
+      await prime(client, s, 3);
+      const held = Array.from({ length: 6 }, (_, i) => client.callTool({ name: 'work', arguments: { label: `spread-${i}`, hold: 'go' } }));
+      await waitFor(() => keys.every((k) => s.stats(k)?.inFlight === 2), 20_000, 'two calls on each copy');
+      s.release();
+      const served = (await Promise.all(held)).map((r) => answer(r).key);
+      assert.deepEqual([...new Set(served)].sort(), keys);
+      const pids = new Set(h.host.servers.get('api')!.status().upstreams.map((u) => u.pid));
+      assert.equal(pids.size, 3);
+
+      const victim = s.stats('k2')!.pid;
+      process.kill(victim, 'SIGKILL');
+      await waitFor(() => h.host.servers.get('api')!.status().upstreams.every((u) => u.pid !== victim), 20_000, 'the killed copy to be noticed');
+      const after = await Promise.all(Array.from({ length: 6 }, (_, i) => client.callTool({ name: 'read', arguments: { label: `after-${i}` } })));
+      for (const result of after) assert.equal(result.isError, undefined, textOf(result));
+      // Its own supervisor brings the killed copy back, with its own key.
+      await waitFor(() => (s.stats('k2')?.pid ?? victim) !== victim || h.host.servers.get('api')!.status().upstreams.filter((u) => u.up).length === 3, 20_000, 'the copy to restart');
+    } finally {
+      await client.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
+
+  test('a copy answering 429 rests; a read-only call is retried on another copy, a write call is not', async () => {
+    const s = scratch();
+    const limitedPool = (extra: object = {}) => countingServer(s, { replicas: 3, replicaEnv: { COUNTING_KEY: keys }, ...extra }, { COUNTING_LIMITED_KEYS: 'k1' });
+    const s2 = scratch();
+    const h = await startTestHost({
+      mcpServers: {
+        reads: limitedPool(),
+        writes: countingServer(s2, { replicas: 3, replicaEnv: { COUNTING_KEY: keys } }, { COUNTING_LIMITED_KEYS: 'k1' }),
+      },
+      limits: GENEROUS_LIMITS,
+    });
+    const reads = await connectClient(h.url, 'reads', h.token);
+    const writes = await connectClient(h.url, 'writes', h.token);
+    try {
+      await reads.listTools();
+      // The first call goes to copy 0 (fewest calls, first in order): k1, which always answers 429.
+      const read = await reads.callTool({ name: 'read', arguments: { label: 'r' } });
+      assert.equal(read.isError, undefined, textOf(read));
+      assert.notEqual(answer(read).key, 'k1');
+      assert.equal(s.stats('k1')!.limited, 1);
+      const readPool = pool(h, 'reads');
+      assert.ok(readPool.copies[0]!.restingForMs !== null && readPool.copies[0]!.rateLimited === 1);
+      assert.equal(readPool.copies[1]!.restingForMs, null);
+
+      const write = await writes.callTool({ name: 'work', arguments: { label: 'w' } });
+      assert.equal(write.isError, true);
+      assert.match(textOf(write), /429 rate limit, retry after 1s/);
+      assert.equal(s2.stats('k1')!.limited, 1);
+      assert.equal(s2.stats('k2'), null, 'a write call must not be retried on another copy');
+      assert.equal(s2.stats('k3'), null);
+
+      // The sixth metric: the share of copies not resting, per pooled server.
+      h.host.observability.sample();
+      const values = h.host.observability.metrics.json();
+      assert.ok(values.rateLimitRemaining !== null && Math.abs(values.rateLimitRemaining - 2 / 3) < 1e-9);
+      assert.match(await h.host.observability.metrics.metricsText(), /harbor_upstream_rate_limited_total\{server="writes",copy="0"\} 1/);
+    } finally {
+      await reads.close();
+      await writes.close();
+      await h.close();
+      s.cleanup();
+      s2.cleanup();
+    }
+  });
+
+  test('replicaEnv from Harbor\'s environment: each copy gets its own comma-separated value', async () => {
+    process.env.HARBOR_TEST_POOL_KEYS = 'secret-a, secret-b,secret-c';
+    after(() => delete process.env.HARBOR_TEST_POOL_KEYS);
+    const s = scratch();
+    try {
+      const h = await startTestHost({ mcpServers: { api: countingServer(s, { replicas: 3, replicaEnv: { COUNTING_KEY: { env: 'HARBOR_TEST_POOL_KEYS' } } }) }, limits: GENEROUS_LIMITS });
+      const client = await connectClient(h.url, 'api', h.token);
+      try {
+        await prime(client, s, 3);
+        const held = Array.from({ length: 3 }, () => client.callTool({ name: 'work', arguments: { hold: 'go' } }));
+        await waitFor(() => ['secret-a', 'secret-b', 'secret-c'].every((k) => s.stats(k)?.inFlight === 1), 20_000, 'a call on each copy');
+        s.release();
+        await Promise.all(held);
+      } finally {
+        await client.close();
+        await h.close();
+      }
+    } finally {
+      s.cleanup();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { buildConnectionBundle, renderBundleText, type ConnectionBundle } from '../../server/access/connection-bundle.ts';
+import { buildConnectionBundle, renderConnectionText, type ConnectionBundle } from '../../server/access/connection-bundle.ts';
 import { REVOCATION_CHECK_MS } from '../../server/auth/revocation-watch.ts';
 import { SqliteTokenStore } from '../../server/auth/token-store.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
@@ -60,7 +60,7 @@ export async function token(args: string[]): Promise<void> {
         return;
       }
       process.stdout.write(`Token for ${name} (shown once; Harbor keeps only its hash):\n\n  ${token}\n\n`);
-      for (const bundle of bundles) process.stdout.write(renderBundleText(bundle) + '\n');
+      process.stdout.write(renderConnectionText(bundles));
       return;
     }
     case 'list': {

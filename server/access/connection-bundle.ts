@@ -27,6 +27,14 @@ export interface Snippet {
   note?: string;
 }
 
+/** A link that installs the server in a client with one click (the client asks the user to confirm). */
+export interface InstallLink {
+  client: 'cursor' | 'vscode';
+  title: string;
+  /** Carries the token, like the connector URL: shared like a password. */
+  url: string;
+}
+
 export interface ConnectionBundle {
   serverName: string;
   clientName: string;
@@ -36,6 +44,7 @@ export interface ConnectionBundle {
   /** `<base>/t/<token>/mcp/<serverName>`, for clients that take only a URL. A secret, like the token. */
   connectorUrl: string;
   snippets: Snippet[];
+  installLinks: InstallLink[];
 }
 
 /** Environment variable Codex reads the token from (`bearer_token_env_var`). */
@@ -209,21 +218,82 @@ export function buildConnectionBundle(input: ConnectionInput): ConnectionBundle 
     },
   ];
 
-  return { serverName, clientName: name, teammate, url, connectorUrl: connector, snippets };
+  return { serverName, clientName: name, teammate, url, connectorUrl: connector, snippets, installLinks: installLinks(name, url, bearer) };
 }
 
-/** The bundle as a plain-text block for a terminal. */
-export function renderBundleText(bundle: ConnectionBundle): string {
-  const lines = [
-    `Harbor server "${bundle.serverName}" for ${bundle.teammate}`,
-    `URL: ${bundle.url}  (header  Authorization: Bearer <token>)`,
-    '',
+/**
+ * One-click installs, in each client's documented format:
+ * - Cursor (cursor.com/docs/mcp/install-links): `cursor://anysphere.cursor-deeplink/mcp/install?name=<name>&config=<base64 of
+ *   the server's mcp.json entry>`; the base64 is percent-encoded, since `+` in a query reads as a space.
+ * - VS Code (code.visualstudio.com/docs/copilot/guides/mcp-developer-guide, "MCP URL handler"):
+ *   `vscode:mcp/install?<encodeURIComponent(JSON of the --add-mcp object: name, type, url, headers)>`.
+ * The token rides in the header itself (no VS Code input prompt): a link is for one click, not a paste.
+ */
+function installLinks(name: string, url: string, bearer: string): InstallLink[] {
+  const headers = { Authorization: bearer };
+  const cursorConfig = Buffer.from(JSON.stringify({ url, headers })).toString('base64');
+  const vscode = { name, type: 'http', url, headers };
+  return [
+    { client: 'cursor', title: 'Add to Cursor', url: `cursor://anysphere.cursor-deeplink/mcp/install?name=${encodeURIComponent(name)}&config=${encodeURIComponent(cursorConfig)}` },
+    { client: 'vscode', title: 'Add to VS Code', url: `vscode:mcp/install?${encodeURIComponent(JSON.stringify(vscode))}` },
   ];
-  for (const snippet of bundle.snippets) {
+}
+
+type JsonObject = Record<string, unknown>;
+
+/** Merges two snippet configs: objects key by key (mcpServers, servers), arrays without repeats (VS Code's inputs). */
+function mergeJson(into: JsonObject, from: JsonObject): JsonObject {
+  for (const [key, value] of Object.entries(from)) {
+    const have = into[key];
+    if (Array.isArray(have) && Array.isArray(value)) {
+      const seen = new Set(have.map((v) => JSON.stringify(v)));
+      into[key] = [...have, ...value.filter((v) => !seen.has(JSON.stringify(v)))];
+    } else if (have && value && typeof have === 'object' && typeof value === 'object') into[key] = { ...(have as JsonObject), ...(value as JsonObject) };
+    else into[key] = value;
+  }
+  return into;
+}
+
+/**
+ * One snippet per client for all of a teammate's servers: a single `mcpServers` (or VS Code `servers`)
+ * block to paste whole, one command per line, one TOML file. Connector URLs stay per server (each is
+ * pasted into a form of its own), so the `text` snippets are not merged.
+ */
+export function mergedSnippets(bundles: readonly ConnectionBundle[]): Snippet[] {
+  const first = bundles[0];
+  if (!first) return [];
+  return first.snippets
+    .filter((snippet) => snippet.language !== 'text')
+    .map((template) => {
+      const parts = bundles.map((b) => b.snippets.find((s) => s.client === template.client)).filter((s): s is Snippet => s !== undefined);
+      const text =
+        template.language === 'json'
+          ? json(parts.reduce<JsonObject>((merged, part) => mergeJson(merged, JSON.parse(part.text) as JsonObject), {}))
+          : template.language === 'toml'
+            ? parts.map((part) => part.text.replace(/\n*$/, '\n')).join('\n')
+            : parts.map((part) => part.text).join('\n');
+      const notes = [...new Set(parts.map((part) => part.note).filter((note) => note !== undefined))];
+      return { ...template, text, ...(notes.length ? { note: notes.join('\n') } : {}) };
+    });
+}
+
+/**
+ * A teammate's servers as one plain-text block for a terminal: each server's URL, one-click install
+ * links and connector URL, then each client's snippet once, merged over all the servers.
+ */
+export function renderConnectionText(bundles: readonly ConnectionBundle[]): string {
+  const lines: string[] = [];
+  for (const bundle of bundles) {
+    lines.push(`Harbor server "${bundle.serverName}" for ${bundle.teammate}`, `  URL: ${bundle.url}  (header  Authorization: Bearer <token>)`);
+    for (const link of bundle.installLinks) lines.push(`  ${link.title}: ${link.url}`);
+    lines.push(`  claude.ai / ChatGPT connector: ${bundle.connectorUrl}`, '');
+  }
+  for (const snippet of mergedSnippets(bundles)) {
     lines.push(`== ${snippet.title}${snippet.file ? ` — ${snippet.file}` : ''}`);
     lines.push(...snippet.text.replace(/\n$/, '').split('\n').map((line) => `  ${line}`));
     if (snippet.note) lines.push(...snippet.note.split('\n').map((line) => `  # ${line}`));
     lines.push('');
   }
+  if (bundles.length) lines.push('Install links and connector URLs carry the token: share them like a password.', '');
   return lines.join('\n');
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mergedSnippets, type ConnectionBundle } from '../access/connection-bundle.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { sendError, sendJson } from '../http/http-errors.ts';
@@ -26,7 +27,7 @@ export interface AdminDeps {
   registry: SessionRegistry;
   /** Status without the parts this API adds itself; more fields (caches, limits) pass through. */
   status: () => Omit<HostStatus, 'sessions' | 'servers'> & Record<string, unknown>;
-  connectionBundles?: (teammate: string, token: string) => unknown;
+  connectionBundles?: (teammate: string, token: string) => ConnectionBundle[];
   metrics?: () => Record<string, unknown>;
   history?: (metric: string, since: number) => unknown;
   activity?: (query: { teammate?: string; server?: string; limit?: number }) => Promise<unknown>;
@@ -116,7 +117,9 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     const expiresAt = typeof body.expiresAt === 'number' ? body.expiresAt : null;
     try {
       const { token, teammate } = deps.tokens.issue(body.name, { scope, expiresAt });
-      sendJson(res, 201, { teammate, token, bundles: deps.connectionBundles?.(teammate.name, token) ?? [] });
+      const bundles = deps.connectionBundles?.(teammate.name, token) ?? [];
+      // One snippet per client over all the servers (one mcpServers block), beside the per-server bundles.
+      sendJson(res, 201, { teammate, token, bundles, merged: mergedSnippets(bundles) });
     } catch (error) {
       sendError(res, 409, (error as Error).message);
     }

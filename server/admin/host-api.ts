@@ -83,6 +83,8 @@ export interface NewTeammate {
   /** Shown once, never stored by the UI. */
   token: string;
   bundles: ConnectionBundle[] | null;
+  /** One snippet per client over every server in `bundles` (mergedSnippets); absent from older hosts. */
+  merged?: Snippet[];
 }
 
 export interface NewServer {

@@ -6,7 +6,8 @@ import { parse as parseToml } from 'smol-toml';
 import {
   buildConnectionBundle,
   clientNameFor,
-  renderBundleText,
+  mergedSnippets,
+  renderConnectionText,
   shellQuote,
   tomlString,
   type ConnectionBundle,
@@ -168,14 +169,68 @@ test('the base URL must be a plain http(s) URL', () => {
   assert.throws(() => buildConnectionBundle({ ...base, baseUrl: 'https://h.example/?a=1' }), TypeError);
 });
 
-test('renderBundleText shows every snippet, its file and its note', () => {
-  const bundle = buildConnectionBundle({ serverName: 'docs', baseUrl: 'https://h.example', token: 'hbr_abc', teammate: 'ana' });
-  const text = renderBundleText(bundle);
-  assert.ok(text.includes(bundle.url));
-  for (const s of bundle.snippets) {
-    assert.ok(text.includes(s.title));
+test('renderConnectionText shows each server once and each client once, merged over the servers', () => {
+  const bundles = ['docs', 'fx'].map((serverName) => buildConnectionBundle({ serverName, baseUrl: 'https://h.example', token: 'hbr_abc', teammate: 'ana' }));
+  const text = renderConnectionText(bundles);
+  for (const bundle of bundles) {
+    assert.ok(text.includes(`URL: ${bundle.url}`));
+    assert.ok(text.includes(bundle.connectorUrl));
+    for (const link of bundle.installLinks) assert.ok(text.includes(`${link.title}: ${link.url}`));
+  }
+  for (const s of mergedSnippets(bundles)) {
+    assert.equal(text.split(`== ${s.title}`).length, 2, `${s.title} once`);
     if (s.file) assert.ok(text.includes(s.file));
     for (const line of s.text.split('\n').filter(Boolean)) assert.ok(text.includes(`  ${line}`), line);
   }
-  assert.ok(text.includes('export HARBOR_TOKEN=hbr_abc'));
+  assert.equal(text.split('export HARBOR_TOKEN=hbr_abc').length, 2, 'the Codex note once');
+});
+
+test('one merged mcpServers block for Claude Desktop (and every JSON client), one line per server for Claude Code', () => {
+  const tok = token();
+  const bundles = ['docs', 'Team Docs', 'fx'].map((serverName) => buildConnectionBundle({ serverName, baseUrl: 'http://192.168.1.5:7837', token: tok, teammate: 'ana' }));
+  const merged = mergedSnippets(bundles);
+  assert.deepEqual(merged.map((s) => s.client), ['claude-code', 'cursor', 'vscode', 'claude-desktop', 'windsurf', 'codex']);
+  const desktop = JSON.parse(merged.find((s) => s.client === 'claude-desktop')!.text) as Json;
+  assert.deepEqual(Object.keys(desktop), ['mcpServers']);
+  assert.deepEqual(Object.keys(desktop.mcpServers), ['docs', 'Team-Docs', 'fx']);
+  for (const bundle of bundles) {
+    // Each entry is exactly the one its own bundle gives.
+    assert.deepEqual(desktop.mcpServers[bundle.clientName], JSON.parse(snippet(bundle, 'claude-desktop').text).mcpServers[bundle.clientName]);
+    assert.ok(desktop.mcpServers[bundle.clientName].args.includes(bundle.url));
+  }
+  const vscode = JSON.parse(merged.find((s) => s.client === 'vscode')!.text) as Json;
+  assert.equal(Object.keys(vscode.servers).length, 3);
+  assert.equal(vscode.inputs.length, 1, 'VS Code asks for the token once');
+  const code = merged.find((s) => s.client === 'claude-code')!.text.split('\n');
+  assert.deepEqual(code, bundles.map((b) => snippet(b, 'claude-code').text));
+  const codex = parseToml(merged.find((s) => s.client === 'codex')!.text) as Json;
+  assert.deepEqual(Object.keys(codex.mcp_servers), ['docs', 'Team-Docs', 'fx']);
+  assert.deepEqual(mergedSnippets([]), []);
+});
+
+test('one-click install links decode to the server\'s config, in each client\'s format', () => {
+  for (const serverName of NAMES) {
+    for (const baseUrl of BASES) {
+      const tok = token();
+      const bundle = buildConnectionBundle({ serverName, baseUrl, token: tok, teammate: 'ana' });
+      const cursor = bundle.installLinks.find((l) => l.client === 'cursor')!;
+      const vscode = bundle.installLinks.find((l) => l.client === 'vscode')!;
+
+      // cursor://anysphere.cursor-deeplink/mcp/install?name=$NAME&config=$BASE64_ENCODED_CONFIG
+      const c = new URL(cursor.url);
+      assert.equal(`${c.protocol}//${c.host}${c.pathname}`, 'cursor://anysphere.cursor-deeplink/mcp/install');
+      assert.deepEqual([...c.searchParams.keys()], ['name', 'config']);
+      assert.equal(c.searchParams.get('name'), bundle.clientName);
+      const config = JSON.parse(Buffer.from(c.searchParams.get('config')!, 'base64').toString('utf8')) as Json;
+      assert.deepEqual(config, { url: bundle.url, headers: { Authorization: `Bearer ${tok}` } });
+      // The same entry the Cursor snippet has for this server in mcp.json.
+      assert.deepEqual(config, JSON.parse(snippet(bundle, 'cursor').text).mcpServers[bundle.clientName]);
+
+      // vscode:mcp/install?<encodeURIComponent(JSON)>, the --add-mcp object.
+      assert.ok(vscode.url.startsWith('vscode:mcp/install?'));
+      const query = vscode.url.slice('vscode:mcp/install?'.length);
+      assert.doesNotMatch(query, /[{}"\s&#]/, 'fully percent-encoded');
+      assert.deepEqual(JSON.parse(decodeURIComponent(query)), { name: bundle.clientName, type: 'http', url: bundle.url, headers: { Authorization: `Bearer ${tok}` } });
+    }
+  }
 });

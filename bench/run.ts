@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- <name> [options]]`: runs one benchmark in its own Node process, so each parses
- * its own options and starts from a clean heap. Names: echo (default), cache.
+ * its own options and starts from a clean heap. Names: echo (default), cache, replicas.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 const BENCHES: Record<string, string> = {
   echo: 'echo.ts',
   cache: 'cache.ts',
+  replicas: 'replicas.ts',
 };
 
 const [first, ...rest] = process.argv.slice(2);
@@ -21,7 +22,7 @@ if (!file) {
 }
 
 // Harbor is measured as users run it: the built JavaScript (dist/), rebuilt now so it is never stale.
-if (name === 'echo') {
+if (name === 'echo' || name === 'replicas') {
   const built = spawnSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', fileURLToPath(new URL('../tsconfig.json', import.meta.url))], { stdio: 'inherit' });
   if (built.status !== 0) process.exit(built.status ?? 1);
 }

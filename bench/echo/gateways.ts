@@ -193,7 +193,7 @@ async function startPortGateway(name: GatewayName, args: string[], port: number,
   };
 }
 
-function spawnGroup(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+export function spawnGroup(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(command, args, { env, cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.on('exit', () => live.delete(child));
@@ -212,13 +212,13 @@ function outputTail(child: ChildProcess): string {
   return (child as ChildProcess & { outputTail?: string }).outputTail ?? '';
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.pid === undefined) return;
   await killTree(child.pid, { graceMs: 3_000, group: true });
   live.delete(child);
 }
 
-function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
+export function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => done(new Error(`timed out waiting for ${pattern}: ${outputTail(child)}`)), START_TIMEOUT_MS);
@@ -241,7 +241,7 @@ function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<RegExpMatc
 }
 
 /** Polls until something accepts TCP connections on the port (bounded), or the child exits. */
-async function waitForPort(child: ChildProcess, port: number): Promise<void> {
+export async function waitForPort(child: ChildProcess, port: number): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before it was ready: ${outputTail(child)}`);
@@ -259,7 +259,7 @@ async function waitForPort(child: ChildProcess, port: number): Promise<void> {
   throw new Error(`timed out waiting for port ${port}: ${outputTail(child)}`);
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -35,6 +35,11 @@ export class McpHttpSession {
     this.#headers = target.headers;
   }
 
+  /** The Mcp-Session-Id the server issued (after open()). */
+  get sessionId(): string | undefined {
+    return this.#sessionId;
+  }
+
   async open(): Promise<void> {
     const init = await this.#post(
       {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { describe, test } from 'node:test';
 import { ADMIN_SECRET_HEADER } from '../../server/admin/admin-api.ts';
-import { authHeaders, fixtureServer, GENEROUS_LIMITS, startTestHost, type TestHost } from '../helpers/harbor.ts';
+import { authHeaders, connectClient, fixtureServer, GENEROUS_LIMITS, startTestHost, type TestHost } from '../helpers/harbor.ts';
 import {
   adminFetch,
   authorizeUrl,
@@ -353,6 +353,24 @@ describe('what is advertised', () => {
       assert.match(String(signInPage.headers['set-cookie']), /Secure/);
       const admin = await rawRequest(`${h.url}/admin/approvals`, 'GET', { ...tunnel, [ADMIN_SECRET_HEADER]: h.host.adminSecret });
       assert.equal(admin.status, 403);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a sign-in for the legacy SSE URL works on /sse and its /messages, not on /mcp', async () => {
+    const clock = { now: Date.now() };
+    const h = await oauthHost(clock);
+    try {
+      const challenge = await fetch(`${h.url}/sse/docs`);
+      assert.equal(challenge.status, 401);
+      assert.match(challenge.headers.get('www-authenticate')!, new RegExp(`resource_metadata="${h.url}/.well-known/oauth-protected-resource/sse/docs"`));
+      const { client, pkce, code } = await approvedCode(h, `${h.url}/sse/docs`);
+      const { access_token } = (await (await exchange(h, client.client_id, code, pkce.verifier)).json()) as { access_token: string };
+      const legacy = await connectClient(h.url, 'docs', access_token, { legacy: true });
+      assert.ok((await legacy.listTools()).tools.length > 0, 'GET /sse and POST /messages both accepted the token');
+      await legacy.close();
+      assert.equal((await mcpPost(h, 'docs', access_token)).status, 401);
     } finally {
       await h.close();
     }

@@ -1,9 +1,10 @@
 import { splitCommandLine } from '../command-line.ts';
 import { confirmAction } from '../confirm-dialog.ts';
 import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
-import { formatBytes, formatMs } from '../format.ts';
+import { formatBytes } from '../format.ts';
 import { isMissingEndpoint, type HostedServerStatus, type HostStatus, type ServerMode } from '../host-api.ts';
 import type { Section, SectionContext } from '../section.ts';
+import { callsSummary } from './server-calls.ts';
 
 /** The state to show for a hosted server: its shared upstream's supervisor state, or a summary. */
 export function serverState(server: HostedServerStatus): string {
@@ -13,21 +14,6 @@ export function serverState(server: HostedServerStatus): string {
   if (processes.length === 0) return server.upstreams.every((u) => u.up) ? 'online' : 'down';
   const online = processes.filter((p) => p.state === 'online').length;
   return `${online}/${processes.length} online`;
-}
-
-/**
- * The calls column of a server with a queue or copies (upstream-pool.ts): running of the cap, waiting,
- * the p95 wait, and copies resting after a rate limit; '–' for a server without one.
- */
-export function callsSummary(server: HostedServerStatus): string {
-  const pool = server.pool;
-  if (!pool) return '–';
-  const { queue, copies } = pool;
-  const parts = [`${queue.running}${queue.maxConcurrent === null ? '' : ` / ${queue.maxConcurrent}`} running`, `${queue.queued} waiting`];
-  if (queue.waitP95Ms !== null) parts.push(`p95 wait ${formatMs(queue.waitP95Ms)}`);
-  const resting = copies.filter((c) => c.restingForMs !== null).length;
-  if (copies.length > 1 || resting > 0) parts.push(`${copies.length - resting}/${copies.length} copies ready`);
-  return parts.join(' · ');
 }
 
 export function serversSection(context: SectionContext): Section {

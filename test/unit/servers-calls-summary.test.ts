@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostedServerStatus } from '../../server/gateway/hosted-server.ts';
-import { callsSummary } from '../../renderer/sections/servers.ts';
+import { callsSummary } from '../../renderer/sections/server-calls.ts';
 
 const base: HostedServerStatus = { name: 'api', mode: 'shared', sessions: 2, upstreams: [] };
 const queue = { queued: 3, running: 5, maxConcurrent: 5, maxQueued: 500, waitingKeys: 1, waitP95Ms: 1234 };

@@ -294,6 +294,10 @@ export class SqliteGrantStore {
     const now = this.#now();
     this.#db.prepare('DELETE FROM oauth_codes WHERE expires_at <= ?').run(now - 86_400_000);
     this.#db.prepare('DELETE FROM oauth_tokens WHERE expires_at <= ?').run(now - 86_400_000);
+    // Registration is open (rate-limited): a client that never got a token is forgotten after a month.
+    this.#db
+      .prepare('DELETE FROM oauth_clients WHERE created_at <= ? AND client_id NOT IN (SELECT client_id FROM oauth_tokens)')
+      .run(now - 30 * 86_400_000);
   }
 
   #revokeFamily(family: string): void {

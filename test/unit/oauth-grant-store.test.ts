@@ -60,6 +60,7 @@ test('expiry follows the injected clock; revocation by token and by teammate; li
   const { clock, grants } = store();
   grants.saveClient('client-1', { client_id: 'client-1', client_name: 'Cursor' });
   const a = grants.issueTokens(GRANT, 'fa');
+  clock.now += 1; // listed in order of sign-in
   const b = grants.issueTokens({ ...GRANT, teammate: 'bob' }, 'fb');
   assert.deepEqual(grants.grants().map((g) => [g.teammate, g.clientName]), [['alice', 'Cursor'], ['bob', 'Cursor']]);
   grants.revoke(b.refreshToken, 'client-1');
@@ -85,4 +86,18 @@ test('invites: names compare case-insensitively; a code is single-use, typed loo
   clock.now += invites.ttlMs;
   assert.equal(invites.redeemCode(again.code!), null, 'expired with the invite');
   assert.equal(invites.invited('alice2'), null);
+});
+
+test('prune forgets expired codes and tokens, and clients that never got a token', () => {
+  const { db, clock, grants } = store();
+  grants.saveClient('idle', { client_id: 'idle' });
+  grants.saveClient('client-1', { client_id: 'client-1' });
+  grants.issueCode({ ...GRANT, codeChallenge: 'c', redirectUri: 'http://127.0.0.1/cb' });
+  clock.now += 20 * 86_400_000;
+  grants.issueTokens(GRANT, 'f');
+  clock.now += 11 * 86_400_000; // the access token is long expired, the refresh token lives on
+  grants.prune();
+  const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  assert.deepEqual([count('oauth_codes'), count('oauth_tokens'), count('oauth_clients')], [0, 1, 1], 'the live refresh token keeps its client');
+  assert.equal(grants.getClient('idle'), undefined);
 });

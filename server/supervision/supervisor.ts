@@ -77,6 +77,12 @@ export interface SupervisorOptions {
   maxCrashes?: number;
   /** Default 60000 ms. */
   windowMs?: number;
+  /**
+   * Clock of every time this supervisor records (crash window, uptimes, event and exit times, nextStartAt).
+   * Default Date.now. Timers stay real: a test injects a clock to decide what falls "within the window"
+   * instead of racing real process starts against it.
+   */
+  now?: () => number;
   /** While errored, one more attempt this often. Default 5 min. */
   erroredRetryMs?: number;
   /** Grace between SIGTERM and SIGKILL to the tree. Default 5000 ms. */
@@ -204,6 +210,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   readonly #options: SupervisorOptions;
   readonly #delay: RestartDelayOptions;
+  readonly #now: () => number;
   readonly #crashes: CrashWindow;
   readonly #logger: Logger;
   readonly #readyTimeoutMs: number;
@@ -234,6 +241,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     super();
     this.name = options.name;
     this.#options = options;
+    this.#now = options.now ?? Date.now;
     this.#delay = { ...defaultRestartDelay, ...options.restartDelay };
     this.#crashes = new CrashWindow({
       maxCrashes: options.maxCrashes ?? defaultCrashWindow.maxCrashes,
@@ -333,7 +341,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       name: this.name,
       state: this.#state,
       pid: run?.pid ?? null,
-      uptimeMs: run ? Date.now() - run.spawnedAt : 0,
+      uptimeMs: run ? this.#now() - run.spawnedAt : 0,
       restarts: this.#restarts,
       memoryRestarts: this.#memoryRestarts,
       rssBytes: run ? this.#rssBytes : 0,
@@ -381,7 +389,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const run: Run = {
       child,
       pid: child.pid ?? null,
-      spawnedAt: Date.now(),
+      spawnedAt: this.#now(),
       onlineAt: null,
       exit: null,
       exited,
@@ -433,7 +441,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   #spawnThrew(reason: string, error: unknown): void {
     const why = `spawn failed: ${error instanceof Error ? error.message : String(error)}`;
-    const at = Date.now();
+    const at = this.#now();
     this.#lastExit = { code: null, signal: null, reason: why, at };
     this.#lastError = why;
     this.#transition('starting', reason);
@@ -454,7 +462,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   #online(run: Run, reason: string): void {
     if (run !== this.#run || run.onlineAt !== null || run.exit !== null || run.intent !== null) return;
-    run.onlineAt = Date.now();
+    run.onlineAt = this.#now();
     if (run.readyTimer) clearTimeout(run.readyTimer);
     run.readyTimer = null;
     this.#transition('online', reason);
@@ -519,12 +527,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     // A crash, a memory restart or a readiness failure: all count against the crash rules, or a fast leak would
     // restart forever at full speed.
     if (intent === 'memory') this.#memoryRestarts += 1;
-    this.#scheduleAfterFailure(onlineMsOf(run), run.intentReason);
+    this.#scheduleAfterFailure(onlineMsOf(run, this.#now()), run.intentReason);
   }
 
   #exited(run: Run, code: number | null, signal: NodeJS.Signals | null, why?: string): void {
     if (run.exit !== null) return;
-    const at = Date.now();
+    const at = this.#now();
     const expected = run.intent !== null;
     const reason = why ?? (expected ? run.intentReason : describeExit(code, signal));
     const record: ExitRecord = { code, signal, reason, at };
@@ -550,7 +558,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** After a crash (or memory/readiness restart): backoff in 'waiting', or the slow retry of 'errored'. */
   #scheduleAfterFailure(onlineMs: number, reason: string): void {
-    const now = Date.now();
+    const now = this.#now();
     if (onlineMs >= this.#delay.resetAfterMs) this.#crashLooping = false;
     this.#attempt = nextAttempt(this.#attempt, onlineMs, this.#delay);
     const crashes = this.#crashes.record(now);
@@ -572,7 +580,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #scheduleStart(waitMs: number, state: 'waiting' | 'errored', why: string, spawnReason: string): void {
-    this.#nextStartAt = Date.now() + waitMs;
+    this.#nextStartAt = this.#now() + waitMs;
     this.#transition(state, why, null, waitMs);
     this.#startTimer = setTimeout(() => {
       this.#startTimer = null;
@@ -606,7 +614,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         memoryLimitBytes: this.#memoryLimit,
         pids,
         overLimitSamples: run.overLimitSamples,
-        at: Date.now(),
+        at: this.#now(),
       });
       // A runaway leak far past the limit is not given time to confirm itself: it could take the machine down.
       const runaway = this.#memoryLimit !== null && rssBytes > this.#memoryLimit * RUNAWAY_FACTOR;
@@ -655,8 +663,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       exitCode: exit?.code ?? null,
       signal: exit?.signal ?? null,
       restarts: this.#restarts,
-      uptimeMs: run ? (exit?.at ?? Date.now()) - run.spawnedAt : 0,
-      at: Date.now(),
+      uptimeMs: run ? (exit?.at ?? this.#now()) - run.spawnedAt : 0,
+      at: this.#now(),
     };
     if (retryInMs !== undefined) event.retryInMs = retryInMs;
     if (rssBytes !== null) {
@@ -670,7 +678,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #line(line: string, stream: LogStream): void {
-    const at = Date.now();
+    const at = this.#now();
     this.log.write(line, stream, at);
     this.emit('log', { name: this.name, stream, line, at });
   }
@@ -686,8 +694,8 @@ function baseEnv(inherit: 'minimal' | 'all' | 'none'): NodeJS.ProcessEnv {
   return inherit === 'all' ? withoutHarborSecrets() : minimalEnv();
 }
 
-function onlineMsOf(run: Run): number {
-  return run.onlineAt === null ? 0 : (run.exit?.at ?? Date.now()) - run.onlineAt;
+function onlineMsOf(run: Run, now: number): number {
+  return run.onlineAt === null ? 0 : (run.exit?.at ?? now) - run.onlineAt;
 }
 
 function isReadyMessage(message: unknown): boolean {

@@ -98,7 +98,11 @@ describe('Supervisor', { concurrency: false }, () => {
   });
 
   it('declares a crash loop errored, says why, and keeps retrying slowly', async () => {
+    // The supervisor's clock stands still: every crash falls within the window however slowly the
+    // machine starts the four processes (a real clock raced them against the 10 s).
+    const clock = standingClock();
     const supervisor = supervise('crash.mjs', ['0', '2'], {
+      now: clock.now,
       maxCrashes: 3,
       windowMs: 10_000,
       erroredRetryMs: 300,
@@ -125,7 +129,7 @@ describe('Supervisor', { concurrency: false }, () => {
     );
     assert.equal(supervisor.state, 'errored');
     assert.match(supervisor.info().lastError ?? '', /crash loop/);
-    assert.ok((supervisor.info().nextStartAt ?? 0) > Date.now() - 1_000);
+    assert.equal(supervisor.info().nextStartAt, clock.now() + 300);
 
     // A deliberate restart is the user acting: it clears the crash loop.
     const back = statesUntil(supervisor, reaches('waiting'));
@@ -137,7 +141,12 @@ describe('Supervisor', { concurrency: false }, () => {
   });
 
   it('stays errored when the slow retry fails again, and says so', async () => {
+    // Time as the crash window sees it is the test's: both quick crashes fall within 300 ms however
+    // slowly the processes start, and the window has emptied by the slow retry because the clock
+    // jumps past it once errored (real time raced two process starts against the 300 ms).
+    const clock = standingClock();
     const supervisor = supervise('crash.mjs', ['0', '2'], {
+      now: clock.now,
       maxCrashes: 1,
       windowMs: 300,
       erroredRetryMs: 400,
@@ -145,7 +154,7 @@ describe('Supervisor', { concurrency: false }, () => {
     });
     const errored: StateEvent[] = [];
     const done = statesUntil(supervisor, (e) => {
-      if (e.to === 'errored') errored.push(e);
+      if (e.to === 'errored' && errored.push(e) === 1) clock.advance(1_000);
       return errored.length === 2;
     });
     supervisor.start();
@@ -170,15 +179,23 @@ describe('Supervisor', { concurrency: false }, () => {
 
   it('restarts a leaking child on the memory limit before it grows far past it, and reports the figure', async () => {
     const limit = 150 * MiB;
-    // ~20 MiB per 100 ms, in 2 MiB steps so the growth is smooth rather than one 13 %-of-the-limit jump per tick.
-    const supervisor = supervise('leak.mjs', [String(2 * MiB), '10'], {
+    // 2 MiB steps, one per sample the watchdog takes (the fixture grows on a line on stdin): the
+    // leak can outrun the watchdog by no more than its confirmation samples, however the machine
+    // schedules the two processes. A leak on its own timer raced the samples against the 1.2x bound.
+    const supervisor = supervise('leak.mjs', [String(2 * MiB), 'stdin'], {
       memory: { limitBytes: limit, sampleMs: 10, samples: 3 },
     });
     let maxSampled = 0;
+    let restarting = false;
     supervisor.on('memory', (sample) => {
       maxSampled = Math.max(maxSampled, sample.rssBytes);
+      if (!restarting) supervisor.stdin?.write('grow\n');
     });
-    const done = statesUntil(supervisor, (e) => e.to === 'stopping');
+    supervisor.on('state', (e) => {
+      if (e.to === 'stopping') restarting = true;
+    });
+    // ~55 paced steps to the limit: a generous bound for a loaded machine.
+    const done = statesUntil(supervisor, (e) => e.to === 'stopping', 45_000);
     supervisor.start();
     const stopping = (await done).at(-1) as StateEvent;
 
@@ -242,8 +259,9 @@ describe('Supervisor', { concurrency: false }, () => {
     const { parent, grandchild } = JSON.parse(line) as { parent: number; grandchild: number };
     const [code] = await once(owner, 'exit');
     assert.equal(code, 1);
-    // SIGKILL was sent as the owner exited; the kernel may take a moment to tear the processes down.
-    await untilGone([parent, grandchild], 2_000);
+    // SIGKILL was sent as the owner exited; the kernel may take a moment to tear the processes down
+    // (a bound on the wait, generous for a loaded machine: the assertions below decide).
+    await untilGone([parent, grandchild], 10_000);
     assertGone(parent);
     assertGone(grandchild);
   });
@@ -404,6 +422,12 @@ describe('Supervisor', { concurrency: false }, () => {
     assert.equal((await again).at(-1)?.reason, 'start');
   });
 });
+
+/** A clock for the supervisor that moves only when the test says (timers stay real). */
+function standingClock(start = Date.now()): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms) };
+}
 
 /** Bounded wait for pids to disappear (the assertion that follows says whether they did). */
 async function untilGone(pids: number[], timeoutMs: number): Promise<void> {

@@ -26,6 +26,7 @@ import type { CallEvent } from './gateway/upstream-router.ts';
 import { ensureHome, harborPaths, type HarborPaths } from './harbor-home.ts';
 import { createHostServer, type HostServer } from './http/host-server.ts';
 import { checkReplicaEnvs, copyEnv, hostedPoolOptions, poolRateLimits } from './hosted-pool-config.ts';
+import { startModernEra } from './modern/modern-era.ts';
 import type { ResponseMode, SessionLimits } from './http/streamable-session.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { alertRules } from './metrics/alert-rules.ts';
@@ -68,6 +69,8 @@ export interface HostOptions {
   share?: ShareControl;
   /** Test hook: how often processes and connections are sampled for the metrics. */
   metricsSampleMs?: number;
+  /** Test hook: how long a 2026-07-28 call parked in input_required waits for its retry (default 5 min). */
+  modernInputTtlMs?: number;
   /** Test hook: intervals of the frozen-server probe (liveness-probe.ts). */
   liveness?: Partial<LivenessOptions>;
   /** Test hooks of Sign in with Harbor: clock, lifetimes, rate limits. */
@@ -178,7 +181,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ...(event.tool ? { tool: event.tool } : {}),
       durationMs: Math.round(event.durationMs),
       ok: !failed,
-      ...(event.error ? { error: event.error } : event.toolError ? { error: 'tool reported an error' } : {}),
+      ...(event.error ? { error: event.error } : event.toolError ? { error: event.toolErrorText ?? 'the tool reported an error with no text' } : {}),
     });
     if (config.metrics.enabled) {
       observability?.observe({ server, method: event.method, tool: event.tool, durationMs: event.durationMs, error: failed ? 'jsonrpc' : null });
@@ -382,8 +385,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
   };
 
+  const modern = startModernEra(options.modernInputTtlMs !== undefined ? { inputTtlMs: options.modernInputTtlMs } : {});
   http = createHostServer({
     servers,
+    modern: modern.options,
     tokens,
     log,
     bindHost: options.bindHost ?? config.host,
@@ -466,6 +471,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       clearInterval(flushTimer);
       stopRevocationWatch();
       observability!.stop();
+      modern.stop();
       await http.close();
       await Promise.all([...servers.values()].map((s) => s.close()));
       await docs?.close();

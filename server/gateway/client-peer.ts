@@ -19,4 +19,6 @@ export interface ClientPeer {
   readonly teammate: string;
   capabilities: ClientCapabilities;
   deliver(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
+  /** The upstream asked this peer for something its capabilities lack (the router refuses it upstream). */
+  missingCapability?(capability: string, method: string): void;
 }

@@ -135,6 +135,19 @@ export class HostedServer {
     };
   }
 
+  /**
+   * What a 2026-07-28 (sessionless) call goes through: the shared router (shared and serial modes).
+   * Null in isolated mode: one process per session needs a session, and a modern caller has none;
+   * keeping a process per teammate alive with idle reaping would change what "isolated" promises
+   * (a fresh process per connection), so these servers speak the 2025 era only and modern callers
+   * are told so with -32022 (their clients fall back to initialize).
+   */
+  modernPort(): { name: string; router: UpstreamRouter; isolated: boolean; initializeResult: () => ReturnType<UpstreamRouter['initializeResult']> } | null {
+    if (this.mode === 'isolated') return null;
+    const router = this.#sharedRouter();
+    return { name: this.name, router, isolated: false, initializeResult: () => router.initializeResult() };
+  }
+
   /** The shared upstream (not for isolated mode, where each session has its own). */
   sharedUpstream(): Upstream {
     return this.#sharedRouter().upstream;

@@ -14,6 +14,7 @@ import {
 } from './jsonrpc.ts';
 import { startLivenessProbe, type LivenessOptions, type LivenessProbe } from './liveness-probe.ts';
 import { LATEST_PROTOCOL_VERSION, negotiateProtocolVersion } from './protocol-version.ts';
+import { attributionKey, RequestAttribution, type Attribution } from './request-attribution.ts';
 import { routedParamsProblem } from './routed-params.ts';
 import type { ToolResultCache } from './tool-cache.ts';
 import type { UnreadableLine } from './upstream-line.ts';
@@ -46,6 +47,8 @@ export interface CallEvent {
   error: string | undefined;
   /** The tool ran and reported failure (`isError: true`). */
   toolError: boolean;
+  /** What the tool said when it failed: the text parts of its result (the audit log keeps the first 1000 chars). */
+  toolErrorText?: string | undefined;
   /** Answered from the tool-result cache. */
   cached: boolean;
 }
@@ -68,6 +71,8 @@ interface InFlight {
 interface ServerRequest {
   session: ClientPeer;
   upstreamId: JsonRpcId;
+  /** The call proven to have sent it, when one was in flight. */
+  callId: number | undefined;
 }
 
 interface SessionState {
@@ -106,10 +111,23 @@ export class UpstreamRouter {
   #initResult: InitializeResult | null = null;
   #closed = false;
   readonly #liveness: LivenessProbe;
+  /** Who caused a server→client request: the interactive lane and held requests (request-attribution.ts). */
+  readonly #attribution: RequestAttribution<ClientPeer>;
+  /** Server→client requests held until their origin is provable, by the upstream's id. */
+  readonly #heldRequests = new Map<JsonRpcId, JsonRpcRequest>();
 
   constructor(upstream: Upstream, options: RouterOptions) {
     this.upstream = upstream;
     this.#options = options;
+    this.#attribution = new RequestAttribution<ClientPeer>({
+      // Long enough for the other callers' ordinary calls to finish; short of the call timeout.
+      holdMs: Math.min(30_000, options.requestTimeoutMs),
+      onDecided: (id, decision) => {
+        const request = this.#heldRequests.get(id);
+        this.#heldRequests.delete(id);
+        if (request) this.#attributed(request, decision);
+      },
+    });
     upstream.onMessage = (message) => this.#fromUpstream(message);
     upstream.onUnreadable = (line) => this.#unreadable(line);
     upstream.onDown = (reason, planned) => this.#upstreamDown(reason, planned);
@@ -150,6 +168,7 @@ export class UpstreamRouter {
       if (!entry) continue;
       clearTimeout(entry.timer);
       this.#inFlight.delete(gatewayId);
+      this.#attribution.finished(gatewayId);
       this.#sendUpstream({
         jsonrpc: '2.0',
         method: 'notifications/cancelled',
@@ -159,12 +178,18 @@ export class UpstreamRouter {
     for (const [gatewayId, request] of this.#serverRequests) {
       if (request.session !== session) continue;
       this.#serverRequests.delete(gatewayId);
+      this.#settledServerRequest(request);
       this.#sendUpstream(errorResponse(request.upstreamId, ErrorCode.InternalError, 'client session ended'));
     }
     for (const uri of state.subscriptions) {
       if (!this.#anySubscribed(uri)) this.#internalRequest('resources/unsubscribe', { uri }).catch(() => {});
     }
     this.#pump();
+  }
+
+  /** The upstream's initialize result (cached; initialises the upstream first if needed): server/discover republishes it. */
+  initializeResult(): Promise<InitializeResult> {
+    return this.#ensureInitialized();
   }
 
   /** Answers a client's initialize from the upstream's own (cached) initialize result. */
@@ -297,9 +322,15 @@ export class UpstreamRouter {
       }
       return;
     }
-    while (this.#waiting.length > 0) {
+    for (let i = 0; i < this.#waiting.length; ) {
       if (this.#options.serial && this.#inFlight.size > 0) return;
-      const next = this.#waiting.shift()!;
+      const next = this.#waiting[i]!;
+      // Calls that may ask their caller something wait for the interactive lane; the rest pass them.
+      if (!this.#options.serial && this.#attribution.mustWait(attributionKey(next.request.method, next.request.params))) {
+        i++;
+        continue;
+      }
+      this.#waiting.splice(i, 1);
       this.#forward(next.session, next.request, next.cacheKey ?? null);
     }
   }
@@ -341,6 +372,7 @@ export class UpstreamRouter {
       replayed: (request as { _replayed?: boolean })._replayed === true,
     });
     state.inFlight.set(request.id, gatewayId);
+    this.#attribution.started(gatewayId, session, attributionKey(request.method, request.params));
     const forwarded: JsonRpcRequest = { jsonrpc: '2.0', id: gatewayId, method: request.method };
     if (params) forwarded.params = params;
     const refused = this.#sendUpstream(forwarded);
@@ -368,6 +400,7 @@ export class UpstreamRouter {
     clearTimeout(entry.timer);
     this.#inFlight.delete(gatewayId);
     this.#sessions.get(entry.session)?.inFlight.delete(entry.originalId);
+    this.#attribution.finished(gatewayId);
     return entry;
   }
 
@@ -380,6 +413,7 @@ export class UpstreamRouter {
       durationMs: performance.now() - entry.startedAt,
       error: response.error?.message,
       toolError: (response.result as { isError?: unknown } | undefined)?.isError === true,
+      toolErrorText: toolErrorText(response.result),
       cached: false,
     });
   }
@@ -454,9 +488,14 @@ export class UpstreamRouter {
     if (method === 'notifications/cancelled') {
       // The upstream withdrew one of its own server→client requests.
       const requestId = message.params?.requestId;
+      if ((typeof requestId === 'string' || typeof requestId === 'number') && this.#attribution.withdrawn(requestId)) {
+        this.#heldRequests.delete(requestId);
+        return;
+      }
       for (const [gatewayId, request] of this.#serverRequests) {
         if (request.upstreamId !== requestId) continue;
         this.#serverRequests.delete(gatewayId);
+        this.#settledServerRequest(request);
         request.session.deliver({ ...message, params: { ...message.params, requestId: gatewayId } });
       }
       return;
@@ -498,30 +537,45 @@ export class UpstreamRouter {
       this.#sendUpstream({ jsonrpc: '2.0', id: request.id, result: {} });
       return;
     }
-    const origin = this.#origin();
-    if (!origin) {
-      const busy = [...this.#sessions.values()].filter((s) => s.inFlight.size > 0).length;
+    const onlyPeer = this.#sessions.size === 1 ? this.#sessions.keys().next().value : undefined;
+    const decision = this.#attribution.arrived(request.id, onlyPeer);
+    if (decision.kind === 'hold') this.#heldRequests.set(request.id, request);
+    else this.#attributed(request, decision);
+  }
+
+  /** A server→client request whose origin was proven (or could not be): delivered to it, or refused. */
+  #attributed(request: JsonRpcRequest, decision: Exclude<Attribution<ClientPeer>, { kind: 'hold' }>): void {
+    if (decision.kind === 'refuse' || !this.#sessions.has(decision.peer)) {
+      const why = decision.kind === 'refuse' ? decision.reason : 'its client went away';
       this.#options.log.warn(
-        { server: this.#options.serverName, method: request.method, sessionsInFlight: busy },
-        'refused a server→client request whose origin is ambiguous; use mode "serial" or "isolated" for this server',
+        { server: this.#options.serverName, method: request.method, why },
+        'refused a server→client request whose origin could not be proven; use mode "serial" or "isolated" for this server',
       );
       this.#sendUpstream(
         errorResponse(
           request.id,
           ErrorCode.AmbiguousOrigin,
-          `Harbor cannot tell which client caused this ${request.method} request (${busy} sessions have calls in flight on a shared upstream); configure mode "serial" or "isolated" for server "${this.#options.serverName}"`,
+          `Harbor cannot tell which client caused this ${request.method} request (${why}); configure mode "serial" or "isolated" for server "${this.#options.serverName}"`,
         ),
       );
       return;
     }
+    const session = decision.peer;
     const capability = REQUIRED_CAPABILITY[request.method];
-    if (capability && !origin.session.capabilities[capability]) {
+    if (capability && !session.capabilities[capability]) {
+      session.missingCapability?.(String(capability), request.method);
       this.#sendUpstream(errorResponse(request.id, ErrorCode.MethodNotFound, `the client does not support ${request.method}`));
       return;
     }
+    const relatedId = decision.callId !== undefined ? this.#inFlight.get(decision.callId)?.originalId : undefined;
     const gatewayId = this.#nextId++;
-    this.#serverRequests.set(gatewayId, { session: origin.session, upstreamId: request.id });
-    origin.session.deliver({ ...request, id: gatewayId }, origin.relatedId);
+    this.#serverRequests.set(gatewayId, { session, upstreamId: request.id, callId: decision.callId });
+    if (decision.callId !== undefined) this.#attribution.asked(decision.callId, 1);
+    session.deliver({ ...request, id: gatewayId }, relatedId);
+  }
+
+  #settledServerRequest(request: ServerRequest): void {
+    if (request.callId !== undefined) this.#attribution.asked(request.callId, -1);
   }
 
   #answerServerRequest(session: ClientPeer, response: JsonRpcResponse): void {
@@ -530,6 +584,7 @@ export class UpstreamRouter {
     // Only the session that was asked may answer: ids are guessable.
     if (!pending || pending.session !== session) return;
     this.#serverRequests.delete(response.id);
+    this.#settledServerRequest(pending);
     const refused = this.#sendUpstream({ ...response, id: pending.upstreamId });
     if (refused) this.#sendUpstream(errorResponse(pending.upstreamId, ErrorCode.InternalError, `the client's answer was not forwarded: ${refused}`));
   }
@@ -630,6 +685,8 @@ export class UpstreamRouter {
     for (const [, resolve] of this.#internal) resolve(errorResponse(null, ErrorCode.UpstreamUnavailable, reason));
     this.#internal.clear();
     this.#serverRequests.clear();
+    this.#attribution.clear();
+    this.#heldRequests.clear();
     const replay: Array<{ session: ClientPeer; request: JsonRpcRequest; cacheKey?: string }> = [];
     for (const gatewayId of [...this.#inFlight.keys()]) {
       const entry = this.#finish(gatewayId)!;
@@ -684,3 +741,16 @@ const REQUIRED_CAPABILITY: Record<string, keyof ClientCapabilities> = {
   'elicitation/create': 'elicitation',
   'roots/list': 'roots',
 };
+
+/** The text a failed tool result carries (`isError: true`, text content parts), at most 2000 chars read; else undefined. */
+function toolErrorText(result: unknown): string | undefined {
+  const { isError, content } = (result ?? {}) as { isError?: unknown; content?: unknown };
+  if (isError !== true || !Array.isArray(content)) return undefined;
+  const text = content
+    .filter((part): part is { type: 'text'; text: string } => (part as { type?: unknown })?.type === 'text' && typeof (part as { text?: unknown }).text === 'string')
+    .map((part) => part.text)
+    .join('\n')
+    .slice(0, 2000)
+    .trim();
+  return text || undefined;
+}

@@ -8,6 +8,7 @@ import { bearerToken } from '../auth/bearer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { SERVER_NAME_SOURCE } from '../gateway/server-name.ts';
 import type { Logger } from '../logger.ts';
+import type { ModernExchangeOptions } from '../modern/modern-exchange.ts';
 import { serveAppAsset } from './app-assets.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
@@ -37,6 +38,8 @@ export interface HostServerOptions {
   access?: { rate: TokenBucket; sessions: SessionCap; describeRate: string };
   /** A 5xx answer, for the error-rate metric. */
   onServerError?: () => void;
+  /** The 2026-07-28 era beside 2025 on every endpoint (server/modern); absent: 2025 only. */
+  modern?: ModernExchangeOptions;
   /** The admin API (loopback, own secret); absent: no /admin routes. */
   admin?: AdminRoute;
   /** Sign in with Harbor (server/oauth/); absent: static tokens only and nothing of OAuth advertised. */
@@ -86,6 +89,7 @@ export function createHostServer(options: HostServerOptions): HostServer {
     heartbeat,
     maxBodyBytes: options.maxBodyBytes,
     limits: sessionLimits(options.limits),
+    modern: options.modern,
     responseMode: () => responseMode,
     log,
     admitSession: (teammate, sessionId) => {

@@ -5,6 +5,9 @@ import { ErrorCode, isRequest, type JsonRpcRequest } from '../gateway/jsonrpc.ts
 import { isSupportedProtocolVersion, negotiateProtocolVersion } from '../gateway/protocol-version.ts';
 import type { Logger } from '../logger.ts';
 import { forwardMessages, openSessionSafely } from './forward-messages.ts';
+import { isModernMessage, isModernVersion } from '../modern/envelope.ts';
+import type { ModernExchangeOptions } from '../modern/modern-exchange.ts';
+import { handleModernPost } from './modern-post.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { readMessages } from './parse-messages.ts';
 import type { SessionRegistry } from './session-registry.ts';
@@ -21,6 +24,8 @@ export interface EndpointContext {
   log: Logger;
   /** Admits a new session for a teammate; returns why not, when over their limit. */
   admitSession: (teammate: string, sessionId: string) => string | null;
+  /** The 2026-07-28 era (modern-post.ts); absent: every request is served as 2025. */
+  modern?: ModernExchangeOptions | undefined;
 }
 
 /** The caller, as the auth layer established it. */
@@ -38,6 +43,11 @@ export async function handleStreamable(
   caller: Caller,
   ctx: EndpointContext,
 ): Promise<void> {
+  if (req.method !== 'POST' && isModernGetOrDelete(req)) {
+    // The 2026-07-28 era has no GET stream and no session to delete (streamable-http).
+    sendError(res, 405, `Method ${req.method} not allowed in protocol 2026-07-28: POST only`, { headers: { Allow: 'POST' } });
+    return;
+  }
   switch (req.method) {
     case 'POST':
       return handlePost(req, res, hosted, caller, ctx);
@@ -84,6 +94,13 @@ async function handlePost(
   const parsed = await readMessages(req, res, ctx.maxBodyBytes);
   if (!parsed) return;
   const { messages, batch } = parsed;
+  if (!batch && ctx.modern && isModernMessage(messages[0] as { params?: Record<string, unknown> }, header(req, 'mcp-protocol-version'))) {
+    const { modern, heartbeat, log, limits } = ctx;
+    const { maxStreamBufferBytes } = limits;
+    const allowStream = ctx.responseMode() !== 'json';
+    await handleModernPost(req, res, hosted, caller.teammate, messages[0]!, { modern, heartbeat, log, maxStreamBufferBytes, allowStream });
+    return;
+  }
   const initialize = messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === 'initialize');
   if (initialize) {
     if (messages.length > 1) {
@@ -176,6 +193,12 @@ function findSession(
     return null;
   }
   return session;
+}
+
+/** A GET or DELETE with no session that names a modern protocol version. */
+function isModernGetOrDelete(req: IncomingMessage): boolean {
+  if ((req.method !== 'GET' && req.method !== 'DELETE') || header(req, 'mcp-session-id')) return false;
+  return isModernVersion(header(req, 'mcp-protocol-version')?.trim());
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -127,6 +127,13 @@ export class InputRequiredTranslator {
     }
     if (call.final) {
       this.#finish(call, router);
+      // A legacy server that was refused a capability and then failed needed it (basic/index "_meta":
+      // -32021); one that coped (asked something else, or answered anyway) keeps its answer.
+      if (call.missing && failed(call.final)) {
+        return errorResponse(clientId, ModernErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${call.missing}`, {
+          requiredCapabilities: { [call.missing]: {} },
+        });
+      }
       return { ...call.final, id: clientId };
     }
     if (call.pendingId === undefined) {
@@ -180,6 +187,10 @@ function settledOrAborted(call: ModernCall, signal: AbortSignal | undefined): Pr
       resolve(false);
     });
   });
+}
+
+function failed(response: JsonRpcResponse): boolean {
+  return response.error !== undefined || (response.result as { isError?: unknown } | undefined)?.isError === true;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -41,6 +41,8 @@ export class ModernCall implements ClientPeer {
   /** False for methods that may not answer input_required: their upstream requests are refused. */
   acceptsInput = true;
   final: JsonRpcResponse | undefined;
+  /** A client capability the upstream asked for and the envelope lacked: if the call then fails, it is -32021. */
+  missing: string | undefined;
   readonly outstanding = new Map<string, OutstandingInput>();
   /** Refuses a server→client request outright (wrong method for input, or the caller went away). */
   refuse: (request: JsonRpcRequest, why: string) => void = () => {};
@@ -75,6 +77,11 @@ export class ModernCall implements ClientPeer {
     return new Promise((resolve) => {
       this.#wake = resolve;
     });
+  }
+
+  /** Called by the router when it refuses the upstream a request this call's capabilities lack. */
+  missingCapability(capability: string): void {
+    this.missing ??= capability;
   }
 
   /** Called by the router. */

@@ -84,7 +84,8 @@ export async function serveModern(
   const response = await options.translator.serve(server.router, caller, message, sink, signal);
   if (response.error) {
     // The upstream's own "method not found" is the revision's 404 (transports: unknown RPC method).
-    const status = response.error.code === ModernErrorCode.MethodNotFound ? 404 : 200;
+    // A missing client capability is a 400 (basic/index "_meta").
+    const status = response.error.code === ModernErrorCode.MethodNotFound ? 404 : response.error.code === ModernErrorCode.MissingRequiredClientCapability ? 400 : 200;
     return { kind: 'response', status, response };
   }
   const init = await server.initializeResult();

@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { authHeaders, connectClient, GENEROUS_LIMITS, startTestHost, textOf, type TestHost } from '../helpers/harbor.ts';
-import { adminFetch, MemoryOAuthClient, signInAndApprove } from '../helpers/oauth-browser.ts';
+import { adminFetch, MemoryOAuthClient, openAuthorize, signInAndApprove, submitSignIn } from '../helpers/oauth-browser.ts';
 
 /**
  * Sign in with Harbor end to end: the MCP SDK v1 client's own OAuth flow (discovery, dynamic
@@ -80,6 +80,32 @@ describe('Sign in with Harbor: the SDK client flow', () => {
       assert.equal(revoked.status, 200);
       await assert.rejects(again.listTools());
       await again.close().catch(() => {});
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a sign-in waiting for the owner is announced on the admin event stream (for the app\'s notification)', async () => {
+    const h = await startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both' });
+    const events = await adminFetch(h.url, h.host.adminSecret, 'GET', '/admin/events');
+    try {
+      const reader = events.body!.getReader();
+      const provider = new MemoryOAuthClient({ name: 'VS Code Test' });
+      const transport = new StreamableHTTPClientTransport(new URL(`${h.url}/mcp/docs`), { authProvider: provider });
+      await assert.rejects(new Client({ name: 'x', version: '1' }).connect(transport), UnauthorizedError);
+      const page = await openAuthorize(provider.authorizationUrl!);
+      assert.equal((await submitSignIn(h.url, page, { name: 'gina' })).status, 303);
+      let seen = '';
+      const decoder = new TextDecoder();
+      for (let i = 0; i < 50 && !seen.includes('wants-to-connect'); i++) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += decoder.decode(value);
+      }
+      const line = seen.split('\n').find((l) => l.includes('wants-to-connect'))!;
+      const event = JSON.parse(line.replace(/^data: /, '')) as Record<string, unknown>;
+      assert.deepEqual([event.type, event.teammate, event.client, event.invited, event.id], ['teammate', 'gina', 'VS Code Test', false, page.requestId]);
+      await reader.cancel();
     } finally {
       await h.close();
     }

@@ -116,8 +116,11 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
         return null;
       }
       const auth = await runBearer(app.bearer(serverResource(origin!, at.kind, at.server)), req, res);
-      const teammate = auth?.extra?.teammate;
-      return typeof teammate === 'string' ? { name: teammate, scope: null } : null;
+      if (!auth) return null; // the SDK's check answered 401/403
+      const teammate = auth.extra?.teammate;
+      if (typeof teammate === 'string') return { name: teammate, scope: null };
+      sendError(res, 401, 'Unauthorized: this token names no teammate', { code: -32001 });
+      return null;
     },
   };
 

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { treeRss } from '../../server/supervision/process-tree.ts';
 import { Supervisor } from '../../server/supervision/supervisor.ts';
-import { ROOT } from '../helpers/harbor.ts';
+import { ROOT, waitFor } from '../helpers/harbor.ts';
 
 test('a launch hook starts forked children in place of child_process.fork (the packaged app uses utilityProcess)', async () => {
   const launched: string[] = [];
@@ -30,21 +31,30 @@ test('a launch hook starts forked children in place of child_process.fork (the p
 test('memory: the whole tree counts by default; includeDescendants false counts the child alone (the host child)', async () => {
   // A small parent whose own child holds 120 MB.
   const parent = `require('child_process').spawn(process.execPath, ['-e', 'const b = Buffer.alloc(120 * 1024 * 1024, 1); setInterval(() => b[0]++, 100)'], { stdio: 'ignore' }); setInterval(() => {}, 1000)`;
+  const limitBytes = 100 * 1024 * 1024;
   const run = async (includeDescendants: boolean) => {
     const supervisor = new Supervisor({
       name: 'parent',
       command: process.execPath,
       args: ['-e', parent],
-      memory: { limitBytes: 100 * 1024 * 1024, sampleMs: 100, includeDescendants },
+      memory: { limitBytes, sampleMs: 100, includeDescendants },
     });
     const restarts: number[] = [];
+    let samples = 0;
     supervisor.on('state', (e) => e.rssBytes !== undefined && restarts.push(e.rssBytes));
+    supervisor.on('memory', () => samples++);
     supervisor.start();
-    // Bounded: 40 samples' worth.
-    const deadline = Date.now() + 4000;
-    while (Date.now() < deadline && restarts.length === 0) await new Promise((r) => setTimeout(r, 100));
-    await supervisor.dispose();
-    return restarts.length;
+    try {
+      // Counted from when the tree really holds the child's 120 MB (measured here), not from a guessed
+      // delay: a slow start on a loaded machine used to leave too few samples before a 4 s deadline.
+      await waitFor(async () => supervisor.pid !== null && (await treeRss(supervisor.pid, true)).rssBytes > limitBytes, 30_000, 'the tree to hold 120 MB');
+      // Then four more samples: the one maybe under way, and the three in a row the watchdog asks for.
+      const seen = samples;
+      await waitFor(() => restarts.length > 0 || samples >= seen + 4, 30_000, 'four more memory samples');
+      return restarts.length;
+    } finally {
+      await supervisor.dispose();
+    }
   };
   assert.ok((await run(true)) >= 1, 'the tree is over the limit');
   assert.equal(await run(false), 0, 'the parent alone is not');

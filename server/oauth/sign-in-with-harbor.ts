@@ -155,7 +155,7 @@ function runApp(app: express.Express, req: IncomingMessage, res: ServerResponse)
       const status = (error as { status?: number } | undefined)?.status;
       if (error && !(typeof status === 'number' && status < 500)) return reject(error as Error);
       // Parse errors of the SDK's body parsers (bad form, too large) are the client's: their status.
-      sendError(res, status ?? 404, error ? `Bad Request: ${(error as Error).message}` : 'Not found');
+      sendError(res, status ?? 404, error ? `${status === 413 ? 'Payload Too Large' : 'Bad Request'}: ${(error as Error).message}` : 'Not found');
     });
   });
 }

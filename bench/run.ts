@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- <name> [options]]`: runs one benchmark in its own Node process, so each parses
- * its own options and starts from a clean heap. Names: echo (default), cache, replicas.
+ * its own options and starts from a clean heap. Names: echo (default), cache, replicas, rate-limit.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ const BENCHES: Record<string, string> = {
   echo: 'echo.ts',
   cache: 'cache.ts',
   replicas: 'replicas.ts',
+  'rate-limit': 'rate-limit.ts',
 };
 
 const [first, ...rest] = process.argv.slice(2);

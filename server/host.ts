@@ -7,13 +7,12 @@ import { TokenBucket } from './access/token-bucket.ts';
 import type { AdminDeps, AdminEvent } from './admin/admin-api.ts';
 import { writeAdminSecret } from './admin/admin-secret.ts';
 import { removeHostRuntime, writeHostRuntime } from './admin/runtime-file.ts';
-import { SqliteTokenStore, type TokenStore } from './auth/token-store.ts';
+import type { TokenStore } from './auth/token-store.ts';
 import { watchRevocations } from './auth/revocation-watch.ts';
 import { editConfig } from './config/edit-config.ts';
 import { StdioServerSchema, type HarborConfig, type StdioServerConfig } from './config/config-schema.ts';
 import { describeIssues, loadConfig } from './config/load-config.ts';
 import { openBoundedCache, type BoundedCache } from './cache/bounded-cache.ts';
-import { sqliteCacheStoreFactory } from './cache/sqlite-cache-store.ts';
 import { DocsIndex } from './docs/docs-index.ts';
 import { ToolResultCache } from './gateway/tool-cache.ts';
 import { createEmbeddingsCache, EmbeddingsClient } from './upstream-api/embeddings-client.ts';
@@ -31,7 +30,7 @@ import type { ResponseMode, SessionLimits } from './http/streamable-session.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { alertRules } from './metrics/alert-rules.ts';
 import { HostObservability, type ShareStatus } from './metrics/host-observability.ts';
-import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
+import { openStore } from './open-store.ts';
 import { AdminInputError, handleAdmin } from './admin/admin-api.ts';
 import type { ShareState } from './admin/host-api.ts';
 import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './gateway/server-name.ts';
@@ -67,6 +66,8 @@ export interface HostOptions {
   /** Admin API secret; default: a fresh one written to `<home>/admin.secret`. */
   adminSecret?: string;
   share?: ShareControl;
+  /** This replica's name on audit rows and metrics; default HARBOR_REPLICA, else the host name. */
+  replica?: string;
   /** Test hook: how often processes and connections are sampled for the metrics. */
   metricsSampleMs?: number;
   /** Test hook: how long a 2026-07-28 call parked in input_required waits for its retry (default 5 min). */
@@ -125,19 +126,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const { config, file } = loadConfig(configFile, { docsFolder: paths.docs });
   checkReplicaEnvs(config.mcpServers); // a pool short of keys is a start-up error, before anything opens
   const log = options.log ?? createLogger();
-  const db: SqliteDatabase = openDatabase(paths.database);
-  const tokens = new SqliteTokenStore(db);
-  const audit = new AuditLog(db, { maxRows: config.audit.maxRows, maxAgeMs: config.audit.maxAgeDays * 86_400_000, logger: log });
-  // Last-used times are bookkeeping: a full or read-only disk must not take the host down with it. What
-  // failed stays pending in the store (bounded) and this timer is its retry, revocations included.
-  const flushTimer = setInterval(() => {
-    try {
-      tokens.flush();
-    } catch (error) {
-      log.warn({ err: (error as Error).message, pending: tokens.pending }, 'could not record token use and revocations yet; retrying');
-    }
-  }, 5000);
-  flushTimer.unref();
+  // SQLite in the home, or PostgreSQL shared by replicas (HARBOR_DATABASE_URL / store.url): open-store.ts.
+  const store = await openStore({ paths, configUrl: config.store.url, log, ...(options.replica ? { replica: options.replica } : {}) });
+  const { db, tokens } = store;
+  const audit = new AuditLog(store.audit, { maxRows: config.audit.maxRows, maxAgeMs: config.audit.maxAgeDays * 86_400_000, logger: log });
   const events = new EventEmitter<{ event: [AdminEvent] }>();
   const publish = (event: AdminEvent) => events.emit('event', event);
 
@@ -148,10 +140,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const servers = new Map<string, HostedServer>();
   let observability: HostObservability | null = null;
 
-  // One bounded cache file for tool results and embeddings; its own file, so a corrupt cache is
-  // rebuilt without touching tokens.
-  // One SQLite file for both caches, each in its namespace.
-  const cacheStore = sqliteCacheStoreFactory({ file: paths.cache });
+  // One disk layer for tool results and embeddings, each in its namespace.
+  const cacheStore = store.cache;
   const cacheBytes = { maxMemoryBytes: config.cache.memoryMb * 1024 * 1024, maxDiskBytes: config.cache.diskMb * 1024 * 1024 };
   const needsToolCache = Object.values(config.mcpServers).some((s) => s.cache);
   const toolCache = needsToolCache ? await openBoundedCache<unknown>({ store: cacheStore, namespace: 'tools', ...cacheBytes, logger: log }) : null;
@@ -412,6 +402,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     registry: http.registry,
     httpServer: http.server,
     db,
+    history: store.history,
     rules: alertRules(config.alerts),
     hostMemoryLimitBytes: config.hostMemoryLimitMb * 1024 * 1024,
     share: (): ShareStatus => ({ state: share.state, shared: share.state !== 'off', ...(share.lastError ? { detail: share.lastError } : {}) }),
@@ -429,6 +420,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
     ...(options.metricsSampleMs ? { sampleMs: options.metricsSampleMs } : {}),
   });
+  if (store.metricsLabel) observability.metrics.registry.setDefaultLabels({ replica: store.metricsLabel });
   observability.on('alert', (event) => publish({ type: 'alert', ...event }));
   observability.on('health', (health) => publish({ type: 'health', ...health }));
 
@@ -468,7 +460,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
     async close() {
       removeHostRuntime(paths.home, process.pid);
-      clearInterval(flushTimer);
       stopRevocationWatch();
       observability!.stop();
       modern.stop();
@@ -479,12 +470,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await toolCache?.close();
       await embeddingsCache?.close();
       await audit.close();
-      try {
-        tokens.flush();
-      } catch (error) {
-        log.warn({ err: (error as Error).message, pending: tokens.pending }, 'token use and revocations not written at close: the disk refused them');
-      }
-      db.close();
+      await store.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Where audit entries live. An interface, because multi-replica deployments keep them in PostgreSQL
- * (DESIGN.md section 9); asynchronous for the same reason, even though SQLite answers synchronously.
+ * Where audit entries live. An interface: SQLite on one host (sqlite-audit-store.ts), PostgreSQL for
+ * replicas (server/store/postgres/pg-audit-store.ts, DESIGN.md section 9); asynchronous for the
+ * latter, even though SQLite answers synchronously.
  */
 
 /** One MCP call: who called what on which server, when, for how long, and whether it failed. */
@@ -21,6 +22,13 @@ export interface AuditEntry {
 export interface StoredAuditEntry extends AuditEntry {
   /** Increases with insertion order. */
   id: number;
+  /** The replica that served the call (HARBOR_REPLICA), when the store was given one. */
+  replica?: string;
+}
+
+export interface AuditStoreOptions {
+  /** Stamped on every entry this store appends: which replica served the call. */
+  replica?: string;
 }
 
 export interface AuditQuery {

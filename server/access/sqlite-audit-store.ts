@@ -1,6 +1,14 @@
 import Database from 'better-sqlite3';
 import { migrate, openDatabase, type SqliteDatabase } from '../store/sqlite-database.ts';
-import { clampLimit, type AuditEntry, type AuditPrune, type AuditQuery, type AuditStore, type StoredAuditEntry } from './audit-store.ts';
+import {
+  clampLimit,
+  type AuditEntry,
+  type AuditPrune,
+  type AuditQuery,
+  type AuditStore,
+  type AuditStoreOptions,
+  type StoredAuditEntry,
+} from './audit-store.ts';
 
 const MIGRATIONS = [
   `CREATE TABLE audit_log (
@@ -17,9 +25,10 @@ const MIGRATIONS = [
    CREATE INDEX audit_log_at ON audit_log (at);
    CREATE INDEX audit_log_teammate_at ON audit_log (teammate, at);
    CREATE INDEX audit_log_server_at ON audit_log (server, at);`,
+  'ALTER TABLE audit_log ADD COLUMN replica TEXT',
 ];
 
-interface Row {
+export interface AuditRow {
   id: number;
   at: number;
   teammate: string;
@@ -29,9 +38,11 @@ interface Row {
   duration_ms: number;
   ok: number;
   error: string | null;
+  replica: string | null;
 }
 
-function toEntry(row: Row): StoredAuditEntry {
+/** Shared with the PostgreSQL store, whose rows have the same columns. */
+export function toEntry(row: AuditRow): StoredAuditEntry {
   const entry: StoredAuditEntry = {
     id: row.id,
     at: row.at,
@@ -43,6 +54,7 @@ function toEntry(row: Row): StoredAuditEntry {
   };
   if (row.tool !== null) entry.tool = row.tool;
   if (row.error !== null) entry.error = row.error;
+  if (row.replica !== null) entry.replica = row.replica;
   return entry;
 }
 
@@ -56,18 +68,19 @@ export class SqliteAuditStore implements AuditStore {
   readonly #appendAll: (entries: readonly AuditEntry[]) => void;
   readonly #queries = new Map<string, Database.Statement>();
 
-  constructor(target: SqliteDatabase | string) {
+  constructor(target: SqliteDatabase | string, options: AuditStoreOptions = {}) {
     this.#ownsDb = typeof target === 'string';
     this.db = typeof target === 'string' ? openDatabase(target) : target;
     migrate(this.db, 'audit-log', MIGRATIONS);
     this.#insert = this.db.prepare(
-      `INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error)
-       VALUES (@at, @teammate, @server, @method, @tool, @durationMs, @ok, @error)`,
+      `INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error, replica)
+       VALUES (@at, @teammate, @server, @method, @tool, @durationMs, @ok, @error, @replica)`,
     );
     this.#deleteOlder = this.db.prepare('DELETE FROM audit_log WHERE at < ?');
     // Ids only grow and rows leave from the old end, so everything at or below max(id) - maxRows is
     // beyond the bound: a range delete on the primary key, with no count(*) scan.
     this.#deleteBeyond = this.db.prepare('DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - ?');
+    const replica = options.replica ?? null;
     // One transaction per batch: a commit (and its fsync) per row would dominate the cost.
     this.#appendAll = this.db.transaction((entries: readonly AuditEntry[]) => {
       for (const e of entries) {
@@ -80,6 +93,7 @@ export class SqliteAuditStore implements AuditStore {
           durationMs: e.durationMs,
           ok: e.ok ? 1 : 0,
           error: e.error ?? null,
+          replica,
         });
       }
     });
@@ -104,7 +118,7 @@ export class SqliteAuditStore implements AuditStore {
     if (query.teammate !== undefined) params.teammate = query.teammate;
     if (query.server !== undefined) params.server = query.server;
     if (query.before !== undefined) params.before = query.before;
-    return (statement.all(params) as Row[]).map(toEntry);
+    return (statement.all(params) as AuditRow[]).map(toEntry);
   }
 
   async prune(policy: AuditPrune): Promise<number> {

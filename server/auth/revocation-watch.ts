@@ -4,11 +4,13 @@ import type { TokenStore } from './token-store.ts';
 /**
  * How often the host looks for revocations it did not make itself (`harbor token revoke` writing the
  * file when the host did not answer). The check is one `PRAGMA data_version` while nothing changed.
+ * A store that pushes changes (PostgreSQL: LISTEN/NOTIFY, revocations by another replica) is also
+ * checked the moment it reports one, so streams close within a notification, not a poll.
  */
 export const REVOCATION_CHECK_MS = 1000;
 
 export interface RevocationWatchOptions {
-  tokens: Pick<TokenStore, 'revokedElsewhere'>;
+  tokens: Pick<TokenStore, 'revokedElsewhere' | 'onChangeElsewhere'>;
   /** Ends the teammate's sessions and their streams; resolves to how many. */
   endTeammate: (teammate: string, reason: string) => Promise<number>;
   log: Logger;
@@ -34,5 +36,9 @@ export function watchRevocations(options: RevocationWatchOptions): () => void {
   };
   const timer = setInterval(check, options.everyMs ?? REVOCATION_CHECK_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  const unsubscribe = options.tokens.onChangeElsewhere?.(check);
+  return () => {
+    clearInterval(timer);
+    unsubscribe?.();
+  };
 }

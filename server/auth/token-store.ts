@@ -1,5 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { migrate, type SqliteDatabase } from '../store/sqlite-database.ts';
+import { UsageBacklog } from './usage-backlog.ts';
+
+export { MAX_PENDING_USAGE } from './usage-backlog.ts';
 
 export interface Teammate {
   name: string;
@@ -24,8 +27,11 @@ export interface IssueOptions {
 }
 
 /**
- * Tokens are stored as SHA-256 hashes: the database alone never grants access. An interface, because a
- * PostgreSQL implementation serves multi-replica deployments (DESIGN.md section 9).
+ * Tokens are stored as SHA-256 hashes: the database alone never grants access. An interface with a
+ * SQLite implementation (one host, this file) and a PostgreSQL one (replicas, DESIGN.md section 9:
+ * server/store/postgres/pg-token-store.ts). Synchronous, because `verify` runs on every request: the
+ * PostgreSQL store answers from an in-memory view of the teammates table kept fresh by LISTEN/NOTIFY
+ * and writes behind (`drain()` waits for those writes).
  */
 export interface TokenStore {
   issue(name: string, options?: IssueOptions): NewToken;
@@ -41,8 +47,17 @@ export interface TokenStore {
   touch(name: string, now?: number): void;
   /** Writes pending revocations and use counts; on failure they stay pending (bounded) and it throws. */
   flush(): void;
-  /** Teammates revoked by another process (the CLI writing the file) since the last call. Cheap when nothing changed. */
+  /** Teammates revoked by another process (the CLI, another replica) since the last call. Cheap when nothing changed. */
   revokedElsewhere(): string[];
+  /**
+   * Calls `listener` when the store learns of a change made elsewhere (PostgreSQL: a notification), so
+   * the revocation watch reacts at once instead of at its next poll. Absent when the store cannot push.
+   */
+  onChangeElsewhere?(listener: () => void): () => void;
+  /** Waits until what was issued, revoked and used so far is stored; rejects when it cannot be. */
+  drain(): Promise<void>;
+  /** Writes what it can and lets go of what the store itself opened (not a database handed in). */
+  close(): Promise<void>;
   /** Writes waiting for the disk. */
   readonly pending: { revocations: number; usage: number; usageDropped: number };
 }
@@ -51,11 +66,25 @@ export class TokenNameError extends Error {
   override name = 'TokenNameError';
 }
 
-const TOKEN_PREFIX = 'hbr_';
+export const TOKEN_PREFIX = 'hbr_';
 const VERIFY_CACHE_MS = 2000;
 const NAME_PATTERN = /^[\p{L}\p{N}_.@ -]{1,64}$/u;
-/** Teammates whose use counts wait for the disk, coalesced per teammate; beyond it new names are counted as lost. */
-export const MAX_PENDING_USAGE = 10_000;
+
+/** The trimmed name, or TokenNameError saying what a name may be. */
+export function checkTeammateName(name: string): string {
+  const trimmed = name.trim();
+  if (!NAME_PATTERN.test(trimmed)) throw new TokenNameError('a teammate name is 1-64 letters, digits, spaces or _ . @ -');
+  return trimmed;
+}
+
+export function alreadyHasToken(name: string): TokenNameError {
+  return new TokenNameError(`teammate "${name}" already has a token; revoke it first to issue a new one`);
+}
+
+/** Whether a presented token could be one of ours at all (cheap, before any hashing). */
+export function looksLikeToken(token: string): boolean {
+  return token.startsWith(TOKEN_PREFIX) && token.length <= 128;
+}
 
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -66,7 +95,8 @@ export function generateToken(): string {
   return TOKEN_PREFIX + randomBytes(32).toString('base64url');
 }
 
-interface Row {
+/** A teammates row, as both backends store it. */
+export interface TeammateRow {
   name: string;
   token_hash: Buffer;
   created_at: number;
@@ -77,7 +107,7 @@ interface Row {
   scope: string | null;
 }
 
-function toTeammate(row: Row): Teammate {
+export function toTeammate(row: TeammateRow): Teammate {
   return {
     name: row.name,
     createdAt: row.created_at,
@@ -88,6 +118,8 @@ function toTeammate(row: Row): Teammate {
     scope: row.scope ? (JSON.parse(row.scope) as string[]) : null,
   };
 }
+
+type Row = TeammateRow;
 
 const MIGRATIONS = [
   `CREATE TABLE teammates (
@@ -104,8 +136,7 @@ const MIGRATIONS = [
 
 export class SqliteTokenStore implements TokenStore {
   readonly #db: SqliteDatabase;
-  readonly #pendingUse = new Map<string, { at: number; calls: number }>();
-  #usageDropped = 0;
+  readonly #usage = new UsageBacklog();
   /** Revoked here but not yet on disk (name → revoked at): refused by verify() until written. */
   readonly #denied = new Map<string, number>();
   readonly #verified = new Map<string, { row: Row | undefined; at: number }>();
@@ -133,18 +164,13 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   issue(name: string, options: IssueOptions = {}): NewToken {
-    const trimmed = name.trim();
-    if (!NAME_PATTERN.test(trimmed)) {
-      throw new TokenNameError('a teammate name is 1-64 letters, digits, spaces or _ . @ -');
-    }
+    const trimmed = checkTeammateName(name);
     // A revocation still in memory is written first, so it can never land on the new token later.
     if (this.#denied.size > 0) this.#persistRevocations();
     const existing = this.#db.prepare('SELECT revoked_at FROM teammates WHERE name = ?').get(trimmed) as
       | { revoked_at: number | null }
       | undefined;
-    if (existing && existing.revoked_at === null) {
-      throw new TokenNameError(`teammate "${trimmed}" already has a token; revoke it first to issue a new one`);
-    }
+    if (existing && existing.revoked_at === null) throw alreadyHasToken(trimmed);
     const token = generateToken();
     const now = Date.now();
     this.#db
@@ -160,7 +186,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   verify(token: string, now = Date.now()): Teammate | null {
-    if (!token.startsWith(TOKEN_PREFIX) || token.length > 128) return null;
+    if (!looksLikeToken(token)) return null;
     const hash = hashToken(token);
     // Lookup is by hash (an attacker cannot steer a hash's prefix), and the final comparison is
     // constant-time anyway so no path compares secret material byte by byte.
@@ -197,7 +223,7 @@ export class SqliteTokenStore implements TokenStore {
       const teammate = toTeammate(row);
       const revokedAt = this.#denied.get(row.name);
       if (revokedAt !== undefined && teammate.revokedAt === null) teammate.revokedAt = revokedAt;
-      const use = this.#pendingUse.get(row.name);
+      const use = this.#usage.get(row.name);
       if (use) {
         teammate.calls += use.calls;
         teammate.lastUsedAt = Math.max(teammate.lastUsedAt ?? 0, use.at);
@@ -222,29 +248,31 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   touch(name: string, now = Date.now()): void {
-    const pending = this.#pendingUse.get(name);
-    if (pending) {
-      pending.at = Math.max(pending.at, now);
-      pending.calls++;
-    } else if (this.#pendingUse.size >= MAX_PENDING_USAGE) this.#usageDropped++;
-    else this.#pendingUse.set(name, { at: now, calls: 1 });
+    this.#usage.add(name, now);
   }
 
   flush(): void {
     if (this.#denied.size > 0) this.#persistRevocations();
-    if (this.#pendingUse.size === 0) return;
-    const entries = [...this.#pendingUse].map(([name, use]) => [name, { ...use }] as const);
+    if (this.#usage.size === 0) return;
+    const entries = this.#usage.snapshot();
     this.#db.transaction(() => {
       for (const [name, use] of entries) this.#touchStmt.run(use.at, use.calls, name);
     })();
-    // Only after the commit: a failed write keeps the counts (touch() cannot run meanwhile, the write is synchronous).
-    for (const [name] of entries) this.#pendingUse.delete(name);
+    // Only after the commit: a failed write keeps the counts.
+    this.#usage.written(entries);
+  }
+
+  async drain(): Promise<void> {
+    this.flush();
+  }
+
+  /** The database was handed in: its owner closes it. */
+  async close(): Promise<void> {
+    this.flush();
   }
 
   get pending(): { revocations: number; usage: number; usageDropped: number } {
-    let usage = 0;
-    for (const use of this.#pendingUse.values()) usage += use.calls;
-    return { revocations: this.#denied.size, usage, usageDropped: this.#usageDropped };
+    return { revocations: this.#denied.size, usage: this.#usage.calls, usageDropped: this.#usage.dropped };
   }
 
   revokedElsewhere(): string[] {

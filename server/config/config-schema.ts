@@ -163,6 +163,15 @@ export const HarborConfigSchema = z
       .object({ maxRows: z.number().int().positive().default(100_000), maxAgeDays: z.number().positive().default(30) })
       .strict()
       .default({ maxRows: 100_000, maxAgeDays: 30 }),
+    /**
+     * Where tokens, the audit log, the cache's disk layer and metric history live: absent = SQLite in the
+     * home folder; a postgres:// URL = PostgreSQL shared by replicas. HARBOR_DATABASE_URL overrides it
+     * (and keeps a password out of this file).
+     */
+    store: z
+      .object({ url: z.string().regex(/^postgres(ql)?:\/\//, 'store.url must be a postgres:// or postgresql:// URL').optional() })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -30,6 +30,8 @@ export interface HostObservabilityOptions {
   registry: SessionRegistry;
   httpServer: Server;
   db: SqliteDatabase;
+  /** Where history lives when not in `db` (PostgreSQL, one set per replica: server/open-store.ts). */
+  history?: MetricHistory;
   rules: AlertRule[];
   hostMemoryLimitBytes: number;
   share: () => ShareStatus;
@@ -60,7 +62,7 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
   constructor(options: HostObservabilityOptions) {
     super();
     this.#options = options;
-    this.history = new MetricHistory(options.db);
+    this.history = options.history ?? new MetricHistory(options.db);
     this.alerts = new AlertEvaluator({ rules: options.rules, source: (now) => this.metrics.values(now), logger: options.log });
     this.alerts.on('change', (event) => {
       options.log.info({ rule: event.ruleId, label: event.label, to: event.to, value: event.value }, event.message);

@@ -1,0 +1,187 @@
+import { hostname } from 'node:os';
+import type { AuditStore } from './access/audit-store.ts';
+import { SqliteAuditStore } from './access/sqlite-audit-store.ts';
+import { SqliteTokenStore, type TokenStore } from './auth/token-store.ts';
+import type { CacheStoreFactory } from './cache/cache-store.ts';
+import { sqliteCacheStoreFactory } from './cache/sqlite-cache-store.ts';
+import type { HarborPaths } from './harbor-home.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import { MetricHistory } from './metrics/history.ts';
+import { describePostgres, openPostgres, type PgPool } from './store/postgres-database.ts';
+import { PgAuditStore } from './store/postgres/pg-audit-store.ts';
+import { pgCacheStoreFactory } from './store/postgres/pg-cache-store.ts';
+import { PgHistoryBackend } from './store/postgres/pg-history-backend.ts';
+import { PgTokenStore } from './store/postgres/pg-token-store.ts';
+import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
+
+/**
+ * The storage seam: every concern the host keeps (tokens, audit log, the caches' disk layer, metric
+ * history) behind its own interface, with a SQLite implementation (one host, the default) and a
+ * PostgreSQL one (replicas sharing HARBOR_DATABASE_URL), chosen here and nowhere else.
+ *
+ * (A module at server/'s top, beside host.ts, rather than in server/store/: it imports auth/, access/,
+ * cache/ and metrics/, which themselves import server/store/sqlite-database.ts, and a folder may not
+ * loop with another — test/unit/import-graph.test.ts.)
+ */
+export interface StoreOptions {
+  paths: HarborPaths;
+  /** `store.url` from config.json; HARBOR_DATABASE_URL in `env` wins. */
+  configUrl?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Stamped on audit rows and metric history; default HARBOR_REPLICA, else the host name. */
+  replica?: string;
+  log?: Logger;
+  /** How often token use and unwritten revocations are retried (default 5 s). */
+  tokenFlushMs?: number;
+}
+
+export interface HarborStore {
+  kind: 'sqlite' | 'postgres';
+  /** Where the data lives, without a password. */
+  description: string;
+  replica: string;
+  /**
+   * The home's SQLite file. With PostgreSQL it still holds what belongs to this host alone: Sign in
+   * with Harbor's grants (server/oauth/, not yet behind this seam) and nothing the replicas share.
+   */
+  db: SqliteDatabase;
+  tokens: TokenStore;
+  audit: AuditStore;
+  /** The disk layer of the bounded caches. */
+  cache: CacheStoreFactory;
+  history: MetricHistory;
+  /**
+   * The `replica` label for /metrics: the replica's name when there are replicas (PostgreSQL, or
+   * HARBOR_REPLICA set), else null so a single host's metrics keep their plain names.
+   */
+  metricsLabel: string | null;
+  /** Writes what is pending (token use, revocations) and closes everything it opened. */
+  close(): Promise<void>;
+}
+
+/** HARBOR_DATABASE_URL, else `store.url`, else null (SQLite). */
+export function databaseUrl(configUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
+  return env.HARBOR_DATABASE_URL?.trim() || configUrl || null;
+}
+
+export function replicaName(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HARBOR_REPLICA || hostname();
+}
+
+export async function openStore(options: StoreOptions): Promise<HarborStore> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? silentLogger;
+  const replica = options.replica ?? replicaName(env);
+  const url = databaseUrl(options.configUrl, env);
+  const db = openDatabase(options.paths.database);
+  let store: Omit<HarborStore, 'close' | 'db' | 'replica' | 'metricsLabel'> & { end: () => Promise<void> };
+  try {
+    store = url ? await openPostgresStore(url, replica, log) : openSqliteStore(db, options.paths, replica);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const { end, ...parts } = store;
+  // Last-used times are bookkeeping: a full disk or an unreachable database must not take the host
+  // down. What failed stays pending in the store (bounded) and this timer is its retry, revocations included.
+  const flushTimer = setInterval(() => {
+    try {
+      parts.tokens.flush();
+    } catch (error) {
+      log.warn({ err: (error as Error).message, pending: parts.tokens.pending }, 'could not record token use and revocations yet; retrying');
+    }
+  }, options.tokenFlushMs ?? 5000);
+  flushTimer.unref();
+  log.info({ store: parts.description, replica }, 'store opened');
+  return {
+    ...parts,
+    db,
+    replica,
+    metricsLabel: url || env.HARBOR_REPLICA || options.replica ? replica : null,
+    async close() {
+      clearInterval(flushTimer);
+      try {
+        await parts.tokens.close();
+      } catch (error) {
+        log.warn({ err: (error as Error).message, pending: parts.tokens.pending }, 'token use and revocations not written at close: the store refused them');
+      }
+      await end();
+      db.close();
+    },
+  };
+}
+
+function openSqliteStore(db: SqliteDatabase, paths: HarborPaths, replica: string) {
+  return {
+    kind: 'sqlite' as const,
+    description: `sqlite:${paths.database}`,
+    tokens: new SqliteTokenStore(db),
+    audit: new SqliteAuditStore(db, { replica }),
+    // Its own file: a corrupt cache is rebuilt without touching tokens.
+    cache: sqliteCacheStoreFactory({ file: paths.cache }),
+    history: new MetricHistory(db),
+    end: async () => {},
+  };
+}
+
+async function openPostgresStore(url: string, replica: string, log: Logger) {
+  const description = describePostgres(url);
+  const pool: PgPool = openPostgres(url);
+  try {
+    const tokens = await PgTokenStore.open({ pool, url, log });
+    const audit = await PgAuditStore.open(pool, { replica });
+    const history = new MetricHistory(await PgHistoryBackend.open(pool, { replica, log }));
+    return {
+      kind: 'postgres' as const,
+      description,
+      tokens,
+      audit,
+      cache: pgCacheStoreFactory(pool, description),
+      history,
+      end: async () => {
+        await history.close();
+        await pool.end();
+      },
+    };
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new Error(`could not open the PostgreSQL store at ${description}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Just the tokens, for the CLI (`harbor token …` with no host answering, or with HARBOR_DATABASE_URL). */
+export async function openTokenStore(options: Pick<StoreOptions, 'paths' | 'configUrl' | 'env' | 'log'>): Promise<{ tokens: TokenStore; close: () => Promise<void> }> {
+  const url = databaseUrl(options.configUrl, options.env ?? process.env);
+  if (!url) {
+    const db = openDatabase(options.paths.database);
+    const tokens = new SqliteTokenStore(db);
+    return {
+      tokens,
+      async close() {
+        try {
+          await tokens.close();
+        } finally {
+          db.close();
+        }
+      },
+    };
+  }
+  const pool = openPostgres(url, { max: 1 });
+  try {
+    const tokens = await PgTokenStore.open({ pool, url, ...(options.log ? { log: options.log } : {}) });
+    return {
+      tokens,
+      async close() {
+        try {
+          await tokens.drain();
+        } finally {
+          await tokens.close();
+          await pool.end();
+        }
+      },
+    };
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new Error(`could not open the PostgreSQL store at ${describePostgres(url)}: ${(error as Error).message}`, { cause: error });
+  }
+}

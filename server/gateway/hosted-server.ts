@@ -142,8 +142,10 @@ export class HostedServer {
    * (a fresh process per connection), so these servers speak the 2025 era only and modern callers
    * are told so with -32022 (their clients fall back to initialize).
    */
-  modernPort(): { name: string; router: UpstreamRouter; isolated: boolean; initializeResult: () => ReturnType<UpstreamRouter['initializeResult']> } | null {
+  modernPort(): { name: string; router: UpstreamRouter | UpstreamPool; isolated: boolean; initializeResult: () => ReturnType<UpstreamRouter['initializeResult']> } | null {
     if (this.mode === 'isolated') return null;
+    const pool = this.#sharedPool();
+    if (pool) return { name: this.name, router: pool, isolated: false, initializeResult: () => pool.initializeResult() };
     const router = this.#sharedRouter();
     return { name: this.name, router, isolated: false, initializeResult: () => router.initializeResult() };
   }

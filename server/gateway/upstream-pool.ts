@@ -148,6 +148,12 @@ export class UpstreamPool {
     return response;
   }
 
+  initializeResult(): ReturnType<UpstreamRouter['initializeResult']> {
+    return Promise.any(this.#copies.map((c) => c.router.initializeResult())).catch((error: AggregateError) => {
+      throw error.errors[0] as Error;
+    });
+  }
+
   fromClient(session: ClientPeer, message: JsonRpcMessage): void {
     const peers = this.#peers.get(session);
     if (!peers) {

@@ -213,6 +213,41 @@ describe('upstream pool', () => {
     }
   });
 
+  test('a 2026-07-28 call (no session) to a pooled server runs on a copy through the queue', async () => {
+    const s = scratch();
+    const h = await startTestHost({ mcpServers: { api: countingServer(s, { replicas: 2, replicaEnv: { COUNTING_KEY: ['m1', 'm2'] }, maxConcurrentCalls: 1 }) }, limits: GENEROUS_LIMITS });
+    try {
+      const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+      const post = async (method: string, params: Record<string, unknown>) => {
+        const response = await fetch(`${h.url}/mcp/api`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${h.token}`,
+            'Content-Type': 'application/json',
+            Accept: 'application/json, text/event-stream',
+            'MCP-Protocol-Version': '2026-07-28',
+            'Mcp-Method': method,
+            ...(typeof params.name === 'string' ? { 'Mcp-Name': params.name } : {}),
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: meta } }),
+        });
+        const text = await response.text();
+        const json = response.headers.get('content-type')?.includes('json') ? text : text.split('\n').filter((l) => l.startsWith('data: ')).at(-1)!.slice(6);
+        return { status: response.status, body: JSON.parse(json) as { result?: { content?: Array<{ text: string }>; isError?: boolean }; error?: unknown } };
+      };
+      const discovered = await post('server/discover', {});
+      assert.equal(discovered.status, 200, JSON.stringify(discovered.body));
+      const called = await post('tools/call', { name: 'work', arguments: { label: 'modern' } });
+      assert.equal(called.status, 200, JSON.stringify(called.body));
+      assert.ok(['m1', 'm2'].includes(JSON.parse(called.body.result!.content![0]!.text).key));
+      assert.equal(pool(h, 'api').queue.running, 0);
+      assert.match(await h.host.observability.metrics.metricsText(), /harbor_queue_wait_seconds_count\{server="api"\} 1\n/, 'the call went through the queue');
+    } finally {
+      await h.close();
+      s.cleanup();
+    }
+  });
+
   test('a copy answering 429 rests; a read-only call is retried on another copy, a write call is not', async () => {
     const s = scratch();
     const limitedPool = (extra: object = {}) => countingServer(s, { replicas: 3, replicaEnv: { COUNTING_KEY: keys }, ...extra }, { COUNTING_LIMITED_KEYS: 'k1' });

@@ -89,7 +89,7 @@ export class UpstreamPool {
   readonly #calls = new Map<ClientPeer, Map<JsonRpcId, PoolCall>>();
   readonly #serverRequests = new Map<number, { session: ClientPeer; copy: number; upstreamId: JsonRpcId }>();
   /** Ids of the subscribe/unsubscribe copies sent to copies other than 0: their answers are dropped. */
-  readonly #echoes = new Set<string>();
+  readonly #echoes = new Map<string, ClientPeer>();
   #nextId = 1;
   #wake: NodeJS.Timeout | null = null;
   #wakeAt = 0;
@@ -162,7 +162,7 @@ export class UpstreamPool {
     }
     if (isRequest(message)) {
       if (message.method === 'tools/call') this.#enqueue(session, message);
-      else if (message.method === 'resources/subscribe' || message.method === 'resources/unsubscribe') this.#onEveryCopy(peers, message);
+      else if (message.method === 'resources/subscribe' || message.method === 'resources/unsubscribe') this.#onEveryCopy(session, peers, message);
       else {
         const k = this.#pick() ?? this.#leastBusy(this.#copies.map((_, i) => i));
         this.#copies[k]!.router.fromClient(peers[k]!, message);
@@ -188,6 +188,8 @@ export class UpstreamPool {
     this.#calls.delete(session);
     this.#queue.remove(session.teammate, (call) => call.session === session);
     for (const [id, pending] of this.#serverRequests) if (pending.session === session) this.#serverRequests.delete(id);
+    // A detached session's echoes are never answered (its router state goes with it).
+    for (const [id, owner] of this.#echoes) if (owner === session) this.#echoes.delete(id);
     let running = 0;
     for (const call of calls.values()) {
       if (call.copy === null) continue;
@@ -230,6 +232,7 @@ export class UpstreamPool {
         session.capabilities = value;
       },
       deliver: (message, related) => this.#fromCopy(session, k, message, related),
+      missingCapability: (capability, method) => session.missingCapability?.(capability, method),
     };
   }
 
@@ -279,14 +282,14 @@ export class UpstreamPool {
     return best;
   }
 
-  #onEveryCopy(peers: ClientPeer[], request: JsonRpcRequest): void {
+  #onEveryCopy(session: ClientPeer, peers: ClientPeer[], request: JsonRpcRequest): void {
     this.#copies.forEach((copy, k) => {
       if (k === 0) {
         copy.router.fromClient(peers[0]!, request);
         return;
       }
       const id = `harbor-pool-${this.#nextId++}`;
-      this.#echoes.add(id);
+      this.#echoes.set(id, session);
       copy.router.fromClient(peers[k]!, { ...request, id });
     });
   }

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, EVERYTHING, everythingConfig, startTestHost, textOf } from '../helpers/harbor.ts';
+import { connectClient, EVERYTHING, everythingConfig, startTestHost, textOf, waitFor } from '../helpers/harbor.ts';
 
 /** server-everything processes this test process started (other test files run in parallel). */
 function everythingProcesses(): number {
@@ -62,8 +62,9 @@ describe('one shared upstream, many sessions', () => {
       const b = await connect('B');
       try {
         const slow = a.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 1.5, steps: 3 } });
-        // Give A's call time to reach the upstream so two sessions are in flight when B asks.
-        await new Promise((r) => setTimeout(r, 300));
+        // A's call has reached the upstream before B asks: waited for, not guessed with a 300 ms sleep.
+        const inFlight = () => h.host.servers.get('everything')!.status().upstreams.reduce((n, u) => n + u.inFlight, 0);
+        await waitFor(() => inFlight() === 1, 10_000, "A's call in flight");
         const sampled = b.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } }).then(
           (r) => ({ ok: !r.isError, text: textOf(r) }),
           (e: Error) => ({ ok: false, text: e.message }),

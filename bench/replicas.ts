@@ -12,7 +12,7 @@
  * window, so the report says who was busy, and whether the generator was the bottleneck.
  * Writes bench/results/replicas.json (unless --out names another file).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,7 +29,7 @@ import { listDescendants } from '../server/supervision/process-tree.ts';
 // The deploy tests' rewrite of the exported nginx.conf for loopback (ports, pid, logs, temp paths):
 // the bench runs exactly the nginx those tests prove, rather than a second copy of the rewrite.
 import { NGINX, rewriteNginxConf } from '../test/deploy/nginx-harness.ts';
-import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
+import { runClosedLoop } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, freePort, killAllGatewaysNow, spawnGroup, stopChild, waitForOutput, waitForPort } from './echo/gateways.ts';
 import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
 
@@ -50,6 +50,8 @@ const MAX_CALLS_PER_CALLER = 200_000;
 const HARBOR_CLI = join(ROOT, 'dist/main/cli.js');
 /** The port the bundle's replicas listen on (main/commands/export.ts), rewritten to loopback ports. */
 const CONTAINER_PORT = 7837;
+const WRK = '/usr/bin/wrk';
+const WRK_SCRIPT = fileURLToPath(new URL('replicas-wrk.lua', import.meta.url));
 
 type TargetName = 'one-replica-direct' | 'one-replica-nginx' | 'two-replicas-nginx';
 const TARGETS: TargetName[] = ['one-replica-direct', 'one-replica-nginx', 'two-replicas-nginx'];
@@ -63,14 +65,26 @@ interface Proc {
 /** CPU time (ms, user + system) of each named process tree over the measured window. */
 type CpuWindow = Record<string, { cpuMs: number; cores: number }>;
 
+/** One generator's run against a target: throughput, latency, and who used the CPU. */
+interface GeneratorRun {
+  throughputPerSecond: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+  calls: number;
+  errors: number;
+  errorSamples: string[];
+  cpu: CpuWindow;
+}
+
+type Generator = 'node' | 'wrk';
+
 interface TargetResult {
   name: TargetName;
   replicas: number;
   nginx: boolean;
-  run: LoadResult;
   /** Sessions each replica created (from the replica prefix of the session ids). */
   sessionsPerReplica: Record<string, number>;
-  cpu: CpuWindow;
+  node: GeneratorRun;
+  wrk: GeneratorRun;
   loadAverageBefore: number[];
 }
 
@@ -143,19 +157,109 @@ async function startNginx(replicas: Array<{ name: string; port: number }>, port:
   return { name: 'nginx', pid: child.pid as number, stop: () => stopChild(child) };
 }
 
-async function treeCpuMs(pid: number): Promise<number> {
-  const pids = [pid, ...(await listDescendants(pid))];
-  const stats = await pidusage(pids);
-  return pids.reduce((sum, p) => sum + (stats[p]?.ctime ?? 0), 0);
+/** CPU ms of a process and of its descendants (a replica's upstreams; nginx's workers). */
+async function treeCpuMs(pid: number): Promise<{ self: number; children: number }> {
+  const descendants = await listDescendants(pid);
+  const stats = await pidusage([pid, ...descendants]);
+  return { self: stats[pid]?.ctime ?? 0, children: descendants.reduce((sum, p) => sum + (stats[p]?.ctime ?? 0), 0) };
 }
 
-async function cpuSnapshot(trees: Record<string, number>): Promise<Record<string, number>> {
-  const entries = await Promise.all(Object.entries(trees).map(async ([name, pid]) => [name, await treeCpuMs(pid)] as const));
-  return Object.fromEntries(entries);
+/**
+ * Each tree's CPU so far; a replica is split into its host process (`harbor-1`: the event loop that
+ * bounds a replica) and its upstreams (`harbor-1-upstream`), other trees are counted whole.
+ */
+async function cpuSnapshot(trees: Record<string, number>): Promise<{ at: number; cpu: Record<string, number> }> {
+  const cpu: Record<string, number> = {};
+  await Promise.all(Object.entries(trees).map(async ([name, pid]) => {
+    const { self, children } = await treeCpuMs(pid);
+    if (name.startsWith('harbor-')) Object.assign(cpu, { [name]: self, [`${name}-upstream`]: children });
+    else cpu[name] = self + children;
+  }));
+  return { at: performance.now(), cpu };
 }
 
-/** Runs the load and reads every tree's CPU time at the start and at the end of the measured window. */
-async function measure(target: HttpTarget, trees: Record<string, number>): Promise<{ run: LoadResult; cpu: CpuWindow; sessionsPerReplica: Record<string, number> }> {
+/**
+ * Runs `work` and reads every tree's CPU time `fromMs` and `toMs` after it starts (the measured
+ * window); `trees` is asked at each reading, so a process the work starts (wrk) can be named.
+ */
+async function withCpuWindow<T>(trees: () => Record<string, number>, fromMs: number, toMs: number, work: () => Promise<T>): Promise<{ result: T; cpu: CpuWindow }> {
+  let first: ReturnType<typeof cpuSnapshot> | undefined;
+  let last: ReturnType<typeof cpuSnapshot> | undefined;
+  const t1 = setTimeout(() => (first = cpuSnapshot(trees())), fromMs);
+  const t2 = setTimeout(() => (last = cpuSnapshot(trees())), toMs);
+  try {
+    const result = await work();
+    // A busy event loop can run a timer late: a reading still missing is taken now.
+    const [a, b] = await Promise.all([first ?? cpuSnapshot(trees()), last ?? cpuSnapshot(trees())]);
+    const cpu: CpuWindow = {};
+    if (a && b) {
+      for (const name of Object.keys(b.cpu)) {
+        const cpuMs = Math.round((b.cpu[name] ?? 0) - (a.cpu[name] ?? 0));
+        cpu[name] = { cpuMs, cores: Math.round((cpuMs / (b.at - a.at)) * 100) / 100 };
+      }
+    }
+    return { result, cpu };
+  } finally {
+    clearTimeout(t1);
+    clearTimeout(t2);
+  }
+}
+
+/** The bench's own closed-loop callers (Node: the generator is this process), one per session. */
+function nodeLoad(sessions: McpHttpSession[], trees: Record<string, number>): Promise<GeneratorRun> {
+  const work = () =>
+    runClosedLoop(async (caller, seq) => {
+      const message = `c${caller}-${seq}`;
+      const result = (await (sessions[caller] as McpHttpSession).callTool('echo', { message })) as { content?: Array<{ text?: string }> };
+      if (!(result.content ?? []).some((c) => c.text?.includes(message))) throw new Error('wrong echo');
+    }, { callers: CLIENTS, warmupMs: WARMUP_MS, durationMs: DURATION_MS, maxCallsPerCaller: MAX_CALLS_PER_CALLER });
+  return withCpuWindow(() => ({ ...trees, generator: process.pid }), WARMUP_MS, WARMUP_MS + DURATION_MS, work).then(({ result, cpu }) => ({
+    throughputPerSecond: result.throughputPerSecond,
+    latencyMs: { p50: result.latencyMs.p50, p95: result.latencyMs.p95, p99: result.latencyMs.p99, max: result.latencyMs.max },
+    calls: result.calls,
+    errors: result.errors,
+    errorSamples: result.errorSamples,
+    cpu,
+  }));
+}
+
+/**
+ * The same calls from wrk (C, epoll): CLIENTS connections on the sessions already open (they are warm
+ * from the Node run), ids rotated per request. Its CPU per request is a fraction of Node's, so on a
+ * machine this small it shows what the Harbor side can do when the generator leaves it the cores.
+ */
+async function wrkLoad(url: string, token: string, sessions: McpHttpSession[], trees: Record<string, number>): Promise<GeneratorRun> {
+  let pid = 0;
+  const work = () =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(WRK, ['-t', String(Math.min(2, cpus().length)), '-c', String(CLIENTS), '-d', `${DURATION_MS / 1000}s`, '--timeout', '10s', '-s', WRK_SCRIPT, url], {
+        env: { ...process.env, BENCH_TOKEN: token, BENCH_SESSIONS: sessions.map((s) => s.sessionId).join(',') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      pid = child.pid ?? 0;
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}: ${out.slice(-500)}`))));
+    });
+  const { result, cpu } = await withCpuWindow(() => ({ ...trees, ...(pid ? { generator: pid } : {}) }), 500, DURATION_MS - 500, work);
+  const line = /WRK_JSON (\{.*\})/.exec(result)?.[1];
+  if (!line) throw new Error(`wrk printed no summary: ${result.slice(-500)}`);
+  const w = JSON.parse(line) as { requests: number; durationUs: number; bad: number; socketErrors: number; p50: number; p95: number; p99: number; max: number };
+  const ms = (us: number) => Math.round(us / 10) / 100;
+  const good = w.requests - w.bad;
+  return {
+    throughputPerSecond: Math.round((good / (w.durationUs / 1e6)) * 100) / 100,
+    latencyMs: { p50: ms(w.p50), p95: ms(w.p95), p99: ms(w.p99), max: ms(w.max) },
+    calls: good,
+    errors: w.bad + w.socketErrors,
+    errorSamples: [],
+    cpu,
+  };
+}
+
+async function openSessions(target: HttpTarget): Promise<McpHttpSession[]> {
   const sessions: McpHttpSession[] = [];
   try {
     // One at a time, as teammates arrive: nginx spreads the initializes round-robin over the replicas.
@@ -164,37 +268,20 @@ async function measure(target: HttpTarget, trees: Record<string, number>): Promi
       sessions.push(session);
       await session.open();
     }
-    const sessionsPerReplica: Record<string, number> = {};
-    for (const s of sessions) {
-      const replica = (s.sessionId ?? '').split('.')[0] ?? '?';
-      sessionsPerReplica[replica] = (sessionsPerReplica[replica] ?? 0) + 1;
-    }
-    const withGenerator = { ...trees, generator: process.pid };
-    let startCpu: Promise<{ at: number; cpu: Record<string, number> }> | undefined;
-    let endCpu: Promise<{ at: number; cpu: Record<string, number> }> | undefined;
-    const snap = async () => ({ at: performance.now(), cpu: await cpuSnapshot(withGenerator) });
-    const t1 = setTimeout(() => (startCpu = snap()), WARMUP_MS);
-    const t2 = setTimeout(() => (endCpu = snap()), WARMUP_MS + DURATION_MS);
-    const run = await runClosedLoop(async (caller, seq) => {
-      const message = `c${caller}-${seq}`;
-      const result = (await (sessions[caller] as McpHttpSession).callTool('echo', { message })) as { content?: Array<{ text?: string }> };
-      if (!(result.content ?? []).some((c) => c.text?.includes(message))) throw new Error('wrong echo');
-    }, { callers: CLIENTS, warmupMs: WARMUP_MS, durationMs: DURATION_MS, maxCallsPerCaller: MAX_CALLS_PER_CALLER });
-    clearTimeout(t1);
-    clearTimeout(t2);
-    const [a, b] = await Promise.all([startCpu, endCpu ?? snap()]);
-    const cpu: CpuWindow = {};
-    if (a && b) {
-      const wall = b.at - a.at;
-      for (const name of Object.keys(withGenerator)) {
-        const cpuMs = Math.round((b.cpu[name] ?? 0) - (a.cpu[name] ?? 0));
-        cpu[name] = { cpuMs, cores: Math.round((cpuMs / wall) * 100) / 100 };
-      }
-    }
-    return { run, cpu, sessionsPerReplica };
-  } finally {
+  } catch (error) {
     await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
+    throw error;
   }
+  return sessions;
+}
+
+function countByReplica(sessions: McpHttpSession[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const s of sessions) {
+    const replica = (s.sessionId ?? '').split('.')[0] ?? '?';
+    counts[replica] = (counts[replica] ?? 0) + 1;
+  }
+  return counts;
 }
 
 async function benchTarget(name: TargetName, token: string, tokensFile: string): Promise<TargetResult> {
@@ -215,8 +302,15 @@ async function benchTarget(name: TargetName, token: string, tokensFile: string):
     if (withNginx) procs.push(await startNginx(replicas, nginxPort));
     const base = withNginx ? `http://127.0.0.1:${nginxPort}` : `http://127.0.0.1:${replicas[0]!.port}`;
     const trees = Object.fromEntries(procs.map((p) => [p.name, p.pid]));
-    const measured = await measure({ url: `${base}/mcp/everything`, headers: { authorization: `Bearer ${token}` } }, trees);
-    return { name, replicas: count, nginx: withNginx, ...measured, loadAverageBefore };
+    const url = `${base}/mcp/everything`;
+    const sessions = await openSessions({ url, headers: { authorization: `Bearer ${token}` } });
+    try {
+      const node = await nodeLoad(sessions, trees);
+      const wrk = await wrkLoad(url, token, sessions, trees);
+      return { name, replicas: count, nginx: withNginx, sessionsPerReplica: countByReplica(sessions), node, wrk, loadAverageBefore };
+    } finally {
+      await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
+    }
   } finally {
     for (const p of procs.reverse()) await p.stop();
   }
@@ -236,40 +330,103 @@ function gitHead(): { commit: string; dirtyHarborFiles: string[] } | null {
   }
 }
 
-function printTable(results: TargetResult[]): void {
-  const cpuNames = [...new Set(results.flatMap((r) => Object.keys(r.cpu)))];
-  const rows = [['target', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'sessions', ...cpuNames.map((n) => `${n} cores`)]];
-  for (const r of results) {
-    rows.push([
-      r.name,
-      r.run.throughputPerSecond.toFixed(0),
-      r.run.latencyMs.p50.toFixed(2),
-      r.run.latencyMs.p95.toFixed(2),
-      r.run.latencyMs.p99.toFixed(2),
-      String(r.run.errors),
-      Object.entries(r.sessionsPerReplica).map(([k, v]) => `${k}:${v}`).join(' '),
-      ...cpuNames.map((n) => (r.cpu[n] ? r.cpu[n].cores.toFixed(2) : '')),
-    ]);
+function printTable(best: Map<Generator, Map<TargetName, TargetResult>>): void {
+  const cpuNames = ['harbor-1', 'harbor-1-upstream', 'harbor-2', 'harbor-2-upstream', 'nginx', 'generator'];
+  const rows = [['target', 'generator', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'sessions', ...cpuNames.map((n) => `${n} cores`)]];
+  for (const generator of ['wrk', 'node'] as const) {
+    for (const r of best.get(generator)!.values()) {
+      const run = r[generator];
+      rows.push([
+        r.name,
+        generator,
+        run.throughputPerSecond.toFixed(0),
+        run.latencyMs.p50.toFixed(2),
+        run.latencyMs.p95.toFixed(2),
+        run.latencyMs.p99.toFixed(2),
+        String(run.errors),
+        Object.entries(r.sessionsPerReplica).map(([k, v]) => `${k}:${v}`).join(' '),
+        ...cpuNames.map((n) => (run.cpu[n] ? run.cpu[n].cores.toFixed(2) : '')),
+      ]);
+    }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const [i, row] of rows.entries()) {
-    console.log(row.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join('  '));
+    console.log(row.map((cell, j) => (j <= 1 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join('  '));
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
 }
 
-/** What the numbers become on bigger machines, reasoned from the CPU split measured here. */
-function projection(results: Map<TargetName, TargetResult>): string[] {
-  const two = results.get('two-replicas-nginx');
-  const cores = (name: string) => two?.cpu[name]?.cores ?? 0;
-  const totalBusy = Object.values(two?.cpu ?? {}).reduce((s, c) => s + c.cores, 0);
+/** The CPU split of one run, for the notes: "harbor-1 0.62, harbor-2 0.60, nginx 0.20, generator 0.31". */
+function cpuSplit(run: GeneratorRun | undefined): string {
+  if (!run) return 'not measured';
+  const total = Object.values(run.cpu).reduce((sum, c) => sum + c.cores, 0);
+  return `${Object.entries(run.cpu).map(([name, c]) => `${name} ${c.cores.toFixed(2)}`).join(', ')}; ${total.toFixed(2)} of ${cpus().length} cores in all`;
+}
+
+interface Projection {
+  /** CPU per call (µs) of each part, from the wrk run on one replica behind nginx. */
+  perCallCpuUs: { host: number; upstream: number; nginx: number; generator: number; total: number };
+  /** What one replica can serve when its busiest single-threaded process (host loop or upstream) is saturated. */
+  oneReplicaCeilingPerSecond: number;
+  byCores: Record<string, { oneReplicaPerSecond: number; twoReplicasPerSecond: number; ratio: number; limitedBy: string }>;
+}
+
+/**
+ * On paper: throughput = min(replicas x one replica's ceiling, cores / CPU per call). CPU per call is
+ * what a loaded machine measures fairly (time on the CPU, not time waiting for it); the ceiling is the
+ * single-threaded process that saturates first. Assumes per-call costs stay as measured with more
+ * replicas (they grow a little: nginx picks among more upstreams, more processes share caches).
+ */
+function project(run: GeneratorRun | undefined): Projection | null {
+  if (!run || run.throughputPerSecond <= 0) return null;
+  const us = (name: string) => Math.round(((run.cpu[name]?.cores ?? 0) / run.throughputPerSecond) * 1e6 * 10) / 10;
+  const cost = { host: us('harbor-1'), upstream: us('harbor-1-upstream'), nginx: us('nginx'), generator: us('generator'), total: 0 };
+  cost.total = Math.round((cost.host + cost.upstream + cost.nginx + cost.generator) * 10) / 10;
+  if (cost.total <= 0 || Math.max(cost.host, cost.upstream) <= 0) return null;
+  const ceiling = Math.round(1e6 / Math.max(cost.host, cost.upstream));
+  const byCores: Projection['byCores'] = {};
+  for (const cores of [2, 4, 8]) {
+    const machine = (cores * 1e6) / cost.total;
+    const one = Math.min(ceiling, machine);
+    const two = Math.min(2 * ceiling, machine);
+    byCores[String(cores)] = {
+      oneReplicaPerSecond: Math.round(one),
+      twoReplicasPerSecond: Math.round(two),
+      ratio: Math.round((two / one) * 100) / 100,
+      limitedBy: two < 2 * ceiling ? 'the cores (every process shares them)' : "each replica's event loop",
+    };
+  }
+  return { perCallCpuUs: cost, oneReplicaCeilingPerSecond: ceiling, byCores };
+}
+
+/** What was measured here, and what it becomes on bigger machines, with the CPU split as the evidence. */
+function notesFor(best: Map<Generator, Map<TargetName, TargetResult>>, ratios: Record<string, number | null>, projection: Projection | null): string[] {
+  const run = (generator: Generator, target: TargetName) => best.get(generator)?.get(target)?.[generator];
+  const p = projection;
+  const at = (cores: number) => (p ? p.byCores[String(cores)]! : null);
   return [
-    `Measured on ${cpus().length} cores: with two replicas, nginx and the generator all busy at once (the run used ${totalBusy.toFixed(2)} cores in all: harbor-1 ${cores('harbor-1').toFixed(2)}, harbor-2 ${cores('harbor-2').toFixed(2)}, nginx ${cores('nginx').toFixed(2)}, generator ${cores('generator').toFixed(2)}), the second replica has no core of its own: it takes CPU from the first, from nginx and from the generator, so the ratio here measures contention, not what a second replica adds.`,
-    'Each replica is one Node event loop (the host) plus one stdio upstream per hosted server (here server-everything, another Node process): a replica can use at most ~2 cores, and in practice ~1.3 (the event loop is the ceiling; the upstream is lighter). So throughput grows with replicas only while each replica has its cores.',
-    '4 cores: two replicas (~2.6 cores) + nginx (cheap per request: a fraction of a core at these rates) + the generator (about a core here) roughly fit; expect two replicas to reach ~1.6-1.9x one replica behind nginx, short of 2x because the generator and nginx still share the machine and the one-replica figure is itself held to its own event loop.',
-    '8 cores: two replicas get their cores and the ratio approaches 2x (each replica saturates its own event loop); beyond that, add replicas (compose scale or the HPA) rather than cores per replica, since one replica cannot use more than its event loop and its upstreams. Run the generator on another machine to measure it: on one box it is the third consumer.',
-    'Per replica, the hosted servers run once each (shared mode): two replicas mean two server-everything processes, which is what a stateful upstream (a browser, a database connection) costs in memory at scale.',
+    `Measured on ${cpus().length} cores, shared with the other work on this machine (load average before each run is in allRounds). Two replicas over one, both behind nginx: ${ratios[`throughput${CLIENTS}_twoReplicas_over_oneReplica_bothBehindNginx_wrk`]}x with wrk as the generator, ${ratios[`throughput${CLIENTS}_twoReplicas_over_oneReplica_bothBehindNginx_node`]}x with the Node generator.`,
+    `The generator: the Node closed-loop client costs about as much CPU per call as Harbor does (one replica behind nginx: ${cpuSplit(run('node', 'one-replica-nginx'))}), so on 2 cores it takes the core a second replica would need (one replica behind nginx over one direct: ${ratios[`throughput${CLIENTS}_oneReplicaNginx_over_oneReplicaDirect_node`]}x with Node, ${ratios[`throughput${CLIENTS}_oneReplicaNginx_over_oneReplicaDirect_wrk`]}x with wrk). wrk needs a small fraction of that (one replica behind nginx: ${cpuSplit(run('wrk', 'one-replica-nginx'))}); its figures are the ones that speak of Harbor.`,
+    `Two replicas behind nginx with wrk: ${cpuSplit(run('wrk', 'two-replicas-nginx'))}. Two replicas, nginx's workers and the generator compete for 2 cores: the second replica does not add a core, it splits the ones there are, and pays for a second event loop, a second upstream process and nginx's choice between them. On 2 cores a second replica buys availability (one can die; new sessions go to the other), not throughput.`,
+    p
+      ? `CPU per call (wrk, one replica behind nginx): host ${p.perCallCpuUs.host} µs, upstream ${p.perCallCpuUs.upstream} µs, nginx ${p.perCallCpuUs.nginx} µs, wrk ${p.perCallCpuUs.generator} µs (${p.perCallCpuUs.total} µs in all). One replica's ceiling is its busiest single-threaded process: ~${p.oneReplicaCeilingPerSecond} calls/s when it has a core to itself.`
+      : 'CPU per call: not measured (a run without CPU readings).',
+    'Why: each replica is one Node event loop (the host) plus one stdio upstream per hosted server (here server-everything, a second Node process the host talks to over a pipe); neither can use more than about one core, and the host loop saturates first. nginx is cheap per request (a fraction of the host\'s cost per call). The generator is the third consumer on one machine. So replicas add throughput only while each has cores of its own: throughput = min(replicas x one replica\'s ceiling, cores / CPU per call).',
+    at(4)
+      ? `4 cores, on paper: one replica ~${at(4)!.oneReplicaPerSecond}/s, two ~${at(4)!.twoReplicasPerSecond}/s, ratio ~${at(4)!.ratio}x (limited by ${at(4)!.limitedBy}): two replicas, their upstreams, nginx and the generator need about ${Math.round(((2 * p!.oneReplicaCeilingPerSecond * p!.perCallCpuUs.total) / 1e6) * 10) / 10} cores to run both replicas flat out.`
+      : '4 cores: not projected.',
+    at(8)
+      ? `8 cores, on paper: one replica ~${at(8)!.oneReplicaPerSecond}/s, two ~${at(8)!.twoReplicasPerSecond}/s, ratio ~${at(8)!.ratio}x (limited by ${at(8)!.limitedBy}); the cores left over go to more replicas (compose scale, the HPA on Kubernetes), not to a bigger replica: one cannot use more than its event loop and its upstreams. In practice a little under these figures: per-call costs grow with more processes sharing caches and memory bandwidth, and a generator on another machine gives the cleanest measure.`
+      : '8 cores: not projected.',
+    'Memory scales with replicas, not with calls: each replica runs its own copy of every shared-mode hosted server (two replicas, two server-everything processes), which is what a stateful upstream (a browser, a database connection) costs at scale.',
   ];
+}
+
+function bestRounds(rounds: TargetResult[][], generator: Generator): Map<TargetName, TargetResult> {
+  return new Map(TARGETS.map((name) => {
+    const runs = rounds.map((r) => r.find((t) => t.name === name) as TargetResult);
+    return [name, runs.reduce((a, b) => (b[generator].throughputPerSecond > a[generator].throughputPerSecond ? b : a))] as const;
+  }));
 }
 
 async function main(): Promise<void> {
@@ -283,39 +440,45 @@ async function main(): Promise<void> {
     for (const target of order) results.push(await benchTarget(target, token, tokensFile));
     rounds.push(results);
   }
-  const best = new Map(TARGETS.map((name) => {
-    const runs = rounds.map((r) => r.find((t) => t.name === name) as TargetResult);
-    return [name, runs.reduce((a, b) => (b.run.throughputPerSecond > a.run.throughputPerSecond ? b : a))] as const;
-  }));
-  const tput = (name: TargetName) => best.get(name)?.run.throughputPerSecond;
-  const p95 = (name: TargetName) => best.get(name)?.run.latencyMs.p95;
-  const ratios = {
-    [`throughput${CLIENTS}_twoReplicas_over_oneReplica_bothBehindNginx`]: ratio(tput('two-replicas-nginx'), tput('one-replica-nginx')),
-    [`p95_twoReplicas_over_oneReplica_bothBehindNginx`]: ratio(p95('two-replicas-nginx'), p95('one-replica-nginx')),
-    [`throughput${CLIENTS}_oneReplicaNginx_over_oneReplicaDirect`]: ratio(tput('one-replica-nginx'), tput('one-replica-direct')),
-  };
-  const notes = projection(best);
+  const best = new Map((['node', 'wrk'] as const).map((g) => [g, bestRounds(rounds, g)] as const));
+  const ratios: Record<string, number | null> = {};
+  for (const g of ['wrk', 'node'] as const) {
+    const of = (name: TargetName) => best.get(g)!.get(name)![g];
+    ratios[`throughput${CLIENTS}_twoReplicas_over_oneReplica_bothBehindNginx_${g}`] = ratio(of('two-replicas-nginx').throughputPerSecond, of('one-replica-nginx').throughputPerSecond);
+    ratios[`p95_twoReplicas_over_oneReplica_bothBehindNginx_${g}`] = ratio(of('two-replicas-nginx').latencyMs.p95, of('one-replica-nginx').latencyMs.p95);
+    ratios[`throughput${CLIENTS}_oneReplicaNginx_over_oneReplicaDirect_${g}`] = ratio(of('one-replica-nginx').throughputPerSecond, of('one-replica-direct').throughputPerSecond);
+  }
+  const projection = project(best.get('wrk')!.get('one-replica-nginx')?.wrk);
+  const summary = Object.fromEntries((['wrk', 'node'] as const).map((g) => [g, Object.fromEntries(TARGETS.map((name) => {
+    const r = best.get(g)!.get(name)![g];
+    return [name, { throughputPerSecond: r.throughputPerSecond, p95Ms: r.latencyMs.p95, errors: r.errors, generatorCores: r.cpu.generator?.cores ?? null }];
+  }))]));
   const report = {
     date: new Date().toISOString(),
     harborCommit: gitHead(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemoryMb: Math.round(totalmem() / 1024 / 1024), platform: process.platform, kernel: release(), node: process.version, nginx: execFileSync(NGINX, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || 'nginx' },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemoryMb: Math.round(totalmem() / 1024 / 1024), platform: process.platform, kernel: release(), node: process.version, nginx: spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim(), wrk: spawnSync(WRK, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] },
     method: {
-      workload: 'tools/call echo {message} on @modelcontextprotocol/server-everything (stdio, shared mode: one upstream per replica), answer checked',
-      load: `closed loop: ${CLIENTS} callers, one Streamable HTTP session and one keep-alive socket each (bench/echo/mcp-http-session.ts), opened one after another; ${WARMUP_MS / 1000}s warm-up, then a ${DURATION_MS / 1000}s measured window`,
-      replicas: '`node dist/main/cli.js serve --container` (the bundle\'s command), each with its own SQLite home, the same hashed token imported from tokens.json, info-level JSON logs on stdout',
-      nginx: 'the nginx.conf `harbor export` renders (main/core/export/render-bundle.ts) for replica names harbor-1 (and harbor-2), rewritten for loopback by test/deploy/nginx-harness.ts (ports, pid, log and temp paths; access log to a file), worker_processes auto as exported; sessions pinned to the replica that created them by the session id prefix',
-      cpu: 'user+system CPU time (pidusage ctime) of each process tree read at the start and the end of the measured window: "cores" = CPU ms / wall ms; generator = this bench process',
-      targets: 'one-replica-direct (no nginx: what the generator can drive against one replica), one-replica-nginx, two-replicas-nginx',
+      workload: 'tools/call echo {message} on @modelcontextprotocol/server-everything (stdio, shared mode: one upstream per replica), every answer checked',
+      sessions: `${CLIENTS} Streamable HTTP sessions (2025-06-18) opened one after another through the target (nginx spreads them round-robin); the same sessions carry both generators' calls`,
+      nodeGenerator: `the echo bench's closed loop (bench/echo/closed-loop.ts) on its lean raw-HTTP client (bench/echo/mcp-http-session.ts): ${CLIENTS} callers, one session and keep-alive socket each, ${WARMUP_MS / 1000}s warm-up, then a ${DURATION_MS / 1000}s measured window`,
+      wrkGenerator: `wrk -t${Math.min(2, cpus().length)} -c${CLIENTS} -d${DURATION_MS / 1000}s with bench/replicas-wrk.lua: ${CLIENTS} connections, each request on the next session id in turn (nginx routes it to the replica that created it), answers checked in Lua; runs right after the Node run, so the sessions are warm`,
+      replicas: '`node dist/main/cli.js serve --container` (the bundle\'s command), each with its own SQLite home and the same hashed token imported from tokens.json, info-level JSON logs on stdout',
+      nginx: 'the nginx.conf `harbor export` renders (main/core/export/render-bundle.ts) for harbor-1 (and harbor-2), rewritten for loopback by test/deploy/nginx-harness.ts (ports, pid, log and temp paths; access log to a file), worker_processes auto as exported',
+      cpu: 'user+system CPU time (pidusage ctime) of each process tree (a replica with its upstream; nginx master and workers; the generator: this process or wrk) over the measured window; "cores" = CPU ms / wall ms',
+      targets: 'one-replica-direct (no nginx), one-replica-nginx, two-replicas-nginx; every target once per round, order reversed on alternate rounds, best round per generator reported',
     },
     clients: CLIENTS,
     rounds: ROUNDS,
-    results: TARGETS.map((name) => best.get(name)),
+    summary,
     ratios,
-    notes,
+    projection,
+    notes: notesFor(best, ratios, projection),
+    best: Object.fromEntries([...best].map(([g, m]) => [g, Object.fromEntries(m)])),
     allRounds: rounds,
   };
-  printTable(TARGETS.map((name) => best.get(name) as TargetResult));
+  printTable(best);
   console.log('\nratios:', JSON.stringify(ratios));
+  for (const note of report.notes) console.log(`- ${note}`);
   const out = args.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'replicas.json');
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

@@ -16,7 +16,6 @@ function loadUPlot(): Promise<typeof uPlot> {
   return loading;
 }
 
-const LINE_COLOURS = ['#1f6feb', '#b35900', '#8250df', '#1a7f37'];
 /** Labels drawn per chart; the rest would be unreadable at this size. */
 const MAX_LINES = 4;
 
@@ -35,6 +34,31 @@ export function alignSeries(series: HistorySeries[]): { data: uPlot.AlignedData;
 
 function emptyNote(): HTMLElement {
   return Object.assign(document.createElement('span'), { className: 'chart-empty', textContent: 'no history yet' });
+}
+
+/**
+ * The colours a canvas needs as values: the stylesheet's custom properties for the current scheme
+ * (light or dark), read when a chart is built; a scheme change rebuilds it (see `shape` below).
+ */
+function themeColours(): { text: string; grid: string; lines: string[] } {
+  const style = getComputedStyle(document.documentElement);
+  const read = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
+  return {
+    text: read('--muted', '#57606a'),
+    grid: read('--border', '#d0d7de'),
+    lines: [1, 2, 3, 4].map((n, i) => read(`--chart-${n}`, ['#1f6feb', '#b35900', '#8250df', '#1a7f37'][i]!)),
+  };
+}
+
+const darkScheme = (): boolean => typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: dark)').matches;
+
+/** A time axis and a value axis in the chart's own units, small enough for a tile. */
+function axes(format: (value: number) => string, colours: { text: string; grid: string }): uPlot.Axis[] {
+  const common = { stroke: colours.text, font: '10px system-ui, sans-serif', grid: { stroke: colours.grid, width: 1 }, ticks: { stroke: colours.grid, width: 1, size: 3 } };
+  return [
+    { ...common, space: 56, size: 24, values: (_u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })) },
+    { ...common, space: 22, size: 46, values: (_u, splits) => splits.map((v) => format(v)) },
+  ];
 }
 
 export interface Sparkline {
@@ -68,7 +92,8 @@ export function createSparkline(title: string, format: (value: number) => string
       const last = series[0]?.points.at(-1)?.value;
       element.setAttribute('aria-label', `${title}, last hour, ${labels.join(', ')}${last !== undefined ? `; latest ${format(last)}` : ''}`);
       const UPlot = await loadUPlot();
-      const nextShape = `${labels.join('\n')}|${points < 3}`;
+      const width = Math.max(140, Math.floor(element.clientWidth || 160));
+      const nextShape = `${labels.join('\n')}|${points < 3}|${width}|${darkScheme()}`;
       if (plot && shape === nextShape) {
         plot.setData(data);
         return;
@@ -76,17 +101,22 @@ export function createSparkline(title: string, format: (value: number) => string
       plot?.destroy();
       element.replaceChildren();
       shape = nextShape;
+      const colours = themeColours();
       plot = new UPlot(
         {
-          width: 150,
-          height: 44,
+          width,
+          height: 110,
           pxAlign: false,
           cursor: { show: false },
-          legend: { show: false },
+          // The legend names each line (uPlot's own, without live values: the tile shows the latest).
+          legend: { show: true, live: false },
           scales: { x: { time: true } },
-          axes: [{ show: false }, { show: false }],
+          axes: axes(format, colours),
           // A lone point draws no line: show points until there are enough to see a trend.
-          series: [{}, ...labels.map((label, i) => ({ label, stroke: LINE_COLOURS[i % LINE_COLOURS.length], width: 1.5, spanGaps: false, points: { show: points < 3, size: 5 } }))],
+          series: [
+            { label: 'time' },
+            ...labels.map((label, i) => ({ label, stroke: colours.lines[i % colours.lines.length], width: 1.5, spanGaps: false, points: { show: points < 3, size: 5 } })),
+          ],
         },
         data,
         element,

@@ -38,8 +38,13 @@ export function errorLine(message: string): HTMLElement {
   return h('p', { class: 'error', role: 'alert' }, message);
 }
 
-/** The sections' data table: a caption for screen readers, column headers, and the rows given. */
+/**
+ * The sections' data table: a caption for screen readers, column headers, and the rows given. Each
+ * cell is labelled with its column (data-label): on a narrow window the stylesheet turns rows into
+ * cards of "label value" lines instead of a table that overflows.
+ */
 export function gridTable(caption: string, columns: readonly string[], rows: readonly HTMLTableRowElement[]): HTMLTableElement {
+  for (const row of rows) [...row.cells].forEach((cell, i) => cell.setAttribute('data-label', columns[i] ?? ''));
   return h(
     'table',
     { class: 'grid' },

@@ -44,3 +44,12 @@ export function formatAgo(at: number | null | undefined, now = Date.now()): stri
 export function formatTime(at: number): string {
   return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
+
+/** A time of day for today; date and time for any other day (the Activity tab spans weeks). */
+export function formatWhen(at: number, now = Date.now()): string {
+  const when = new Date(at);
+  if (when.toDateString() === new Date(now).toDateString()) return formatTime(at);
+  const sameYear = when.getFullYear() === new Date(now).getFullYear();
+  const day = when.toLocaleDateString([], { month: 'short', day: 'numeric', ...(sameYear ? {} : { year: 'numeric' }) });
+  return `${day} ${when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+}

@@ -6,6 +6,7 @@
  */
 import type {
   ActivityEntry,
+  ActivityFilter,
   ADMIN_SECRET_HEADER as CONTRACT_SECRET_HEADER,
   HistorySeries,
   HostApi,
@@ -23,6 +24,7 @@ import type {
 
 export type {
   ActivityEntry,
+  ActivityFilter,
   AlertStatus,
   ConnectionBundle,
   Health,
@@ -129,11 +131,12 @@ export class HttpHostApi implements HostApi {
   revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }> {
     return this.#request('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
   }
-  async activity(filter: { teammate?: string; server?: string; limit?: number } = {}): Promise<ActivityEntry[]> {
+  async activity(filter: ActivityFilter = {}): Promise<ActivityEntry[]> {
     const query = new URLSearchParams();
     if (filter.teammate) query.set('teammate', filter.teammate);
     if (filter.server) query.set('server', filter.server);
     if (filter.limit) query.set('limit', String(filter.limit));
+    if (filter.before !== undefined) query.set('before', String(filter.before));
     const suffix = query.size ? `?${query}` : '';
     return (await this.#request<{ entries: ActivityEntry[] }>('GET', `/admin/activity${suffix}`)).entries;
   }
@@ -202,7 +205,7 @@ export class IpcHostApi implements HostApi {
   revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }> {
     return this.#bridge.revokeTeammate(name) as Promise<{ revoked: string; sessionsClosed: number }>;
   }
-  activity(filter?: { teammate?: string; server?: string; limit?: number }): Promise<ActivityEntry[]> {
+  activity(filter?: ActivityFilter): Promise<ActivityEntry[]> {
     return this.#bridge.activity(filter) as Promise<ActivityEntry[]>;
   }
   logs(process: string, lines?: number): Promise<LogLine[]> {

@@ -302,7 +302,10 @@ function createPopover(): BrowserWindow {
   });
   // The popover never navigates or opens windows; links go to the user's browser.
   window.webContents.on('will-navigate', (event, url) => {
-    if (!url.startsWith(`${APP_SCHEME}://ui/`)) event.preventDefault();
+    if (url.startsWith(`${APP_SCHEME}://ui/`)) return;
+    event.preventDefault();
+    // The Team tab's one-click install links go to the client that registered the scheme.
+    if (/^(cursor:\/\/anysphere\.cursor-deeplink\/|vscode:mcp\/install\?)/.test(url)) void shell.openExternal(url);
   });
   window.webContents.setWindowOpenHandler(({ url }) => {
     if (url.startsWith('https://')) void shell.openExternal(url);

@@ -1,5 +1,5 @@
 import { emptyState, errorLine, h, replace } from '../dom.ts';
-import { formatTime } from '../format.ts';
+import { formatWhen } from '../format.ts';
 import { isMissingEndpoint, type HostStatus } from '../host-api.ts';
 import type { Section, SectionContext } from '../section.ts';
 
@@ -25,7 +25,7 @@ export function logsSection(context: SectionContext): Section {
       const lines = await context.api.logs(picker.value, LINES);
       const atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
       if (!lines.length) replace(output, 'No output yet.');
-      else replace(output, lines.map((l) => `${formatTime(l.at)} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`).join('\n'));
+      else replace(output, lines.map((l) => `${formatWhen(l.at)} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`).join('\n'));
       if (atBottom) output.scrollTop = output.scrollHeight;
     } catch (error) {
       replace(output, isMissingEndpoint(error) ? emptyState('This host does not serve logs yet.') : errorLine((error as Error).message));

@@ -1,7 +1,7 @@
 import { confirmAction } from '../confirm-dialog.ts';
 import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
 import { formatAgo } from '../format.ts';
-import type { ConnectionBundle, NewTeammate, Teammate } from '../host-api.ts';
+import type { ConnectionBundle, NewTeammate, Snippet, Teammate } from '../host-api.ts';
 import { copyText, type Section, type SectionContext } from '../section.ts';
 
 export function teamSection(context: SectionContext): Section {
@@ -37,11 +37,22 @@ export function teamSection(context: SectionContext): Section {
 
   function showBundles(created: NewTeammate): void {
     const bundles = created.bundles ?? [];
-    const clients = [...new Map(bundles.flatMap((b) => b.snippets.map((sn) => [sn.client, sn.title] as const))).entries()];
+    // One snippet per client over all the servers (one mcpServers block to paste whole); connector URLs
+    // stay per server, each pasted into a form of its own.
+    const merged = created.merged ?? [];
+    const connector = bundles[0]?.snippets.find((sn) => sn.client === 'connector');
+    const clients = [...merged.map((sn) => [sn.client, sn.title] as const), ...(connector ? [[connector.client, connector.title] as const] : [])];
     const heading = h('h3', { id: 'bundle-heading', tabindex: '-1' }, `Connect ${created.teammate.name}`);
     const picker = h('select', { id: 'bundle-client' }, ...clients.map(([id, title]) => h('option', { value: id }, title)));
     const snippets = h('div', { class: 'bundle-snippets' });
-    const renderSnippets = () => replace(snippets, ...bundles.map((bundle) => bundleView(bundle, picker.value)));
+    const renderSnippets = () => {
+      const chosen = merged.find((sn) => sn.client === picker.value);
+      if (chosen) replace(snippets, snippetView(chosen, chosen.title));
+      else replace(snippets, ...bundles.map((bundle) => {
+        const sn = bundle.snippets.find((candidate) => candidate.client === picker.value);
+        return sn ? snippetView(sn, `${sn.title} for ${bundle.serverName}`, bundle.serverName) : emptyState(`No snippet for ${bundle.serverName}.`);
+      }));
+    };
     picker.addEventListener('change', renderSnippets);
     renderSnippets();
     replace(
@@ -59,6 +70,7 @@ export function teamSection(context: SectionContext): Section {
           ' ',
           h('button', { type: 'button', 'aria-label': 'Copy token', onclick: () => void copyText(context, created.token, 'Token') }, 'Copy'),
         ),
+        installLinks(bundles),
         h('div', { class: 'inline' }, h('label', { for: 'bundle-client' }, 'Their client'), picker),
         snippets,
         h('button', { type: 'button', onclick: () => bundleBox.replaceChildren() }, 'Done'),
@@ -67,27 +79,52 @@ export function teamSection(context: SectionContext): Section {
     heading.focus();
   }
 
-  function bundleView(bundle: ConnectionBundle, client: string): HTMLElement {
-    const snippet = bundle.snippets.find((sn) => sn.client === client);
+  /** One-click installs per server (Cursor, VS Code): links the teammate opens on their machine. */
+  function installLinks(bundles: ConnectionBundle[]): HTMLElement | null {
+    const rows = bundles.filter((b) => b.installLinks?.length);
+    if (!rows.length) return null;
     return h(
       'div',
-      { class: 'snippet', 'data-server': bundle.serverName, 'data-client': client },
+      { class: 'install-links' },
+      h('h4', {}, 'One-click install'),
+      h('p', { class: 'muted' }, 'Each link carries the token: send it like a password. Opened on their machine, the client asks before adding the server.'),
+      h(
+        'ul',
+        {},
+        ...rows.map((bundle) =>
+          h(
+            'li',
+            { 'data-server': bundle.serverName },
+            h('strong', {}, bundle.serverName),
+            ...bundle.installLinks.flatMap((link) => [
+              ' ',
+              h('a', { href: link.url, class: 'install-link', 'data-client': link.client }, link.title),
+              ' ',
+              h('button', {
+                type: 'button',
+                'aria-label': `Copy ${link.title} link for ${bundle.serverName}`,
+                onclick: () => void copyText(context, link.url, `${link.title} link for ${bundle.serverName}`),
+              }, 'Copy link'),
+            ]),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function snippetView(snippet: Snippet, what: string, serverName?: string): HTMLElement {
+    return h(
+      'div',
+      { class: 'snippet', 'data-client': snippet.client, ...(serverName ? { 'data-server': serverName } : {}) },
       h(
         'div',
         { class: 'snippet-head' },
-        h('strong', {}, bundle.serverName),
-        snippet?.file ? h('span', { class: 'muted' }, ` ${snippet.file}`) : null,
-        snippet
-          ? h('button', {
-              type: 'button',
-              class: 'copy',
-              'aria-label': `Copy ${snippet.title} snippet for ${bundle.serverName}`,
-              onclick: () => void copyText(context, snippet.text, `${snippet.title} snippet for ${bundle.serverName}`),
-            }, 'Copy')
-          : null,
+        h('strong', {}, serverName ?? 'All servers'),
+        snippet.file ? h('span', { class: 'muted' }, ` ${snippet.file}`) : null,
+        h('button', { type: 'button', class: 'copy', 'aria-label': `Copy ${what} snippet`, onclick: () => void copyText(context, snippet.text, `${what} snippet`) }, 'Copy'),
       ),
-      snippet ? h('pre', {}, h('code', {}, snippet.text)) : emptyState('No snippet for this client.'),
-      snippet?.note ? h('p', { class: 'note' }, snippet.note) : null,
+      h('pre', {}, h('code', {}, snippet.text)),
+      snippet.note ? h('p', { class: 'note' }, snippet.note) : null,
     );
   }
 

@@ -30,7 +30,7 @@ export interface AdminDeps {
   connectionBundles?: (teammate: string, token: string) => ConnectionBundle[];
   metrics?: () => Record<string, unknown>;
   history?: (metric: string, since: number) => unknown;
-  activity?: (query: { teammate?: string; server?: string; limit?: number }) => Promise<unknown>;
+  activity?: (query: { teammate?: string; server?: string; limit?: number; before?: number }) => Promise<unknown>;
   logs?: (process: string, lines: number) => unknown | null;
   share?: {
     get: () => ShareState;
@@ -138,7 +138,10 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     const teammate = url.searchParams.get('teammate') ?? undefined;
     const server = url.searchParams.get('server') ?? undefined;
     const limit = Number(url.searchParams.get('limit') ?? 100);
-    sendJson(res, 200, { entries: await deps.activity({ ...(teammate ? { teammate } : {}), ...(server ? { server } : {}), limit }) });
+    // Paging back: only entries older than `before` (epoch ms), newest first.
+    const before = url.searchParams.has('before') ? Number(url.searchParams.get('before')) : undefined;
+    if (before !== undefined && !Number.isFinite(before)) return sendError(res, 400, 'before must be a time in epoch milliseconds');
+    sendJson(res, 200, { entries: await deps.activity({ ...(teammate ? { teammate } : {}), ...(server ? { server } : {}), limit, ...(before !== undefined ? { before } : {}) }) });
   }],
   ['GET', /^\/admin\/logs$/, (_req, res, _p, url, deps) => {
     if (!deps.logs) return notAvailable(res, 'logs');

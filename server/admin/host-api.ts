@@ -41,6 +41,14 @@ export type {
 /** One audit-log row, as `GET /admin/activity` lists them. */
 export type ActivityEntry = StoredAuditEntry;
 
+export interface ActivityFilter {
+  teammate?: string;
+  server?: string;
+  limit?: number;
+  /** Only entries strictly older than this (epoch ms). */
+  before?: number;
+}
+
 /** A supervised process, as status and the process list show it. */
 export type ProcessInfo = SupervisorInfo;
 
@@ -102,7 +110,8 @@ export interface HostApi {
   teammates(): Promise<Teammate[]>;
   addTeammate(name: string): Promise<NewTeammate>;
   revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }>;
-  activity(filter?: { teammate?: string; server?: string; limit?: number }): Promise<ActivityEntry[]>;
+  /** Newest first; `before` (epoch ms) pages back to older entries. */
+  activity(filter?: ActivityFilter): Promise<ActivityEntry[]>;
   logs(process: string, lines?: number): Promise<LogLine[]>;
   share(): Promise<ShareState>;
   startShare(request: ShareRequest): Promise<ShareState>;

@@ -22,6 +22,7 @@ const SCREENSHOTS = process.env.HARBOR_SCREENSHOTS === '1' ? join(ROOT, 'docs/sc
 const SECRET = 'e2e-admin-secret-0123456789abcdef';
 /** The repository's stand-in for cloudflared: a local "edge", a quick-tunnel URL, /ready; no internet. */
 const STANDIN = join(ROOT, 'test/fixtures/cloudflared-standin/cloudflared');
+const STARTED = Date.now();
 
 let harbor: TestHost;
 let docsFolder: string;
@@ -67,6 +68,11 @@ async function admin<T>(method: string, path: string, body?: unknown): Promise<{
 async function openTab(name: string): Promise<void> {
   await page.getByRole('tab', { name }).click();
   await waitFor(async () => (await page.getByRole('tab', { name }).getAttribute('aria-selected')) === 'true', 5000, `${name} tab`);
+}
+
+/** Runs in the page; typed structurally because this file is checked without the DOM library. */
+function readClipboard(on: Page): Promise<string> {
+  return on.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
 }
 
 async function screenshot(name: string): Promise<void> {
@@ -238,6 +244,53 @@ test('charts render with data from the last hour', async (t) => {
   await screenshot('health');
 });
 
+test('activity: dates on calls of other days, the tool\'s error text, older calls page by page', async () => {
+  // Older calls than today's, more than a page of them, written through the host's own audit log.
+  const yesterday = new Date();
+  yesterday.setDate(yesterday.getDate() - 1);
+  yesterday.setHours(12, 0, 0, 0);
+  for (let i = 0; i < 120; i++) {
+    harbor.host.audit.record({ teammate: i % 3 ? 'alice' : 'carol', server: 'fixture', method: 'tools/call', tool: 'echo', durationMs: 20 + i, ok: i % 10 !== 0, ...(i % 10 === 0 ? { error: 'upstream said no' } : {}), at: yesterday.getTime() - i * 60_000 });
+  }
+  await harbor.host.audit.flush();
+  const all = (await admin<{ entries: Array<{ id: number }> }>('GET', '/admin/activity?limit=1000')).body.entries;
+  assert.ok(all.length >= 126, `${all.length} entries`);
+  const bad = await admin<unknown>('GET', '/admin/activity?before=soon');
+  assert.equal(bad.status, 400);
+
+  await openTab('Activity');
+  const rows = page.locator('#panel-activity tbody tr');
+  await waitFor(async () => (await rows.count()) === 50, 10_000, 'the first page');
+  // The fixture's failing tool, as it said it (not "tool reported an error").
+  const failed = page.locator('#panel-activity tbody tr', { hasText: 'fail' }).first();
+  assert.equal(await failed.locator('.error-text').innerText(), 'failed on purpose');
+  // Today's calls show a time only.
+  assert.match(await rows.first().locator('time').innerText(), /^\d{1,2}:\d{2}:\d{2}/);
+
+  const more = page.getByRole('button', { name: 'Load older calls' });
+  let clicks = 0;
+  while (await more.isVisible()) {
+    assert.ok(++clicks <= 5, 'paging ends');
+    const before = await rows.count();
+    await more.click();
+    await waitFor(async () => (await rows.count()) > before || !(await more.isVisible()), 10_000, 'an older page');
+  }
+  assert.equal(await rows.count(), all.length);
+  const ids = await rows.evaluateAll((els) => els.map((e) => Number((e as unknown as { dataset: { id: string } }).dataset.id)));
+  assert.deepEqual(ids, all.map((e) => e.id), 'every call once, newest first');
+  // Yesterday's calls carry their date; their errors their text.
+  const old = rows.last();
+  assert.doesNotMatch(await old.locator('time').innerText(), /^\d{1,2}:\d{2}:\d{2}/);
+  assert.equal(await old.locator('time').getAttribute('datetime'), new Date(yesterday.getTime() - 119 * 60_000).toISOString());
+  assert.equal(await page.locator('#panel-activity tbody tr', { hasText: 'upstream said no' }).count(), 12);
+  // A poll keeps the loaded pages.
+  const ticks = Number(await page.locator('body').getAttribute('data-ticks'));
+  await waitFor(async () => Number(await page.locator('body').getAttribute('data-ticks')) > ticks, 10_000, 'a poll');
+  assert.equal(await rows.count(), all.length);
+  await page.locator('#panel-activity').evaluate((el) => (el as unknown as { scrollTop: number }).scrollTop = 0);
+  await screenshot('activity');
+});
+
 test('team: add a teammate, copy the Claude Code snippet, revoke, gone', async () => {
   await openTab('Team');
   await page.getByLabel('Teammate name').fill('bob');
@@ -246,14 +299,36 @@ test('team: add a teammate, copy the Claude Code snippet, revoke, gone', async (
   await bundle.waitFor();
   await page.locator('tr[data-teammate="bob"]').waitFor();
 
-  await bundle.getByRole('button', { name: 'Copy Claude Code snippet for docs' }).click();
+  // One Claude Code snippet for all the servers: one command per server, each with bob's token.
+  await bundle.getByRole('button', { name: 'Copy Claude Code snippet' }).click();
   await page.getByRole('status').filter({ hasText: 'copied' }).waitFor({ timeout: 5000 });
-  // Runs in the page; typed structurally because this file is checked without the DOM library.
-  const clipboard = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
-  assert.match(clipboard, /^claude mcp add --transport http docs http:\/\/127\.0\.0\.1:\d+\/mcp\/docs --header "Authorization: Bearer hbr_[^"]+"$/);
+  const clipboard = await readClipboard(page);
+  const servers = [...harbor.host.servers.keys()];
+  const commands = clipboard.split('\n');
+  assert.deepEqual(commands.map((line) => /^claude mcp add --transport http (\S+) http:\/\/127\.0\.0\.1:\d+\/\S+ --header "Authorization: Bearer hbr_[^"]+"$/.exec(line)?.[1]), servers);
   // The copied token is bob's live token.
   const token = /Bearer (hbr_[^"]+)/.exec(clipboard)![1]!;
   assert.equal(harbor.host.tokens.verify(token)?.name, 'bob');
+
+  // Claude Desktop: one mcpServers block with every server, to paste whole.
+  await bundle.getByLabel('Their client').selectOption('claude-desktop');
+  const desktop = JSON.parse(await bundle.locator('.snippet pre').innerText()) as { mcpServers: Record<string, { args: string[]; env: Record<string, string> }> };
+  assert.deepEqual(Object.keys(desktop.mcpServers), servers);
+  for (const entry of Object.values(desktop.mcpServers)) assert.equal(entry.env.AUTH_HEADER, `Bearer ${token}`);
+  assert.equal(await bundle.locator('.snippet').count(), 1);
+
+  // One-click installs per server, in Cursor's and VS Code's formats, carrying bob's token.
+  for (const server of servers) {
+    const row = bundle.locator(`.install-links li[data-server="${server}"]`);
+    const cursor = new URL((await row.locator('a[data-client="cursor"]').getAttribute('href'))!);
+    assert.equal(`${cursor.protocol}//${cursor.host}${cursor.pathname}`, 'cursor://anysphere.cursor-deeplink/mcp/install');
+    const config = JSON.parse(Buffer.from(cursor.searchParams.get('config')!, 'base64').toString('utf8')) as { url: string; headers: Record<string, string> };
+    assert.deepEqual(config.headers, { Authorization: `Bearer ${token}` });
+    const vscode = (await row.locator('a[data-client="vscode"]').getAttribute('href'))!;
+    const added = JSON.parse(decodeURIComponent(vscode.slice('vscode:mcp/install?'.length))) as { name: string; type: string; url: string };
+    assert.deepEqual([added.type, added.url], ['http', config.url]);
+  }
+  await bundle.getByLabel('Their client').selectOption('claude-code');
   await screenshot('team');
 
   await bundle.getByRole('button', { name: 'Done' }).click();
@@ -297,15 +372,58 @@ test('servers, share, activity and logs sections render', async () => {
   await screenshot('servers');
 
 
-  await openTab('Activity');
-  await page.locator('#panel-activity table, #panel-activity .empty').first().waitFor();
-  await screenshot('activity');
-
   await openTab('Logs');
   await page.getByLabel('Process').selectOption('fixture');
-  await waitFor(async () => (await page.locator('#panel-logs pre.log').innerText()).length > 0, 5000, 'log text');
+  await waitFor(async () => /\d/.test(await page.locator('#panel-logs pre.log').innerText()), 5000, 'log text');
+  // Real times: each line's stamp is the browser's rendering of its own time, within this run.
+  const { lines } = (await admin<{ lines: Array<{ at: number }> }>('GET', '/admin/logs?process=fixture&lines=2000')).body;
+  assert.ok(lines.length > 0 && lines.every((l) => l.at > STARTED - 60_000 && l.at <= Date.now()), 'log times are real');
+  const stamps = new Set(await page.evaluate((ats) => ats.map((at) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })), lines.map((l) => l.at)));
+  const shown = (await page.locator('#panel-logs pre.log').innerText()).split('\n');
+  for (const line of shown.slice(0, 20)) assert.ok([...stamps].some((stamp) => line.startsWith(stamp)), `"${line}" starts with a real time`);
   await screenshot('logs');
   assert.deepEqual(pageErrors, []);
+});
+
+test('at 380 px wide nothing overflows and every Remove button is in view', async () => {
+  const narrow = await browser.newContext({ viewport: { width: 380, height: 800 }, colorScheme: 'light' });
+  const small = await narrow.newPage();
+  try {
+    await small.goto(`${harbor.url}/app/#secret=${SECRET}`);
+    await small.getByRole('tablist', { name: 'Harbor sections' }).waitFor({ timeout: 10_000 });
+    const overflowing = () =>
+      small.evaluate(() => {
+        const doc = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number }; querySelectorAll(s: string): Iterable<{ id: string; hidden: boolean; scrollWidth: number; clientWidth: number }> } }).document;
+        const wide = [...doc.querySelectorAll('section, nav, header')].filter((el) => !el.hidden && el.scrollWidth > el.clientWidth).map((el) => `${el.id || 'nav/header'} ${el.scrollWidth} > ${el.clientWidth}`);
+        if (doc.documentElement.scrollWidth > doc.documentElement.clientWidth) wide.push(`page ${doc.documentElement.scrollWidth} > ${doc.documentElement.clientWidth}`);
+        return wide;
+      });
+    const tabs: Array<[string, string]> = [['Health', '#panel-health .tile'], ['Servers', 'tr[data-server="fixture"]'], ['Team', 'tr[data-teammate="alice"]'], ['Share', '#panel-share .state'], ['Activity', '#panel-activity tbody tr'], ['Logs', '#panel-logs pre.log']];
+    for (const [name, ready] of tabs) {
+      await small.getByRole('tab', { name }).click();
+      await small.locator(ready).first().waitFor({ timeout: 10_000 });
+      assert.deepEqual(await overflowing(), [], `${name} at 380 px`);
+      if (name === 'Servers') {
+        const removes = small.getByRole('button', { name: /^Remove / });
+        assert.ok((await removes.count()) >= 2);
+        for (const remove of await removes.all()) {
+          await remove.scrollIntoViewIfNeeded();
+          const box = (await remove.boundingBox())!;
+          assert.ok(await remove.isVisible());
+          assert.ok(box.x >= 0 && box.x + box.width <= 380, `Remove at ${box.x}+${box.width}`);
+        }
+        await small.screenshot({ path: join(SCREENSHOTS, 'servers-380.png'), fullPage: true });
+      }
+    }
+    // The bundle of a new teammate, at that width too.
+    await small.getByRole('tab', { name: 'Team' }).click();
+    await small.getByLabel('Teammate name').fill('dana');
+    await small.getByRole('button', { name: 'Add teammate' }).click();
+    await small.getByRole('region', { name: 'Connect dana' }).waitFor();
+    assert.deepEqual(await overflowing(), [], 'the Team bundle at 380 px');
+  } finally {
+    await narrow.close();
+  }
 });
 
 test('over the IPC adapter: a window.harbor bridge like the preload\'s drives the same UI, with no admin requests from the page', async () => {

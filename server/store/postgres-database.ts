@@ -40,16 +40,19 @@ export function describePostgres(url: string): string {
 /** Runs `work` in one transaction on one pooled connection; rolled back if it throws. */
 export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A connection that fails its ROLLBACK is dead (PostgreSQL restarted, the backend was terminated):
+    // released with the error, the pool discards it instead of handing it to the next query.
+    await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
     throw error;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

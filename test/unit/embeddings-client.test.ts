@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { sqliteCacheStoreFactory } from '../../server/cache/sqlite-cache-store.ts';
 import { createEmbeddingsCache, EmbeddingsClient } from '../../server/upstream-api/embeddings-client.ts';
 import { BusyError, UpstreamApiError } from '../../server/upstream-api/upstream-errors.ts';
 import { expectedEmbedding, startEmbeddingsApi, type EmbeddingsApi } from '../fixtures/embeddings-api.ts';
+import { waitFor } from '../helpers/harbor.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'harbor-embeddings-'));
 const apis: EmbeddingsApi[] = [];
@@ -31,6 +31,13 @@ function client(options: ConstructorParameters<typeof EmbeddingsClient>[0]) {
   return created;
 }
 
+/** A promise the API stand-in's answers wait for, and its release. */
+function gate(): { hold: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const hold = new Promise<void>((resolve) => (release = resolve));
+  return { hold, release };
+}
+
 function assertVector(actual: number[], text: string): void {
   const expected = expectedEmbedding(text);
   assert.equal(actual.length, expected.length);
@@ -44,7 +51,10 @@ function capturingLogger() {
 
 describe('EmbeddingsClient', () => {
   test('25 concurrent callers of the same 20 queries: no failure, few upstream calls, concurrency capped', async () => {
-    const upstream = await api({ keys: ['key-a'], ratePerSecondPerKey: 10_000, latencyMs: 20 });
+    // Answers wait until two requests are open at once: that proves they run in parallel without a
+    // latency guessed to make them overlap.
+    const { hold, release } = gate();
+    const upstream = await api({ keys: ['key-a'], ratePerSecondPerKey: 10_000, hold });
     const cache = await createEmbeddingsCache({ store: sqliteCacheStoreFactory({ file: join(dir, 'concurrent.db') }), maxMemoryBytes: 1 << 20 });
     const maxBatchSize = 2;
     const concurrency = 5;
@@ -52,7 +62,10 @@ describe('EmbeddingsClient', () => {
     const queries = Array.from({ length: 20 }, (_, i) => `query number ${i}`);
     const callers = 25;
 
-    const results = await Promise.all(Array.from({ length: callers }, () => embeddings.embed(queries)));
+    const pending = Promise.all(Array.from({ length: callers }, () => embeddings.embed(queries)));
+    await waitFor(() => upstream.stats().maxConcurrent >= 2, 10_000, 'two requests open at once');
+    release();
+    const results = await pending;
     for (const vectors of results) vectors.forEach((vector, i) => assertVector(vector, queries[i]!));
 
     const uncachedCalls = callers * Math.ceil(queries.length / maxBatchSize); // what each caller alone would send
@@ -87,7 +100,9 @@ describe('EmbeddingsClient', () => {
   test('a key that got 429 rests while the other key carries on; keys never reach the logs', async () => {
     const keys = ['sk-slow-key-aaaaaaaa', 'sk-fast-key-bbbbbbbb'];
     const [slow, fast] = keys as [string, string];
-    const upstream = await api({ keys, ratePerSecondPerKey: { [slow]: 2, [fast]: 100 }, latencyMs: 10 });
+    // A one-minute window: the slow key stays at its limit for the whole test (a one-second window
+    // could end during a slow run and bring it back for a share of the texts).
+    const upstream = await api({ keys, ratePerSecondPerKey: { [slow]: 2, [fast]: 100 }, windowMs: 60_000, latencyMs: 10 });
     const { logger, lines } = capturingLogger();
     const embeddings = client({ baseUrl: upstream.url, model: 'm', apiKeys: keys, maxBatchSize: 1, concurrency: 5, logger });
     const texts = Array.from({ length: 30 }, (_, i) => `doc ${i}`);
@@ -168,11 +183,15 @@ describe('EmbeddingsClient', () => {
   });
 
   test('a full waiting line rejects at once with BusyError', async () => {
-    const upstream = await api({ keys: ['k'], ratePerSecondPerKey: 10_000, latencyMs: 300 });
+    // The first call is held by the stand-in until the refusals are checked (a 300 ms latency had to
+    // outlast the polling and both refusals, on a loaded machine too).
+    const { hold, release } = gate();
+    const upstream = await api({ keys: ['k'], ratePerSecondPerKey: 10_000, hold });
     const embeddings = client({ baseUrl: upstream.url, model: 'm', apiKeys: ['k'], concurrency: 1, maxQueued: 2, maxBatchSize: 1 });
     const admitted = [embeddings.embedOne('one'), embeddings.embedOne('two'), embeddings.embedOne('three')];
-    for (let i = 0; i < 200 && !(embeddings.stats().inFlight === 1 && embeddings.stats().queueSize === 2); i++) await sleep(5);
-    assert.deepEqual([embeddings.stats().inFlight, embeddings.stats().queueSize], [1, 2]);
+    const busy = () => [embeddings.stats().inFlight, embeddings.stats().queueSize];
+    await waitFor(() => busy().join() === '1,2', 10_000, 'one call in flight and two waiting');
+    assert.deepEqual(busy(), [1, 2]);
 
     await assert.rejects(embeddings.embedOne('four'), (error: unknown) => {
       assert.ok(error instanceof BusyError);
@@ -181,6 +200,8 @@ describe('EmbeddingsClient', () => {
     });
     // A call that would need more room than is left is refused whole.
     await assert.rejects(embeddings.embed(['five', 'six']), BusyError);
+    assert.deepEqual(busy(), [1, 2], 'still full while the first call is held');
+    release();
     const vectors = await Promise.all(admitted);
     vectors.forEach((vector, i) => assertVector(vector, ['one', 'two', 'three'][i]!));
     assert.equal(upstream.stats().calls, 3);

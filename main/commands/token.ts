@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { buildConnectionBundle, renderConnectionText, type ConnectionBundle } from '../../server/access/connection-bundle.ts';
 import { REVOCATION_CHECK_MS } from '../../server/auth/revocation-watch.ts';
-import { SqliteTokenStore } from '../../server/auth/token-store.ts';
+import type { TokenStore } from '../../server/auth/token-store.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { isAlive } from '../../server/supervision/process-tree.ts';
 import { loadConfig } from '../../server/config/load-config.ts';
 import { isServerName, SERVER_NAME_RULE } from '../../server/gateway/server-name.ts';
-import { openDatabase } from '../../server/store/sqlite-database.ts';
+import { databaseUrl, openTokenStore } from '../../server/open-store.ts';
+import type { HarborPaths } from '../../server/harbor-home.ts';
 import { AdminClient } from '../core/admin-client.ts';
 import { date, homePaths, printTable, UsageError } from './common.ts';
 
@@ -49,7 +50,7 @@ export async function token(args: string[]): Promise<void> {
           throw new UsageError((error as Error).message);
         }
       } else {
-        token = withStore(paths.database, (store) => store.issue(name, { scope, expiresAt }).token);
+        token = await withStore(paths, (store) => store.issue(name, { scope, expiresAt }).token);
         const { config } = loadConfig(paths.config, { docsFolder: paths.docs });
         const base = `http://127.0.0.1:${config.port}`;
         const names = [...(config.docs ? ['docs'] : []), ...Object.keys(config.mcpServers)].filter((n) => !scope || scope.includes(n));
@@ -64,7 +65,7 @@ export async function token(args: string[]): Promise<void> {
       return;
     }
     case 'list': {
-      const teammates = withStore(paths.database, (store) => store.list());
+      const teammates = await withStore(paths, (store) => store.list());
       if (values.json) {
         process.stdout.write(JSON.stringify(teammates, null, 2) + '\n');
         return;
@@ -92,7 +93,11 @@ export async function token(args: string[]): Promise<void> {
           if (!isNoAnswer(error)) throw new UsageError((error as Error).message);
         }
       }
-      if (!withStore(paths.database, (store) => store.revoke(name))) throw new UsageError(`no active token for "${name}"`);
+      if (!(await withStore(paths, (store) => store.revoke(name)))) throw new UsageError(`no active token for "${name}"`);
+      if (sharedStore(paths)) {
+        process.stdout.write(`Revoked ${name} in the shared database; every replica refuses it within a second and closes their streams.\n`);
+        return;
+      }
       // A host that runs but did not answer finds the revocation in the file itself and closes the streams.
       const runtime = readHostRuntime(paths.home);
       if (runtime && isAlive(runtime.pid)) {
@@ -118,11 +123,23 @@ function isNoAnswer(error: unknown): boolean {
   return name === 'TimeoutError' || name === 'AbortError' || error instanceof TypeError;
 }
 
-function withStore<T>(file: string, use: (store: SqliteTokenStore) => T): T {
-  const db = openDatabase(file);
+/** `store.url` of config.json, for the CLI as for the host (HARBOR_DATABASE_URL wins). */
+function configStoreUrl(paths: HarborPaths): string | undefined {
+  if (process.env.HARBOR_DATABASE_URL) return undefined;
+  return loadConfig(paths.config, { docsFolder: paths.docs }).config.store.url;
+}
+
+/** Tokens kept in PostgreSQL (replicas), not in this home's SQLite file. */
+function sharedStore(paths: HarborPaths): boolean {
+  return databaseUrl(configStoreUrl(paths)) !== null;
+}
+
+/** The home's SQLite file, or PostgreSQL with HARBOR_DATABASE_URL / store.url; what `use` changed is stored before this resolves. */
+async function withStore<T>(paths: HarborPaths, use: (store: TokenStore) => T): Promise<T> {
+  const { tokens, close } = await openTokenStore({ paths, configUrl: configStoreUrl(paths) });
   try {
-    return use(new SqliteTokenStore(db));
+    return use(tokens);
   } finally {
-    db.close();
+    await close();
   }
 }

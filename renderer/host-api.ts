@@ -8,6 +8,9 @@ import type {
   ActivityEntry,
   ActivityFilter,
   ADMIN_SECRET_HEADER as CONTRACT_SECRET_HEADER,
+  ExportRequest,
+  ExportResult,
+  FolderPurpose,
   HistorySeries,
   HostApi,
   HostApiMethod,
@@ -27,6 +30,10 @@ export type {
   ActivityFilter,
   AlertStatus,
   ConnectionBundle,
+  DeployPath,
+  ExportRequest,
+  ExportResult,
+  FolderPurpose,
   Health,
   HealthState,
   HistorySeries,
@@ -86,7 +93,7 @@ export class HttpHostApi implements HostApi {
     this.#options = options;
   }
 
-  async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #request<T>(method: string, path: string, body?: unknown, timeoutMs = this.#options.timeoutMs ?? 10_000): Promise<T> {
     const doFetch = this.#options.fetch ?? fetch;
     const res = await doFetch(this.#options.baseUrl + path, {
       method,
@@ -95,7 +102,7 @@ export class HttpHostApi implements HostApi {
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     let payload: unknown = null;
@@ -165,6 +172,10 @@ export class HttpHostApi implements HostApi {
   setDocsFolder(folder: string): Promise<{ folder: string }> {
     return this.#request('PUT', '/admin/docs', { folder });
   }
+  exportBundle(request: ExportRequest): Promise<ExportResult> {
+    // The export copies Harbor's package (tens of MB); the host's own wait for it is 10 minutes.
+    return this.#request('POST', '/admin/export', request, 10 * 60_000);
+  }
   async chooseFolder(): Promise<string | null> {
     return null;
   }
@@ -232,7 +243,10 @@ export class IpcHostApi implements HostApi {
   setDocsFolder(folder: string): Promise<{ folder: string }> {
     return this.#bridge.setDocsFolder(folder) as Promise<{ folder: string }>;
   }
-  chooseFolder(): Promise<string | null> {
-    return this.#bridge.chooseFolder() as Promise<string | null>;
+  exportBundle(request: ExportRequest): Promise<ExportResult> {
+    return this.#bridge.exportBundle(request) as Promise<ExportResult>;
+  }
+  chooseFolder(purpose?: FolderPurpose): Promise<string | null> {
+    return this.#bridge.chooseFolder(purpose) as Promise<string | null>;
   }
 }

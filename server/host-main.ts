@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/load-config.ts';
 import { AdminInputError } from './admin/admin-api.ts';
+import type { ExportRequest, ExportResult } from './admin/host-api.ts';
 import { SupervisorRequests } from './admin/supervisor-requests.ts';
 import { startHost, type Host, type ShareControl, type ShareState } from './host.ts';
 import { createLogger } from './logger.ts';
@@ -32,6 +33,14 @@ export type ShareIpc =
   | { type: 'share-state'; state: ShareState };
 
 /**
+ * "Move to a server…": the host asks its supervisor to run `harbor export`'s code (main/core/export,
+ * out of server/'s reach), which also keeps the seconds of copying off the event loop serving teammates.
+ */
+export type ExportIpc =
+  | { type: 'export-request'; id: number; request: ExportRequest }
+  | { type: 'export-reply'; id: number; result?: ExportResult; error?: string; status?: number };
+
+/**
  * The channel to the supervisor: Node's IPC under child_process.fork, or Electron's parentPort in a
  * utility process (the packaged app, where the runAsNode fuse is off).
  */
@@ -45,8 +54,8 @@ const toSupervisor: ((message: unknown) => void) | null = parentPort
   : process.send
     ? (message) => process.send!(message as never)
     : null;
-function onSupervisorMessage(listener: (message: ShareIpc) => void): void {
-  if (parentPort) parentPort.on('message', (event) => listener(event.data as ShareIpc));
+function onSupervisorMessage(listener: (message: ShareIpc | ExportIpc) => void): void {
+  if (parentPort) parentPort.on('message', (event) => listener(event.data as ShareIpc | ExportIpc));
   else process.on('message', listener);
 }
 
@@ -54,6 +63,8 @@ let host: Host | null = null;
 let shareState: ShareState = { state: 'off', mode: null, publicUrl: null, lastError: null };
 // Share start/stop asked of the supervisor; every wait ends (reply, disconnect, timeout).
 const waiting = new SupervisorRequests<ShareState>();
+// An export copies Harbor's package (tens of MB): minutes on a slow disk, not the tunnel's 60 s.
+const exportRequests = new SupervisorRequests<ExportResult>({ replyTimeoutMs: 10 * 60_000 });
 onSupervisorMessage((message) => {
   if (message?.type === 'share-state') {
     shareState = message.state;
@@ -65,8 +76,17 @@ onSupervisorMessage((message) => {
         ? { value: message.state }
         : { error: new AdminInputError('the supervisor answered without a share state') };
     waiting.reply(message.id, outcome);
+  } else if (message?.type === 'export-reply') {
+    // The refusal keeps its status (409: folder not empty); the admin API answers with it.
+    exportRequests.reply(message.id, message.result ? { value: message.result } : { error: Object.assign(new Error(message.error ?? 'the export failed'), { status: message.status ?? 500 }) });
   }
 });
+function askExport(request: ExportRequest): Promise<ExportResult> {
+  return exportRequests.ask('export the bundle', (id) => {
+    if (!parentPort && !process.connected) throw new Error('the supervisor has disconnected');
+    toSupervisor!({ type: 'export-request', id, request } satisfies ExportIpc);
+  });
+}
 function askSupervisor(action: 'start' | 'stop', request?: Record<string, unknown>): Promise<ShareState> {
   return waiting.ask(`${action} sharing`, (id) => {
     if (!parentPort && !process.connected) throw new Error('the supervisor has disconnected');
@@ -90,6 +110,7 @@ try {
     ...(adminSecret ? { adminSecret } : {}),
     log,
     ...(share ? { share } : {}),
+    ...(toSupervisor ? { exportBundle: askExport } : {}),
   });
   host.applyShareState(shareState);
   const ready: HostReadyMessage = { type: 'ready', url: host.url, port: host.port, servers: [...host.servers.keys()] };
@@ -112,6 +133,7 @@ try {
   process.on('disconnect', () => {
     // Pending share calls would otherwise wait for a reply that cannot come: 503 them first.
     waiting.disconnected('the supervisor has disconnected');
+    exportRequests.disconnected('the supervisor has disconnected');
     stop('supervisor gone');
   });
 } catch (error) {

@@ -68,6 +68,8 @@ export interface HostOptions {
   share?: ShareControl;
   /** This replica's name on audit rows and metrics; default HARBOR_REPLICA, else the host name. */
   replica?: string;
+  /** "Move to a server…": the export, run by the supervisor (the host relays, as for sharing). */
+  exportBundle?: AdminDeps['exportBundle'];
   /** Test hook: how often processes and connections are sampled for the metrics. */
   metricsSampleMs?: number;
   /** Test hook: how long a 2026-07-28 call parked in input_required waits for its retry (default 5 min). */
@@ -320,6 +322,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
           },
         }
       : {}),
+    ...(options.exportBundle ? { exportBundle: options.exportBundle } : {}),
     manage: {
       add: async (body) => {
         const name = typeof body.name === 'string' ? body.name : '';

@@ -5,6 +5,7 @@ import { writeAdminSecret } from '../../server/admin/admin-secret.ts';
 import type { HostReadyMessage, ShareIpc } from '../../server/host-main.ts';
 import type { ShareState } from '../../server/host.ts';
 import { ShareController, type ShareRequest } from './share-controller.ts';
+import { exportAnswerer, isExportRequest } from './export/export-requests.ts';
 import type { TunnelManagerOptions } from './tunnel/tunnel-manager.ts';
 import { harborPaths } from '../../server/harbor-home.ts';
 import type { Logger } from '../../server/logger.ts';
@@ -118,6 +119,7 @@ export class HostController extends EventEmitter<HostControllerEvents> {
     });
     supervisor.on('log', (event) => this.emit('log', event));
     let resumed = false;
+    const answerExport = exportAnswerer({ configFile: this.#options.configFile ?? harborPaths(home).config, databaseFile: harborPaths(home).database });
     supervisor.on('message', (message) => {
       if (isReady(message)) {
         this.#ready = message;
@@ -130,6 +132,7 @@ export class HostController extends EventEmitter<HostControllerEvents> {
           void this.share.resume();
         }
       } else if (isShareRequest(message)) void this.#onShareRequest(supervisor, message);
+      else if (isExportRequest(message)) void answerExport(message).then((reply) => supervisor.send(reply));
     });
     return new Promise<HostReadyMessage>((resolve, reject) => {
       const onReady = (message: HostReadyMessage) => {

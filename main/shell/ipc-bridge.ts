@@ -1,5 +1,5 @@
 import { dialog, ipcMain, type BrowserWindow } from 'electron';
-import { HOST_API_METHODS, IPC_CHANNEL_PREFIX, type HostApi } from '../../server/admin/host-api.ts';
+import { HOST_API_METHODS, IPC_CHANNEL_PREFIX, type FolderPurpose, type HostApi } from '../../server/admin/host-api.ts';
 
 /**
  * Main's side of the preload bridge: `harbor:<method>` for each HostApi method and nothing else,
@@ -10,7 +10,7 @@ export function registerHostApiHandlers(options: { api: () => HostApi; window: (
   for (const method of HOST_API_METHODS) {
     ipcMain.handle(`${IPC_CHANNEL_PREFIX}${method}`, async (event, ...args: unknown[]) => {
       if (!event.senderFrame?.url.startsWith(options.allowedUrlPrefix)) throw new Error('not allowed from this page');
-      if (method === 'chooseFolder') return chooseFolder(options.window());
+      if (method === 'chooseFolder') return chooseFolder(options.window(), args[0] === 'export' ? 'export' : 'docs');
       const api = options.api() as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
       return api[method]!(...args);
     });
@@ -20,8 +20,10 @@ export function registerHostApiHandlers(options: { api: () => HostApi; window: (
   };
 }
 
-async function chooseFolder(window: BrowserWindow | null): Promise<string | null> {
-  const options = { title: 'Team docs folder', properties: ['openDirectory' as const, 'createDirectory' as const] };
+const PICKER_TITLES: Record<FolderPurpose, string> = { docs: 'Team docs folder', export: 'Folder for the server bundle (empty)' };
+
+async function chooseFolder(window: BrowserWindow | null, purpose: FolderPurpose): Promise<string | null> {
+  const options = { title: PICKER_TITLES[purpose], properties: ['openDirectory' as const, 'createDirectory' as const] };
   const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
   return result.canceled ? null : (result.filePaths[0] ?? null);
 }

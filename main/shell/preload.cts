@@ -24,6 +24,7 @@ const METHODS = [
   'removeServer',
   'restartServer',
   'setDocsFolder',
+  'exportBundle',
   'chooseFolder',
 ] as const;
 

@@ -1,6 +1,7 @@
 import { emptyState, errorLine, h, replace } from '../dom.ts';
 import { isMissingEndpoint, type HostStatus, type ShareRequest, type ShareState } from '../host-api.ts';
 import { copyText, type Section, type SectionContext } from '../section.ts';
+import { moveToServerPanel } from './move-to-server.ts';
 
 const STATE_TEXT: Record<ShareState['state'], string> = {
   off: 'Not shared: only this computer can reach Harbor.',
@@ -103,7 +104,7 @@ export function shareSection(context: SectionContext): Section {
     );
   }
 
-  const panel = h('section', { class: 'panel' }, h('h2', {}, 'Share'), stateBox, message, form, h('p', { class: 'muted' }, QUICK_NOTE));
+  const panel = h('section', { class: 'panel' }, h('h2', {}, 'Share'), stateBox, message, form, h('p', { class: 'muted' }, QUICK_NOTE), moveToServerPanel(context));
   return {
     id: 'share',
     label: 'Share',

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
 import { mergedSnippets, type ConnectionBundle } from '../access/connection-bundle.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
@@ -9,7 +11,7 @@ import { isForwarded, isLoopbackPeer } from '../http/request-guard.ts';
 import type { SessionRegistry } from '../http/session-registry.ts';
 import { Heartbeat, SseStream } from '../http/sse-stream.ts';
 import { secretMatches } from './admin-secret.ts';
-import { ADMIN_SECRET_HEADER, type HostStatus, type ShareState } from './host-api.ts';
+import { ADMIN_SECRET_HEADER, type ExportRequest, type ExportResult, type HostStatus, type ShareState } from './host-api.ts';
 
 export { ADMIN_SECRET_HEADER };
 
@@ -43,6 +45,11 @@ export interface AdminDeps {
     restart: (name: string) => Promise<unknown>;
     setDocsFolder: (folder: string) => Promise<unknown>;
   };
+  /**
+   * "Move to a server…": `harbor export`, run by the host's supervisor (main/core/export, which server/
+   * may not import); a refusal carries its status (`status`: 400, 409).
+   */
+  exportBundle?: (request: ExportRequest) => Promise<ExportResult>;
   subscribe?: (listener: (event: AdminEvent) => void) => () => void;
   heartbeat?: Heartbeat;
   /** Sign in with Harbor's owner side (server/oauth/sign-in-with-harbor.ts), typed structurally: admin/ does not import oauth/. */
@@ -180,6 +187,13 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     if (typeof body.folder !== 'string' || !body.folder) return sendError(res, 400, 'folder is required');
     sendJson(res, 200, await deps.manage.setDocsFolder(body.folder));
   }],
+  ['POST', /^\/admin\/export$/, async (req, res, _p, _u, deps) => {
+    if (!deps.exportBundle) return notAvailable(res, 'export (it runs beside the host: the app or harbor serve)');
+    const request = ExportRequestSchema.safeParse(await jsonBody(req));
+    if (!request.success) throw new AdminInputError(request.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    const exported = deps.exportBundle(request.data as ExportRequest);
+    sendJson(res, 200, await exported.catch((error: unknown) => withStatus(() => { throw error; })));
+  }],
   ['GET', /^\/admin\/events$/, (_req, res, _p, _u, deps) => {
     if (!deps.subscribe || !deps.heartbeat) return notAvailable(res, 'events');
     const stream = new SseStream(res, { heartbeat: deps.heartbeat });
@@ -187,6 +201,13 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     stream.onClose = unsubscribe;
   }],
 ];
+
+/** POST /admin/export's body: the folder is on the host's machine, so relative paths mean nothing. */
+const ExportRequestSchema = z.strictObject({
+  dir: z.string().min(1).refine(isAbsolute, 'must be an absolute path on the host\'s machine'),
+  withTokens: z.boolean().optional(),
+  force: z.boolean().optional(),
+});
 
 /** Errors that carry their HTTP status (an unknown approval: 404; a bad name: 400) keep it. */
 function withStatus<T>(step: () => T): T {

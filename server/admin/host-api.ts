@@ -103,6 +103,38 @@ export interface NewServer {
   mode?: ServerMode;
 }
 
+/** "Move to a server…" (POST /admin/export): `harbor export`, run by the host's controller. */
+export interface ExportRequest {
+  /** An absolute folder on the host's machine; created if missing, and it must be empty unless `force`. */
+  dir: string;
+  /** Copy the teammates and their hashed tokens (tokens.json); never clear tokens. */
+  withTokens?: boolean;
+  /** Replace a folder that is not empty. */
+  force?: boolean;
+}
+
+/** One way to deploy the bundle (a section of its README.md: compose, ECS Fargate, Kubernetes). */
+export interface DeployPath {
+  title: string;
+  /** The section's text as written in the README (Markdown). */
+  text: string;
+}
+
+export interface ExportResult {
+  dir: string;
+  /** Paths written, relative to `dir` (`harbor/` is Harbor's own package). */
+  files: string[];
+  /** Environment variables the bundle's config.json references, and where each value came from. */
+  variables: Array<{ name: string; from: string }>;
+  /** Entries that will not run in a container as they are. */
+  warnings: string[];
+  /** Teammates copied to tokens.json (0 without `withTokens`). */
+  teammates: number;
+  /** The bundle's README.md (absolute path) and its deploy sections, in order. */
+  readme: string;
+  nextSteps: DeployPath[];
+}
+
 export interface HostApi {
   status(): Promise<HostStatus>;
   metrics(): Promise<MetricsResponse>;
@@ -120,9 +152,14 @@ export interface HostApi {
   removeServer(name: string): Promise<{ removed: string | boolean }>;
   restartServer(name: string): Promise<HostedServerStatus>;
   setDocsFolder(folder: string): Promise<{ folder: string }>;
+  /** Writes the container bundle (`harbor export`) into a folder; slow (copies Harbor: seconds). */
+  exportBundle(request: ExportRequest): Promise<ExportResult>;
   /** A native folder picker (Electron); null in a browser, where the UI asks for a path instead. */
-  chooseFolder(): Promise<string | null>;
+  chooseFolder(purpose?: FolderPurpose): Promise<string | null>;
 }
+
+/** What a picked folder is for: the picker's title says it. */
+export type FolderPurpose = 'docs' | 'export';
 
 export type HostApiMethod = keyof HostApi;
 
@@ -143,6 +180,7 @@ const METHODS: Record<HostApiMethod, true> = {
   removeServer: true,
   restartServer: true,
   setDocsFolder: true,
+  exportBundle: true,
   chooseFolder: true,
 };
 

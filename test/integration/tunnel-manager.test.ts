@@ -159,14 +159,17 @@ describe('TunnelManager with the stand-in cloudflared', () => {
   });
 
   test('an exit before the URL rejects start with the exit code and the last log line', async (t) => {
-    const manager = managerFor(join(dir, 'early.json'), { STANDIN_HANG: '1', STANDIN_EXIT_AFTER_MS: '100' });
+    // The exit (100 ms after the stand-in starts) must come before the URL timeout however slowly the
+    // stand-in boots: a timeout far beyond any boot, not the 10 s that raced it.
+    const manager = managerFor(join(dir, 'early.json'), { STANDIN_HANG: '1', STANDIN_EXIT_AFTER_MS: '100' }, 100_000);
     t.after(() => manager.stop());
     await assert.rejects(manager.start({ mode: 'quick', hostPort: originPort }), /exited with code 1\. Last log line: .*failed to serve tunnel connection/);
     assert.equal(manager.state().state, 'down');
   });
 
   test('stop() during start rejects start and leaves no process behind', async () => {
-    const manager = managerFor(join(dir, 'stop-early.json'), { STANDIN_URL_DELAY_MS: '5000' });
+    // No URL ever: stop() comes during start by construction, not because it beat a 5 s URL delay.
+    const manager = managerFor(join(dir, 'stop-early.json'), { STANDIN_HANG: '1' });
     const starting = manager.start({ mode: 'quick', hostPort: originPort });
     const spawned = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no pid in 5 s')), 5_000);

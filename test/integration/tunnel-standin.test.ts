@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { cloudflaredInvocation } from '../../main/core/tunnel/cloudflared-args.ts';
 import { freeLoopbackPort } from '../../main/core/tunnel/free-port.ts';
 import { waitForReady } from '../../main/core/tunnel/quick-tunnel-url.ts';
+import { waitFor } from '../helpers/harbor.ts';
 
 // The stand-in must fail the way the real cloudflared fails, or the manager's tests prove nothing.
 const STANDIN = fileURLToPath(new URL('../fixtures/cloudflared-standin/cloudflared', import.meta.url));
@@ -146,8 +147,8 @@ describe('stand-in cloudflared honours the real CLI contract', () => {
 
     const buffered = await startQuick({ STANDIN_BUFFER_SSE: '1' });
     const pending = openStream(`${buffered.state.proxyUrl}/sse`);
-    // Bounded wait for the origin to have the request open, then release it.
-    for (let i = 0; i < 200 && releases.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // Bounded wait for the origin to have the request open (up to 10 s, not 200 sleeps of 10 ms), then release it.
+    await waitFor(() => releases.length > 0, 10_000, 'the origin to have the request open');
     assert.equal(releases.length, 1);
     releases.shift()?.();
     const whole = await pending;

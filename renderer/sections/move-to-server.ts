@@ -70,6 +70,7 @@ function renderResult(result: ExportResult): Node[] {
       ? h('div', {}, h('p', {}, 'Set these secrets on the server (they left config.json):'), h('ul', {}, ...result.variables.map((v) => h('li', {}, h('code', {}, v.name), ` — ${v.from}`))))
       : null,
     h('h4', {}, 'Next steps'),
-    ...result.nextSteps.map((step) => h('details', { class: 'snippet deploy-path' }, h('summary', {}, step.title), h('pre', {}, step.text))),
+    // The first path (compose on a VM) open: the quickest way to a running server.
+    ...result.nextSteps.map((step, i) => h('details', { class: 'snippet deploy-path', open: i === 0 }, h('summary', {}, step.title), h('pre', {}, step.text))),
   ].filter((node): node is HTMLElement => node !== null);
 }

@@ -1,4 +1,15 @@
-import { DEFAULT_INHERITED_ENV_VARS } from '@modelcontextprotocol/sdk/client/stdio.js';
+/**
+ * The MCP SDK's `DEFAULT_INHERITED_ENV_VARS` (@modelcontextprotocol/sdk/client/stdio.js), copied rather
+ * than imported: importing it loads the SDK's client and its zod schemas, which the controller (it
+ * supervises the host child and cloudflared through this module) otherwise never loads. Measured on
+ * the built JS: this module alone cost 27 MB of RSS over a bare Node with the import, under 1 MB
+ * without. test/unit/child-env-sdk-list.test.ts fails when the SDK's lists change.
+ */
+export const SDK_INHERITED_ENV_VARS = {
+  posix: ['HOME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'USER'],
+  win32: ['APPDATA', 'HOMEDRIVE', 'HOMEPATH', 'LOCALAPPDATA', 'PATH', 'PROCESSOR_ARCHITECTURE', 'SYSTEMDRIVE', 'SYSTEMROOT', 'TEMP', 'USERNAME', 'USERPROFILE', 'PROGRAMFILES'],
+} as const;
+const DEFAULT_INHERITED_ENV_VARS: readonly string[] = process.platform === 'win32' ? SDK_INHERITED_ENV_VARS.win32 : SDK_INHERITED_ENV_VARS.posix;
 
 /**
  * The environment a supervised child starts from. A hosted MCP server is code a teammate can make

@@ -36,7 +36,7 @@ import type { ShareState } from './admin/host-api.ts';
 import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './gateway/server-name.ts';
 import { parseLogFileLine } from './supervision/log-file-line.ts';
 import { HARBOR_VERSION } from './version.ts';
-import { signInWithHarbor, type SignInWithHarborOptions } from './oauth/sign-in-with-harbor.ts';
+import type { SignInWithHarborOptions } from './oauth/sign-in-with-harbor.ts';
 
 /** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
 export interface ShareControl {
@@ -265,7 +265,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   };
 
   // Sign in with Harbor (auth "oauth" or "both"): Harbor is the authorization server of its own endpoints.
-  const signIn = config.auth === 'tokens' ? null : signInWithHarbor({
+  // Loaded only when sign-in is on: it brings express, about 5 MB of the host's RSS that token-only hosts never use.
+  const signIn = config.auth === 'tokens' ? null : (await import('./oauth/sign-in-with-harbor.ts')).signInWithHarbor({
     db,
     mode: config.auth,
     servers: () => servers.keys(),

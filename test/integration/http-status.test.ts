@@ -30,8 +30,10 @@ describe('HTTP status codes of the MCP endpoint', () => {
     return id;
   }
 
+  // The default idle TTL: a 400 ms one here reaped the sessions of the other tests whenever the
+  // machine paused that long between two of their requests (404 instead of the status under test).
   before(async () => {
-    h = await startTestHost(null, { sessionTtlMs: 400 });
+    h = await startTestHost(null);
     endpoint = `${h.url}/mcp/docs`;
   });
   after(() => h.close());
@@ -134,11 +136,23 @@ describe('HTTP status codes of the MCP endpoint', () => {
   });
 
   test('an idle session is reaped after the TTL and its share released', async () => {
-    const id = await newSession();
-    await waitFor(() => !h.host.http.registry.get(id), 5000, 'the idle session to be reaped');
-    assert.equal(h.host.servers.get('docs')!.status().upstreams[0]!.sessions, 0);
-    const res = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, { 'mcp-session-id': id });
-    assert.equal(res.status, 404);
+    // A host of its own with a 400 ms idle TTL, so no other test's session can be reaped by it.
+    const short = await startTestHost(null, { sessionTtlMs: 400 });
+    try {
+      const url = `${short.url}/mcp/docs`;
+      const shortHeaders = (extra: Record<string, string> = {}) => ({ ...headers(extra), Authorization: `Bearer ${short.token}` });
+      const init = await fetch(url, { method: 'POST', headers: shortHeaders(), body: JSON.stringify(INIT) });
+      assert.equal(init.status, 200);
+      await init.json();
+      const id = init.headers.get('mcp-session-id');
+      assert.ok(id, 'a session was created');
+      await waitFor(() => !short.host.http.registry.get(id), 5000, 'the idle session to be reaped');
+      assert.equal(short.host.servers.get('docs')!.status().upstreams[0]!.sessions, 0);
+      const res = await fetch(url, { method: 'POST', headers: shortHeaders({ 'mcp-session-id': id }), body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+      assert.equal(res.status, 404);
+    } finally {
+      await short.close();
+    }
   });
 
   test("a session is bound to its teammate: another teammate's token gets 404 for it", async () => {

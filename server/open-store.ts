@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { AuditStore } from './access/audit-store.ts';
 import { SqliteAuditStore } from './access/sqlite-audit-store.ts';
 import { SqliteTokenStore, type TokenStore } from './auth/token-store.ts';
+import { importHashedTokens, type HashedTokens } from './auth/token-transfer.ts';
 import type { CacheStoreFactory } from './cache/cache-store.ts';
 import { sqliteCacheStoreFactory } from './cache/sqlite-cache-store.ts';
 import type { HarborPaths } from './harbor-home.ts';
@@ -11,7 +12,7 @@ import { describePostgres, openPostgres, type PgPool } from './store/postgres-da
 import { PgAuditStore } from './store/postgres/pg-audit-store.ts';
 import { pgCacheStoreFactory } from './store/postgres/pg-cache-store.ts';
 import { PgHistoryBackend } from './store/postgres/pg-history-backend.ts';
-import { PgTokenStore } from './store/postgres/pg-token-store.ts';
+import { importHashedTokensToPostgres, PgTokenStore } from './store/postgres/pg-token-store.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
 
 /**
@@ -183,5 +184,27 @@ export async function openTokenStore(options: Pick<StoreOptions, 'paths' | 'conf
   } catch (error) {
     await pool.end().catch(() => {});
     throw new Error(`could not open the PostgreSQL store at ${describePostgres(url)}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * `tokens.json` (hashed, from `harbor export --with-tokens`) into whichever store the host will open:
+ * the home's SQLite file, or the shared PostgreSQL. Returns how many teammates were added.
+ */
+export async function importTeammates(options: Pick<StoreOptions, 'paths' | 'configUrl' | 'env'>, tokens: HashedTokens): Promise<number> {
+  const url = databaseUrl(options.configUrl, options.env ?? process.env);
+  if (!url) {
+    const db = openDatabase(options.paths.database);
+    try {
+      return importHashedTokens(db, tokens);
+    } finally {
+      db.close();
+    }
+  }
+  const pool = openPostgres(url, { max: 1 });
+  try {
+    return await importHashedTokensToPostgres(pool, tokens);
+  } finally {
+    await pool.end();
   }
 }

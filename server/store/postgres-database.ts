@@ -41,6 +41,10 @@ export function describePostgres(url: string): string {
 export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // The connection dying between two statements is emitted as an 'error' event, not thrown: without a
+  // listener it would crash the process. The next statement (or the ROLLBACK) then fails and says so.
+  const onError = (error: Error) => (broken = error);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -52,6 +56,7 @@ export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClien
     await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TokenNameError } from '../../server/auth/token-store.ts';
+import { hashToken, TokenNameError } from '../../server/auth/token-store.ts';
+import { importTeammates } from '../../server/open-store.ts';
 import { openPostgres } from '../../server/store/postgres-database.ts';
 import { waitFor } from '../helpers/harbor.ts';
 import { storeBackends } from './store-backends.ts';
@@ -39,6 +40,21 @@ for (const backend of storeBackends()) {
       const again = reopened.tokens.issue('bob');
       assert.equal(reopened.tokens.verify(again.token)?.name, 'bob', 'a revoked name gets a new token');
       assert.equal(reopened.tokens.verify(bob), null, 'the old one stays refused');
+    });
+
+    test('hashed tokens from `harbor export --with-tokens` are imported once, by name or hash, and a later revocation holds', async (t) => {
+      const site = await backend.fresh(t);
+      const token = 'hbr_' + 'k'.repeat(43);
+      const file = { format: 'harbor-hashed-tokens/1' as const, teammates: [{ name: 'frank', sha256: hashToken(token).toString('hex'), createdAt: 1, expiresAt: null, scope: null }] };
+      assert.equal(await importTeammates(site, file), 1);
+      assert.equal(await importTeammates(site, file), 0, 'a second replica importing the same file adds nothing');
+      const store = await site.open();
+      assert.equal(store.tokens.verify(token)?.name, 'frank');
+      assert.equal(store.tokens.revoke('frank'), true);
+      await store.tokens.drain();
+      assert.equal(await importTeammates(site, file), 0, 'a restart does not bring a revoked token back');
+      await store.close();
+      assert.equal((await site.open()).tokens.verify(token), null);
     });
 
     test('an expired token is refused; expiry and scope are kept', async (t) => {

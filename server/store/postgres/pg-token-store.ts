@@ -12,6 +12,7 @@ import {
   type TeammateRow,
   type TokenStore,
 } from '../../auth/token-store.ts';
+import type { HashedTokens } from '../../auth/token-transfer.ts';
 import { UsageBacklog } from '../../auth/usage-backlog.ts';
 import { silentLogger, type Logger } from '../../logger.ts';
 import { listenPostgres, type PgListener } from '../pg-listener.ts';
@@ -32,6 +33,31 @@ const MIGRATIONS = [
 
 /** Every write that changes who may call sends one NOTIFY here; each replica reloads its view. */
 export const TOKENS_CHANNEL = 'harbor_tokens';
+
+/**
+ * The PostgreSQL twin of token-transfer.ts's importHashedTokens (`tokens.json` of `harbor export
+ * --with-tokens`): adds the teammates the table does not know, by name or hash, so every replica
+ * importing the same file at start adds them once and a token revoked since is never brought back.
+ */
+export async function importHashedTokensToPostgres(pool: PgPool, tokens: HashedTokens): Promise<number> {
+  await migratePostgres(pool, 'tokens', MIGRATIONS);
+  if (tokens.teammates.length === 0) return 0;
+  return inTransaction(pool, async (client) => {
+    const { rowCount } = await client.query(
+      `INSERT INTO teammates (name, token_hash, created_at, expires_at, scope)
+       SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], $5::text[]) ON CONFLICT DO NOTHING`,
+      [
+        tokens.teammates.map((t) => t.name),
+        tokens.teammates.map((t) => Buffer.from(t.sha256, 'hex')),
+        tokens.teammates.map((t) => t.createdAt),
+        tokens.teammates.map((t) => t.expiresAt),
+        tokens.teammates.map((t) => (t.scope ? JSON.stringify(t.scope) : null)),
+      ],
+    );
+    if (rowCount) await client.query('SELECT pg_notify($1, $2)', [TOKENS_CHANNEL, 'imported']);
+    return rowCount ?? 0;
+  });
+}
 
 export interface PgTokenStoreOptions {
   pool: PgPool;

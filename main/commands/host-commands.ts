@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildConnectionBundle } from '../../server/access/connection-bundle.ts';
+import { serverUrl } from '../../server/access/server-url.ts';
 import type { HostStatus } from '../../server/admin/host-api.ts';
 import type { SupervisorInfo } from '../../server/supervision/supervisor.ts';
 import { AdminClient } from '../core/admin-client.ts';
@@ -89,7 +90,7 @@ export async function status(args: string[]): Promise<void> {
     /* host run without a controller */
   }
   const dashboard = await runningDashboardUrl(paths.home);
-  const served = answer.servers.map((s) => ({ name: s.name, url: `${answer.host.url}/mcp/${s.name}` }));
+  const served = answer.servers.map((s) => ({ name: s.name, url: serverUrl(answer.host.url, s.name) }));
   if (values.json) {
     process.stdout.write(JSON.stringify({ running: true, ...answer, served, dashboardUrl: dashboard, hostProcess: controller?.host ?? null }, null, 2) + '\n');
     return;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { serverPath } from '../../server/access/server-url.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { createLogger } from '../../server/logger.ts';
 import { acquireHomeLock, HomeLockedError } from '../core/home-lock.ts';
@@ -64,7 +65,7 @@ export async function serve(args: string[]): Promise<void> {
       return;
     }
     announced = true;
-    process.stdout.write(`Harbor is serving ${ready.servers.map((s) => `/mcp/${s}`).join(', ')} at ${ready.url}\n`);
+    process.stdout.write(`Harbor is serving ${ready.servers.map((s) => serverPath(s)).join(', ')} at ${ready.url}\n`);
   });
   try {
     await controller.start();

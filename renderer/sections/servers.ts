@@ -34,7 +34,7 @@ export function serversSection(context: SectionContext): Section {
     'form',
     { class: 'stack', 'aria-labelledby': 'add-server-heading' },
     h('h3', { id: 'add-server-heading' }, 'Add a stdio server'),
-    h('label', { for: 'server-name' }, 'Name (used in the URL /mcp/<name>)'),
+    h('label', { for: 'server-name' }, 'Name (used in the URL /<name>/mcp)'),
     nameInput,
     h('label', { for: 'server-command' }, 'Command'),
     commandInput,

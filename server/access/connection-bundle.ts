@@ -1,10 +1,12 @@
+import { serverUrl } from './server-url.ts';
+
 /**
  * The ready-to-paste connection snippets the share dialog and `harbor token add` show (DESIGN.md section 4).
  * Every snippet is rendered from one model, so all clients always agree on the URL and the token.
  */
 
 export interface ConnectionInput {
-  /** The hosted server's name as Harbor routes it (`/mcp/<serverName>`). */
+  /** The hosted server's name as Harbor routes it (`/<serverName>/mcp`). */
   serverName: string;
   /** Public base URL, e.g. `https://x.trycloudflare.com` or `http://127.0.0.1:7837`. */
   baseUrl: string;
@@ -39,9 +41,9 @@ export interface ConnectionBundle {
   serverName: string;
   clientName: string;
   teammate: string;
-  /** The MCP endpoint, `<base>/mcp/<serverName>`; the token goes in the Authorization header. */
+  /** The MCP endpoint, `<base>/<serverName>/mcp`; the token goes in the Authorization header. */
   url: string;
-  /** `<base>/t/<token>/mcp/<serverName>`, for clients that take only a URL. A secret, like the token. */
+  /** `<base>/t/<token>/<serverName>/mcp`, for clients that take only a URL. A secret, like the token. */
   connectorUrl: string;
   snippets: Snippet[];
   installLinks: InstallLink[];
@@ -68,31 +70,13 @@ export function clientNameFor(serverName: string): string {
   return slug || 'harbor';
 }
 
-function trimmedBase(baseUrl: string): URL {
-  let base: URL;
-  try {
-    base = new URL(baseUrl);
-  } catch {
-    throw new TypeError(`not a URL: ${baseUrl}`);
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`not an http(s) URL: ${baseUrl}`);
-  if (base.username || base.password || base.search || base.hash) {
-    throw new TypeError('the base URL must not carry credentials, a query or a fragment');
-  }
-  return base;
-}
-
-function joinPath(base: URL, ...segments: string[]): string {
-  const prefix = base.pathname.replace(/\/+$/, '');
-  return `${base.origin}${prefix}/${segments.join('/')}`;
-}
-
+/** The MCP endpoint, `<base>/<serverName>/mcp` (server-url.ts builds every server URL). */
 export function mcpUrl(baseUrl: string, serverName: string): string {
-  return joinPath(trimmedBase(baseUrl), 'mcp', encodeURIComponent(serverName));
+  return serverUrl(baseUrl, serverName);
 }
 
 export function connectorUrl(baseUrl: string, serverName: string, token: string): string {
-  return joinPath(trimmedBase(baseUrl), 't', encodeURIComponent(token), 'mcp', encodeURIComponent(serverName));
+  return serverUrl(baseUrl, serverName, { token });
 }
 
 /**

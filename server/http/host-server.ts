@@ -2,14 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { SessionCap } from '../access/session-cap.ts';
 import type { TokenBucket } from '../access/token-bucket.ts';
+import { parseServerPath, serverPath } from '../access/server-url.ts';
 import { ErrorCode } from '../gateway/jsonrpc.ts';
 import type { Teammate, TokenStore } from '../auth/token-store.ts';
 import { bearerToken } from '../auth/bearer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
-import { SERVER_NAME_SOURCE } from '../gateway/server-name.ts';
 import type { Logger } from '../logger.ts';
 import type { ModernExchangeOptions } from '../modern/modern-exchange.ts';
 import { serveAppAsset } from './app-assets.ts';
+import { isOAuthPath, sendNoOAuth, sendUnauthorized } from './auth-answers.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
 import { BodyTooLargeError, sendBodyTooLarge } from './read-body.ts';
@@ -54,7 +55,7 @@ export interface OAuthGate {
   authenticate(
     req: IncomingMessage,
     res: ServerResponse,
-    at: { kind: string; server: string; pathToken: boolean; staticTeammate: Teammate | null },
+    at: { kind: string; server: string; kindFirst: boolean; pathToken: boolean; staticTeammate: Teammate | null },
   ): Promise<Pick<Teammate, 'name' | 'scope'> | null>;
 }
 
@@ -73,9 +74,6 @@ export interface HostServer {
   listen(port: number): Promise<{ port: number; url: string }>;
   close(): Promise<void>;
 }
-
-// /mcp/<name>, /sse/<name>, /messages/<name>, each optionally behind /t/<token> for URL-only clients.
-const ROUTE = new RegExp(`^(?:/t/([^/]{1,200}))?/(mcp|sse|messages)/(${SERVER_NAME_SOURCE})/?$`);
 
 export function createHostServer(options: HostServerOptions): HostServer {
   const { log, servers, tokens } = options;
@@ -165,26 +163,24 @@ export function createHostServer(options: HostServerOptions): HostServer {
       return options.admin(req, res, path, url, registry);
     }
     if (options.oauth && (await options.oauth.route(req, res, url))) return;
-    const match = ROUTE.exec(path);
+    // Without sign-in (or a document sign-in does not serve, e.g. openid-configuration): a clean 404.
+    if (isOAuthPath(path)) return sendNoOAuth(res);
+    // /<name>/mcp, /<name>/sse, /<name>/messages (and the first form, /mcp/<name>), each optionally
+    // behind /t/<token> for URL-only clients (server/access/server-url.ts).
+    const match = parseServerPath(path, (name) => servers.has(name));
     if (!match) {
       sendError(res, 404, `Not found: ${path.slice(0, 100)}`);
       return;
     }
-    const [, pathToken, kind, name] = match;
+    const { pathToken, endpoint: kind, server: name, kindFirst } = match;
     const token = pathToken !== undefined ? safeDecode(pathToken) : bearerToken(req);
     const staticTeammate = token ? tokens.verify(token) : null;
     const teammate = options.oauth
-      ? await options.oauth.authenticate(req, res, { kind: kind!, server: name!, pathToken: pathToken !== undefined, staticTeammate })
+      ? await options.oauth.authenticate(req, res, { kind, server: name, kindFirst, pathToken: pathToken !== undefined, staticTeammate })
       : staticTeammate;
     if (!teammate && options.oauth) return;
-    if (!teammate) {
-      sendError(res, 401, token ? 'Unauthorized: invalid or revoked token' : 'Unauthorized: a bearer token is required', {
-        headers: { 'WWW-Authenticate': token ? 'Bearer realm="harbor", error="invalid_token"' : 'Bearer realm="harbor"' },
-        code: -32001,
-      });
-      return;
-    }
-    const hosted = servers.get(name!);
+    if (!teammate) return sendUnauthorized(res, token ? 'invalid' : 'missing');
+    const hosted = servers.get(name);
     if (!hosted) {
       // A 404 with -32600 (the request names nothing served), not -32603 (a host fault).
       sendError(res, 404, `No server named "${name}"; served: ${[...servers.keys()].join(', ') || 'none'}`);
@@ -212,8 +208,9 @@ export function createHostServer(options: HostServerOptions): HostServer {
         sendError(res, 405, 'Method not allowed', { headers: { Allow: 'GET' } });
         return;
       }
-      const prefix = pathToken !== undefined ? `/t/${pathToken}` : '';
-      openLegacyStream(res, hosted, caller, `${prefix}/messages/${hosted.name}`, ctx);
+      // The POST address in the form the stream was opened by, so a proxy rule written for it holds.
+      const messages = serverPath(hosted.name, { endpoint: 'messages', kindFirst, ...(pathToken !== undefined ? { token: safeDecode(pathToken) ?? '' } : {}) });
+      openLegacyStream(res, hosted, caller, messages, ctx);
       return;
     }
     if (req.method !== 'POST') {

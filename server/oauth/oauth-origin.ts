@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { serverPath } from '../access/server-url.ts';
 import { isForwarded, isLoopbackPeer } from '../http/request-guard.ts';
 
 /**
@@ -34,9 +35,18 @@ export function canonicalResource(value: string | URL): string {
   return url.href.replace(/\/$/, '');
 }
 
-/** The resource a server's endpoints share: its Streamable HTTP URL; the legacy SSE pair is its own. */
-export function serverResource(origin: string, kind: string, server: string): string {
-  return `${origin}/${kind === 'messages' ? 'sse' : kind}/${server}`;
+/**
+ * The resource a server's endpoints share: its Streamable HTTP URL (`/<name>/mcp`); the legacy SSE pair
+ * is its own (`/<name>/sse`). A request by the first form (`/mcp/<name>`) is the resource of that URL, as
+ * its client computed it; a grant for either form of the same endpoint is good at both (bearerApp).
+ */
+export function serverResource(origin: string, kind: string, server: string, kindFirst = false): string {
+  return `${origin}${serverPath(server, { endpoint: kind === 'mcp' ? 'mcp' : 'sse', kindFirst })}`;
+}
+
+/** Both forms of one server endpoint's resource (`/<name>/mcp` and `/mcp/<name>`). */
+export function resourceAliases(origin: string, kind: string, server: string): string[] {
+  return [serverResource(origin, kind, server), serverResource(origin, kind, server, true)];
 }
 
 /** Address for rate limits: through the tunnel, the visitor's (Cloudflare's header; the peer is the connector). */

@@ -4,7 +4,8 @@ import { metadataHandler } from '@modelcontextprotocol/sdk/server/auth/handlers/
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import type { OAuthServerProvider } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import { harborOAuthProvider, MCP_SCOPE, type ProviderContext } from './harbor-oauth-provider.ts';
-import { canonicalResource, clientAddress, serverResource } from './oauth-origin.ts';
+import { parseServerPath } from '../access/server-url.ts';
+import { canonicalResource, clientAddress, resourceAliases, serverResource } from './oauth-origin.ts';
 import { signInRoutes, type SignInRouteDeps } from './sign-in-routes.ts';
 
 /** Per endpoint: a window and a count per visitor address (the SDK's defaults when not given). */
@@ -26,11 +27,18 @@ export interface OriginAppDeps extends ProviderContext, SignInRouteDeps {
   rateLimits: OAuthRateLimits;
 }
 
+/** One server endpoint, as the request named it (`kindFirst`: by the first form, `/mcp/<name>`). */
+export interface EndpointAt {
+  kind: string;
+  server: string;
+  kindFirst: boolean;
+}
+
 export interface OriginApp {
   /** The SDK's authorization server, the per-server resource metadata and the sign-in pages. */
   app: express.Express;
-  /** The SDK's bearer check for one resource (audience), as an app of its own. */
-  bearer(resource: string): express.Express;
+  /** The SDK's bearer check for one server endpoint's resource (audience), as an app of its own. */
+  bearer(at: EndpointAt): express.Express;
 }
 
 /**
@@ -49,10 +57,7 @@ export function originApp(origin: string, deps: OriginAppDeps): OriginApp {
     validate: false,
   });
   const app = plainApp();
-  app.use(
-    '/.well-known/oauth-protected-resource/:kind/:server',
-    resourceMetadata(origin, deps.servers),
-  );
+  app.use('/.well-known/oauth-protected-resource/:first/:second', resourceMetadata(origin, deps.servers));
   app.use(
     mcpAuthRouter({
       provider,
@@ -71,10 +76,11 @@ export function originApp(origin: string, deps: OriginAppDeps): OriginApp {
   const bearers = new Map<string, express.Express>();
   return {
     app,
-    bearer(resource) {
+    bearer(at) {
+      const resource = serverResource(origin, at.kind, at.server, at.kindFirst);
       let gate = bearers.get(resource);
       if (!gate) {
-        gate = bearerApp(origin, resource, provider);
+        gate = bearerApp(origin, resource, resourceAliases(origin, at.kind, at.server), provider);
         // Bounded by servers × kinds; a cleared map only costs a rebuild.
         if (bearers.size > 500) bearers.clear();
         bearers.set(resource, gate);
@@ -91,14 +97,20 @@ function plainApp(): express.Express {
   return app;
 }
 
-/** RFC 9728 for `/mcp/<server>` and `/sse/<server>`: the server's own URL is the resource. */
+/**
+ * RFC 9728 for `/<server>/mcp` and `/<server>/sse` (and the first form, `/mcp/<server>`): the URL the
+ * client connected to is the resource, as it computed it.
+ */
 function resourceMetadata(origin: string, servers: () => Set<string>): RequestHandler {
   const handlers = new Map<string, RequestHandler>();
   const issuer = new URL(origin).href;
   return (req, res, next) => {
-    const { kind, server } = req.params as { kind: string; server: string };
-    if ((kind !== 'mcp' && kind !== 'sse') || !servers().has(server)) return next();
-    const resource = serverResource(origin, kind, server);
+    const { first, second } = req.params as { first: string; second: string };
+    const hosted = servers();
+    const route = parseServerPath(`/${first}/${second}`, (name) => hosted.has(name));
+    if (!route || route.endpoint === 'messages' || !hosted.has(route.server)) return next();
+    const { endpoint: kind, server } = route;
+    const resource = serverResource(origin, kind, server, route.kindFirst);
     let handler = handlers.get(resource);
     if (!handler) {
       handler = metadataHandler({ resource, authorization_servers: [issuer], scopes_supported: [MCP_SCOPE], resource_name: `Harbor: ${server}` });
@@ -109,16 +121,21 @@ function resourceMetadata(origin: string, servers: () => Set<string>): RequestHa
   };
 }
 
-function bearerApp(origin: string, resource: string, provider: OAuthServerProvider): express.Express {
+/**
+ * `aliases`: both forms of the endpoint's resource. A grant for the other form (`/mcp/<name>` for
+ * `/<name>/mcp`) is good here too, so a teammate who signed in on the old URL keeps working on the new
+ * one, and back; so is a grant for the whole origin (a client that found only the root metadata).
+ */
+function bearerApp(origin: string, resource: string, aliases: string[], provider: OAuthServerProvider): express.Express {
   const metadataUrl = `${origin}/.well-known/oauth-protected-resource${new URL(resource).pathname}`;
+  const sameEndpoint = new Set([...aliases, origin].map((r) => canonicalResource(r)));
   const app = plainApp();
   app.use(
     requireBearerAuth({
-      // A grant for the whole origin (a client that found only the root metadata) is valid at each server.
       verifier: {
         verifyAccessToken: async (token) => {
           const info = await provider.verifyAccessToken(token);
-          return info.resource && canonicalResource(info.resource) === canonicalResource(origin) ? { ...info, resource: new URL(resource) } : info;
+          return info.resource && sameEndpoint.has(canonicalResource(info.resource)) ? { ...info, resource: new URL(resource) } : info;
         },
       },
       requiredScopes: [MCP_SCOPE],

@@ -3,12 +3,14 @@ import type express from 'express';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { TokenBucket } from '../access/token-bucket.ts';
 import type { OAuthGate } from '../http/host-server.ts';
+import { sendUnauthorized } from '../http/auth-answers.ts';
 import { sendError } from '../http/http-errors.ts';
 import type { Logger } from '../logger.ts';
 import type { SqliteDatabase } from '../store/sqlite-database.ts';
 import { SqliteGrantStore, type GrantStoreOptions, type GrantSummary } from './grant-store.ts';
 import { SqliteInviteStore, type Invite } from './invite-store.ts';
-import { canonicalResource, requestOrigin, serverResource, type OriginSources } from './oauth-origin.ts';
+import { serverUrl } from '../access/server-url.ts';
+import { canonicalResource, requestOrigin, resourceAliases, type OriginSources } from './oauth-origin.ts';
 import { DEFAULT_RATE_LIMITS, originApp, type OAuthRateLimits, type OriginApp } from './origin-app.ts';
 import { SignInRequests, type PendingApproval } from './sign-in-requests.ts';
 
@@ -71,7 +73,7 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
     rateLimits,
     resources: (origin: string) => {
       const all = new Set([canonicalResource(origin)]);
-      for (const name of servers()) for (const kind of ['mcp', 'sse']) all.add(serverResource(origin, kind, name));
+      for (const name of servers()) for (const kind of ['mcp', 'sse']) for (const alias of resourceAliases(origin, kind, name)) all.add(alias);
       return all;
     },
   };
@@ -109,13 +111,11 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
       const app = origin ? appFor(origin) : null;
       if (!app || at.pathToken) {
         // The /t/<token>/ form carries static tokens only, and an address without sign-in has no metadata to point to.
-        sendError(res, 401, options.mode === 'oauth' ? 'Unauthorized: this Harbor accepts sign-in only (auth: "oauth")' : 'Unauthorized: invalid or revoked token', {
-          headers: { 'WWW-Authenticate': 'Bearer realm="harbor", error="invalid_token"' },
-          code: -32001,
-        });
+        if (options.mode === 'oauth') sendUnauthorized(res, 'invalid', 'this Harbor accepts sign-in only (auth: "oauth"): static tokens are refused');
+        else sendUnauthorized(res, 'invalid');
         return null;
       }
-      const auth = await runBearer(app.bearer(serverResource(origin!, at.kind, at.server)), req, res);
+      const auth = await runBearer(app.bearer(at), req, res);
       if (!auth) return null; // the SDK's check answered 401/403
       const teammate = auth.extra?.teammate;
       if (typeof teammate === 'string') return { name: teammate, scope: null };
@@ -131,7 +131,7 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
       decide: (id, approve) => requests.decide(id, approve),
       invite: (name, withCode) => {
         const base = options.publicUrl() ?? `http://127.0.0.1:${options.localPort()}`;
-        return { invite: invites.invite(name, { withCode }), urls: [...servers()].map((server) => `${base}/mcp/${server}`) };
+        return { invite: invites.invite(name, { withCode }), urls: [...servers()].map((server) => serverUrl(base, server)) };
       },
       invites: () => invites.list(),
       grants: () => grants.grants(),

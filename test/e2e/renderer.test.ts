@@ -359,7 +359,7 @@ test('servers, share, activity and logs sections render', async () => {
   await openTab('Servers');
   await page.locator('tr[data-server="fixture"]').waitFor();
   // Add a stdio server by its command line, as a user pastes it.
-  await page.getByLabel('Name (used in the URL /mcp/<name>)').fill('notes');
+  await page.getByLabel('Name (used in the URL /<name>/mcp)').fill('notes');
   await page.getByLabel('Command').fill(`"${process.execPath}" "${FIXTURE_SERVER}"`);
   await page.getByRole('button', { name: 'Add server' }).click();
   const notes = page.locator('tr[data-server="notes"]');

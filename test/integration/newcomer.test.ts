@@ -49,8 +49,8 @@ describe('a newcomer', () => {
   });
 
   it('keeps the docs server with an mcpServers-only config', async () => {
-    assert.match(out, /\/mcp\/docs/);
-    assert.match(out, /\/mcp\/fx/);
+    assert.match(out, /\/docs\/mcp/);
+    assert.match(out, /\/fx\/mcp/);
     const added = await harbor('token', 'add', 'alice', '--json');
     assert.equal(added.code, 0, added.stderr);
     const { token } = JSON.parse(added.stdout) as { token: string };
@@ -79,8 +79,8 @@ describe('a newcomer', () => {
 
     const status = await harbor('status');
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, new RegExp(`docs +${url}/mcp/docs`));
-    assert.match(status.stdout, new RegExp(`fx +${url}/mcp/fx`));
+    assert.match(status.stdout, new RegExp(`docs +${url}/docs/mcp`));
+    assert.match(status.stdout, new RegExp(`fx +${url}/fx/mcp`));
     const dashboard = /Dashboard \(this machine only\): (http:\/\/127\.0\.0\.1:\d+\/app\/#secret=\S+)/.exec(status.stdout)?.[1];
     assert.ok(dashboard, status.stdout);
     assert.equal((await fetch(dashboard)).status, 200);

@@ -28,7 +28,7 @@ test('harbor invite, approvals, approve and deny against the running host', asyn
     const answer = JSON.parse(invited.stdout) as { invite: { name: string; code?: string }; urls: string[] };
     assert.equal(answer.invite.name, 'alice');
     assert.equal(answer.invite.code, undefined);
-    assert.deepEqual(answer.urls, [`${h.url}/mcp/docs`]);
+    assert.deepEqual(answer.urls, [`${h.url}/docs/mcp`]);
     const human = await harbor(h.home, 'invite', 'bob', '--code');
     assert.match(human.stdout, /One-time code \(single use, shown once\): [2-9A-Z]{5}-[2-9A-Z]{5}/);
 

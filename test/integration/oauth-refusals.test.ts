@@ -268,7 +268,7 @@ describe('invites', () => {
       assert.equal(res.status, 201);
       const { invite, urls } = (await res.json()) as { invite: { name: string; code: string; expiresAt: number }; urls: string[] };
       assert.match(invite.code, /^[2-9A-Z]{5}-[2-9A-Z]{5}$/);
-      assert.deepEqual(urls, [`${h.url}/mcp/docs`]);
+      assert.deepEqual(urls, [`${h.url}/docs/mcp`]);
       assert.ok(!urls.some((u) => u.includes(invite.code)), 'no secret in the connection URL');
 
       const client = await registerClient(h.url);
@@ -306,7 +306,7 @@ describe('what is advertised', () => {
       }
       const res = await mcpPost(h, 'docs', 'hbr_not-a-token');
       assert.equal(res.status, 401);
-      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="harbor", error="invalid_token"');
+      assert.match(res.headers.get('www-authenticate')!, /^Bearer realm="harbor", error="invalid_token", error_description="the Harbor token is invalid or revoked[^"]*"$/);
       assert.equal((await mcpPost(h, 'docs', h.token)).status, 200);
     } finally {
       await h.close();

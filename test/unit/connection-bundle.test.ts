@@ -60,12 +60,12 @@ test('every snippet names the same URL and token, for odd names and bases', { sk
       const url = new URL(bundle.url);
       const expectedPrefix = new URL(baseUrl).pathname.replace(/\/+$/, '');
       assert.equal(url.origin, new URL(baseUrl).origin);
-      assert.equal(url.pathname, `${expectedPrefix}/mcp/${encodeURIComponent(serverName)}`);
-      assert.equal(decodeURIComponent(url.pathname.split('/').at(-1)!), serverName);
+      assert.equal(url.pathname, `${expectedPrefix}/${encodeURIComponent(serverName)}/mcp`);
+      assert.equal(decodeURIComponent(url.pathname.split('/').at(-2)!), serverName);
 
       const connector = new URL(bundle.connectorUrl);
       const parts = connector.pathname.slice(expectedPrefix.length).split('/').map(decodeURIComponent);
-      assert.deepEqual(parts, ['', 't', tok, 'mcp', serverName]);
+      assert.deepEqual(parts, ['', 't', tok, serverName, 'mcp']);
       assert.equal(snippet(bundle, 'connector').text, bundle.connectorUrl);
 
       assert.deepEqual(bashArgv(snippet(bundle, 'claude-code').text), [
@@ -135,7 +135,7 @@ test('an explicit clientName is used as given', () => {
     teammate: 't',
   });
   assert.equal(bundle.clientName, 'team_docs');
-  assert.ok(bundle.url.endsWith('/mcp/Team%20Docs'));
+  assert.ok(bundle.url.endsWith('/Team%20Docs/mcp'));
   assert.ok(snippet(bundle, 'claude-code').text.includes(' team_docs '));
 });
 

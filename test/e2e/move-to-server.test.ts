@@ -14,7 +14,7 @@ import { writeBundle } from '../../main/core/export/write-bundle.ts';
 import { HttpHostApi } from '../../renderer/host-api.ts';
 import { HOST_API_METHODS } from '../../server/admin/host-api.ts';
 import { harborPaths } from '../../server/harbor-home.ts';
-import { FIXTURE_SERVER, ROOT, startTestHost, type TestHost } from '../helpers/harbor.ts';
+import { FIXTURE_SERVER, ROOT, startTestHost, waitFor, type TestHost } from '../helpers/harbor.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = process.env.HARBOR_SCREENSHOTS === '1' ? join(ROOT, 'docs/screenshots') : mkdtempSync(join(tmpdir(), 'harbor-shots-'));
@@ -136,7 +136,7 @@ test('popover (IPC adapter): the native folder picker fills the folder; untick t
     await page.goto(`${harbor.url}/app/?tab=share`);
     await page.getByRole('button', { name: 'Move to a server…' }).click();
     const field = page.getByLabel('Folder on this computer for the bundle');
-    await page.waitForFunction((value) => (document.getElementById('export-folder') as HTMLInputElement | null)?.value === value, picked, { timeout: 10_000 });
+    await waitFor(async () => (await field.inputValue()) === picked || null, 10_000, 'the picked folder in the field');
     assert.deepEqual(purposes, ['export']);
     assert.equal(await field.inputValue(), picked);
     await page.getByLabel("Copy the team's tokens (hashed: teammates keep the token they have)").uncheck();

@@ -399,6 +399,13 @@ function project(run: GeneratorRun | undefined): Projection | null {
   return { perCallCpuUs: cost, oneReplicaCeilingPerSecond: ceiling, byCores };
 }
 
+/** CPU µs per call of the Harbor processes (every replica's host and upstream) in one run. */
+function harborUs(run: GeneratorRun | undefined): string {
+  if (!run || run.throughputPerSecond <= 0) return '?';
+  const cores = Object.entries(run.cpu).filter(([name]) => name.startsWith('harbor-')).reduce((sum, [, c]) => sum + c.cores, 0);
+  return String(Math.round((cores / run.throughputPerSecond) * 1e6));
+}
+
 /** What was measured here, and what it becomes on bigger machines, with the CPU split as the evidence. */
 function notesFor(best: Map<Generator, Map<TargetName, TargetResult>>, ratios: Record<string, number | null>, projection: Projection | null): string[] {
   const run = (generator: Generator, target: TargetName) => best.get(generator)?.get(target)?.[generator];
@@ -411,9 +418,10 @@ function notesFor(best: Map<Generator, Map<TargetName, TargetResult>>, ratios: R
     p
       ? `CPU per call (wrk, one replica behind nginx): host ${p.perCallCpuUs.host} µs, upstream ${p.perCallCpuUs.upstream} µs, nginx ${p.perCallCpuUs.nginx} µs, wrk ${p.perCallCpuUs.generator} µs (${p.perCallCpuUs.total} µs in all). One replica's ceiling is its busiest single-threaded process: ~${p.oneReplicaCeilingPerSecond} calls/s when it has a core to itself.`
       : 'CPU per call: not measured (a run without CPU readings).',
+    `Per call, the Harbor processes (hosts + upstreams) used ${harborUs(run('wrk', 'one-replica-nginx'))} µs with one replica and ${harborUs(run('wrk', 'two-replicas-nginx'))} µs with two (wrk): on 2 cores two half-fed replicas lose the batching a busy event loop gets (several requests per turn, per write to the upstream's pipe) and switch between more runnable processes, so the same work costs more CPU. That, not nginx (which routes the same in both), is why two replicas come out below one here. On 4 and more cores each replica is saturated on a core of its own, where the one-replica cost applies again.`,
     'Why: each replica is one Node event loop (the host) plus one stdio upstream per hosted server (here server-everything, a second Node process the host talks to over a pipe); neither can use more than about one core, and the host loop saturates first. nginx is cheap per request (a fraction of the host\'s cost per call). The generator is the third consumer on one machine. So replicas add throughput only while each has cores of its own: throughput = min(replicas x one replica\'s ceiling, cores / CPU per call).',
     at(4)
-      ? `4 cores, on paper: one replica ~${at(4)!.oneReplicaPerSecond}/s, two ~${at(4)!.twoReplicasPerSecond}/s, ratio ~${at(4)!.ratio}x (limited by ${at(4)!.limitedBy}): two replicas, their upstreams, nginx and the generator need about ${Math.round(((2 * p!.oneReplicaCeilingPerSecond * p!.perCallCpuUs.total) / 1e6) * 10) / 10} cores to run both replicas flat out.`
+      ? `4 cores, on paper: one replica ~${at(4)!.oneReplicaPerSecond}/s, two ~${at(4)!.twoReplicasPerSecond}/s, ratio ~${at(4)!.ratio}x (limited by ${at(4)!.limitedBy}); but two replicas, their upstreams, nginx and the generator need about ${Math.round(((2 * p!.oneReplicaCeilingPerSecond * p!.perCallCpuUs.total) / 1e6) * 10) / 10} cores to run both replicas flat out, so with no headroom left expect somewhat under that ratio.`
       : '4 cores: not projected.',
     at(8)
       ? `8 cores, on paper: one replica ~${at(8)!.oneReplicaPerSecond}/s, two ~${at(8)!.twoReplicasPerSecond}/s, ratio ~${at(8)!.ratio}x (limited by ${at(8)!.limitedBy}); the cores left over go to more replicas (compose scale, the HPA on Kubernetes), not to a bigger replica: one cannot use more than its event loop and its upstreams. In practice a little under these figures: per-call costs grow with more processes sharing caches and memory bandwidth, and a generator on another machine gives the cleanest measure.`

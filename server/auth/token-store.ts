@@ -223,12 +223,7 @@ export class SqliteTokenStore implements TokenStore {
       const teammate = toTeammate(row);
       const revokedAt = this.#denied.get(row.name);
       if (revokedAt !== undefined && teammate.revokedAt === null) teammate.revokedAt = revokedAt;
-      const use = this.#usage.get(row.name);
-      if (use) {
-        teammate.calls += use.calls;
-        teammate.lastUsedAt = Math.max(teammate.lastUsedAt ?? 0, use.at);
-      }
-      return teammate;
+      return this.#usage.addPendingTo(teammate);
     });
   }
 

@@ -43,6 +43,16 @@ export class UsageBacklog {
     return this.#pending.get(name);
   }
 
+  /** The teammate as listed: stored counts plus what still waits to be written. */
+  addPendingTo<T extends { name: string; calls: number; lastUsedAt: number | null }>(teammate: T): T {
+    const use = this.#pending.get(teammate.name);
+    if (use) {
+      teammate.calls += use.calls;
+      teammate.lastUsedAt = Math.max(teammate.lastUsedAt ?? 0, use.at);
+    }
+    return teammate;
+  }
+
   get size(): number {
     return this.#pending.size;
   }

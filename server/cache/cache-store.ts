@@ -75,6 +75,14 @@ export class CacheStoreError extends Error {
   }
 }
 
+/** A driver's error as a CacheStoreError, its kind decided by the backend's `classify` of the error code. */
+export function toCacheStoreError(error: unknown, classify: (code: string) => CacheStoreFailure): CacheStoreError {
+  if (error instanceof CacheStoreError) return error;
+  const code = String((error as { code?: unknown })?.code ?? '');
+  const message = error instanceof Error ? error.message : String(error);
+  return new CacheStoreError(classify(code), `${code || 'error'}: ${message}`, { cause: error });
+}
+
 export interface CacheStoreOpenOptions {
   namespace: string;
   maxBytes: number;

@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logger.ts';
 import {
   CacheStoreError,
   entrySize,
+  toCacheStoreError,
   type CacheStore,
   type CacheStoreFactory,
   type CacheStoreFailure,
@@ -269,10 +270,7 @@ class SqliteCacheStore implements CacheStore {
 }
 
 function toStoreError(error: unknown): CacheStoreError {
-  if (error instanceof CacheStoreError) return error;
-  const code = String((error as { code?: unknown })?.code ?? '');
-  const message = error instanceof Error ? error.message : String(error);
-  return new CacheStoreError(classify(code), `${code || 'error'}: ${message}`, { cause: error });
+  return toCacheStoreError(error, classify);
 }
 
 function classify(code: string): CacheStoreFailure {

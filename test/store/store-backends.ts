@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, describe, type TestContext } from 'node:test';
 import { harborPaths, type HarborPaths } from '../../server/harbor-home.ts';
 import { openStore, type HarborStore } from '../../server/open-store.ts';
 import { postgresMissing, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
@@ -82,4 +82,15 @@ export function storeBackends(): StoreBackend[] {
       },
     },
   ];
+}
+
+/** `describe(`${title} on ${backend}`)` once per backend, its PostgreSQL started before and stopped after. */
+export function describeEachBackend(title: string, cases: (backend: StoreBackend) => void): void {
+  for (const backend of storeBackends()) {
+    describe(`${title} on ${backend.name}`, { skip: backend.skip }, () => {
+      before(() => backend.start());
+      after(() => backend.stop());
+      cases(backend);
+    });
+  }
 }

@@ -1,9 +1,10 @@
 import {
-  CacheStoreError,
   entrySize,
+  toCacheStoreError,
   type CacheStore,
   type CacheStoreFactory,
   type CacheStoreFailure,
+  type CacheStoreError,
   type CacheStoreUsage,
   type CacheWriteBatch,
   type CacheWriteResult,
@@ -180,10 +181,7 @@ class PgCacheStore implements CacheStore {
 
 /** PostgreSQL's SQLSTATE classes mapped onto the cache's failure kinds (the cache degrades, then rebuilds). */
 function toStoreError(error: unknown): CacheStoreError {
-  if (error instanceof CacheStoreError) return error;
-  const code = String((error as { code?: unknown })?.code ?? '');
-  const message = error instanceof Error ? error.message : String(error);
-  return new CacheStoreError(classify(code), `${code || 'error'}: ${message}`, { cause: error });
+  return toCacheStoreError(error, classify);
 }
 
 function classify(code: string): CacheStoreFailure {

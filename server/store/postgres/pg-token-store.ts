@@ -162,15 +162,7 @@ export class PgTokenStore implements TokenStore {
   list(): Teammate[] {
     return [...this.#rows.values()]
       .sort((a, b) => a.created_at - b.created_at)
-      .map((row) => {
-        const teammate = toTeammate(row);
-        const use = this.#usage.get(row.name);
-        if (use) {
-          teammate.calls += use.calls;
-          teammate.lastUsedAt = Math.max(teammate.lastUsedAt ?? 0, use.at);
-        }
-        return teammate;
-      });
+      .map((row) => this.#usage.addPendingTo(toTeammate(row)));
   }
 
   revoke(name: string): boolean {

@@ -93,7 +93,8 @@ export async function openStore(options: StoreOptions): Promise<HarborStore> {
     }
   }, options.tokenFlushMs ?? 5000);
   flushTimer.unref();
-  log.info({ store: parts.description, replica }, 'store opened');
+  // A shared database is worth a line at start (which one, as which replica); the home's file is the default.
+  if (url) log.info({ store: parts.description, replica }, 'store opened');
   return {
     ...parts,
     db,

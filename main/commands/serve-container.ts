@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { HashedTokensSchema, importHashedTokens } from '../../server/auth/token-transfer.ts';
-import { describeIssues } from '../../server/config/load-config.ts';
+import { HashedTokensSchema } from '../../server/auth/token-transfer.ts';
+import { describeIssues, parseConfigFile } from '../../server/config/load-config.ts';
 import { startHost, type Host } from '../../server/host.ts';
 import { createLogger, type Logger } from '../../server/logger.ts';
-import { openDatabase } from '../../server/store/sqlite-database.ts';
+import { importTeammates } from '../../server/open-store.ts';
 import { homePaths, UsageError } from './common.ts';
 
 export interface ContainerSettings {
@@ -48,18 +48,16 @@ export function containerSettings(env: NodeJS.ProcessEnv, portFlag: number | und
   };
 }
 
-/** Teammates exported with `harbor export --with-tokens`, added to the store if absent. */
-function importTokens(file: string, database: string, log: Logger): void {
+/**
+ * Teammates exported with `harbor export --with-tokens`, added once each to the store the host opens:
+ * the shared PostgreSQL with HARBOR_DATABASE_URL (or store.url), else the home's SQLite file.
+ */
+async function importTokens(file: string, options: { paths: ReturnType<typeof homePaths>; configUrl: string | undefined }, log: Logger): Promise<void> {
   if (!existsSync(file)) return;
   const parsed = HashedTokensSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
   if (!parsed.success) throw new UsageError(`${file}: ${describeIssues(parsed.error).join('; ')}`);
-  const db = openDatabase(database);
-  try {
-    const added = importHashedTokens(db, parsed.data);
-    log.info({ file, added, teammates: parsed.data.teammates.length }, 'teammates imported');
-  } finally {
-    db.close();
-  }
+  const added = await importTeammates({ paths: options.paths, configUrl: options.configUrl, env: process.env }, parsed.data);
+  log.info({ file, added, teammates: parsed.data.teammates.length }, 'teammates imported');
 }
 
 const inFlightCalls = (host: Host) =>
@@ -93,7 +91,9 @@ export async function serveContainer(options: { config?: string; port?: number }
   const paths = homePaths();
   const configFile = options.config ?? paths.config;
   const log = createLogger({ name: 'harbor', stdout: true }).child({ replica: settings.replica });
-  importTokens(process.env.HARBOR_TOKENS_FILE ?? join(dirname(configFile), 'tokens.json'), paths.database, log);
+  // store.url is read here only when HARBOR_DATABASE_URL is unset (it wins, as in the host).
+  const configUrl = process.env.HARBOR_DATABASE_URL || !existsSync(configFile) ? undefined : parseConfigFile(configFile).config.store.url;
+  await importTokens(process.env.HARBOR_TOKENS_FILE ?? join(dirname(configFile), 'tokens.json'), { paths, configUrl }, log);
   const host = await startHost({
     home: paths.home,
     configFile,

@@ -52,7 +52,11 @@ export function isOAuthPath(path: string): boolean {
  * when registration fails ("Dynamic Client Registration rejected (HTTP 404): …"), so it is the first
  * error line a teammate reads.
  */
-export function sendNoOAuth(res: ServerResponse): void {
+export function sendNoOAuth(res: ServerResponse, signInOn: boolean): void {
+  if (signInOn) {
+    sendError(res, 404, 'Not found: Harbor publishes its sign-in metadata at /.well-known/oauth-authorization-server and /.well-known/oauth-protected-resource/<server>/mcp');
+    return;
+  }
   sendError(
     res,
     404,

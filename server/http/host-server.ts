@@ -164,7 +164,7 @@ export function createHostServer(options: HostServerOptions): HostServer {
     }
     if (options.oauth && (await options.oauth.route(req, res, url))) return;
     // Without sign-in (or a document sign-in does not serve, e.g. openid-configuration): a clean 404.
-    if (isOAuthPath(path)) return sendNoOAuth(res);
+    if (isOAuthPath(path)) return sendNoOAuth(res, options.oauth !== undefined);
     // /<name>/mcp, /<name>/sse, /<name>/messages (and the first form, /mcp/<name>), each optionally
     // behind /t/<token> for URL-only clients (server/access/server-url.ts).
     const match = parseServerPath(path, (name) => servers.has(name));

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- <name> [options]]`: runs one benchmark in its own Node process, so each parses
- * its own options and starts from a clean heap. Names: echo (default), cache, replicas, rate-limit.
+ * its own options and starts from a clean heap. Names: echo (default), cache, replicas, rate-limit, footprint.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ const BENCHES: Record<string, string> = {
   cache: 'cache.ts',
   replicas: 'replicas.ts',
   'rate-limit': 'rate-limit.ts',
+  footprint: 'footprint.ts',
 };
 
 const [first, ...rest] = process.argv.slice(2);
@@ -23,7 +24,7 @@ if (!file) {
 }
 
 // Harbor is measured as users run it: the built JavaScript (dist/), rebuilt now so it is never stale.
-if (name === 'echo' || name === 'replicas') {
+if (name === 'echo' || name === 'replicas' || name === 'footprint') {
   const built = spawnSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', fileURLToPath(new URL('../tsconfig.json', import.meta.url))], { stdio: 'inherit' });
   if (built.status !== 0) process.exit(built.status ?? 1);
 }

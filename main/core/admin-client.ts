@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { ADMIN_SECRET_HEADER, type HostApi, type HostStatus, type Teammate } from '../../server/admin/host-api.ts';
 import { readAdminSecret } from '../../server/admin/admin-secret.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
@@ -42,14 +43,31 @@ export class AdminClient implements Pick<HostApi, 'status' | 'teammates'> {
   }
 
   async request<T = unknown>(method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<T> {
-    const res = await fetch(this.baseUrl + path, {
-      method,
-      headers: { [ADMIN_SECRET_HEADER]: this.#secret, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const payload = (await res.json()) as T & { error?: { message: string } };
-    if (!res.ok) throw new Error(payload.error?.message ?? `HTTP ${res.status}`);
+    const text = body !== undefined ? JSON.stringify(body) : undefined;
+    const headers = { [ADMIN_SECRET_HEADER]: this.#secret, ...(text !== undefined ? { 'Content-Type': 'application/json' } : {}) };
+    const res = await requestText(new URL(this.baseUrl + path), { method, headers, body: text, timeoutMs });
+    const payload = JSON.parse(res.body) as T & { error?: { message: string } };
+    if (res.status < 200 || res.status > 299) throw new Error(payload.error?.message ?? `HTTP ${res.status}`);
     return payload;
   }
+}
+
+/**
+ * One HTTP exchange over node:http rather than fetch: fetch loads undici (its own HTTP stack and the llhttp
+ * WebAssembly), about 15 MB of RSS in `harbor serve`'s controller, which polls the host every few seconds
+ * and otherwise needs no HTTP client at all. The host is on loopback, plain HTTP.
+ */
+function requestText(url: URL, options: { method: string; headers: Record<string, string>; body: string | undefined; timeoutMs: number }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    // The signal bounds the whole exchange, as fetch's did (a socket timeout would bound only silences).
+    const req = httpRequest(url, { method: options.method, headers: options.headers, signal: AbortSignal.timeout(options.timeoutMs) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }

@@ -1,0 +1,311 @@
+/**
+ * Footprint benchmark (issue 17, benchmark b): the RSS of each gateway's OWN processes, hosted servers
+ * not counted — Harbor's controller (`harbor serve`) and host child apart, supergateway's and
+ * mcp-proxy's single process — in three states, one gateway after another in one run:
+ *   1. idle: started, no session, after a quiet spell;
+ *   2. under load: N sessions (default 25) in a closed loop of tools/call echo; the peak sampled during
+ *      the run and the value right after it, sessions still open (the issue's "under the same load");
+ *   3. with M idle sessions (default 1000): the N sessions closed, then M sessions opened with
+ *      initialize + notifications/initialized and left open; "added" is the RSS with them minus the RSS
+ *      just before they were opened, and bytes per session is that over M.
+ * Each process's RSS is split into anonymous (heap, stacks, malloc) and file-backed pages (the node
+ * binary and libraries, which every node process maps and the kernel shares): /proc/<pid>/status.
+ *
+ *   node bench/footprint.ts [--duration 10] [--warmup 2] [--clients 25] [--idle-sessions 1000]
+ *                           [--only harbor,supergateway,mcp-proxy] [--out FILE] [--harbor-node-options "..."]
+ *
+ * supergateway --stateful starts one upstream per session (about 60 MB each), so it gets at most
+ * --supergateway-idle-sessions (default 50) idle sessions and its bytes per session are reported for that
+ * many. Writes bench/results/footprint.json (not with --only or --harbor-node-options unless --out).
+ */
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { listDescendants } from '../server/supervision/process-tree.ts';
+import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
+import { ROOT, killAllGatewaysNow, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
+import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    clients: { type: 'string', default: '25' },
+    'idle-sessions': { type: 'string', default: '1000' },
+    'supergateway-idle-sessions': { type: 'string', default: '50' },
+    only: { type: 'string' },
+    out: { type: 'string' },
+    'harbor-node-options': { type: 'string' },
+  },
+});
+const CLIENTS = Number(args.clients);
+const IDLE_SESSIONS = Number(args['idle-sessions']);
+const GATEWAYS: GatewayName[] = args.only ? (args.only.split(',') as GatewayName[]) : ['harbor', 'supergateway', 'mcp-proxy'];
+/** Node returns freed memory lazily; a quiet spell before each sample separates garbage from what is held. */
+const SETTLE_MS = 3_000;
+const PEAK_SAMPLE_MS = 500;
+/** Idle sessions are opened this many at a time: fast, yet no stampede on a gateway that spawns per session. */
+const OPEN_BATCH = 25;
+const KB = 1024;
+
+/** One process of a gateway's tree. */
+interface ProcessSample {
+  pid: number;
+  role: string;
+  /** Its command line, paths shortened (shows the V8 flags a process runs with). */
+  command: string;
+  rssMb: number;
+  anonMb: number;
+  fileMb: number;
+}
+
+interface Sample {
+  /** The gateway's own processes (for Harbor: controller and host), upstream servers excluded. */
+  own: ProcessSample[];
+  ownRssMb: number;
+  upstreamRssMb: number;
+  upstreamProcesses: number;
+}
+
+interface GatewayResult {
+  name: GatewayName;
+  command: string;
+  idle: Sample;
+  load: LoadResult;
+  /** The highest own RSS sampled every PEAK_SAMPLE_MS during the loaded run, per role. */
+  peakDuringLoadMb: Record<string, number>;
+  afterLoad: Sample;
+  beforeIdleSessions: Sample;
+  idleSessions: number;
+  withIdleSessions: Sample;
+  idleSessionsAddedMb: Record<string, number>;
+  bytesPerIdleSession: number;
+}
+
+function readStatusKb(pid: number): { rss: number; anon: number; file: number } {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return { rss: 0, anon: 0, file: 0 }; // exited between listing and reading
+  }
+  const field = (name: string) => Number(text.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
+  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
+}
+
+function argvOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** An upstream server, or the shell a gateway wraps one in: not the gateway's own memory. */
+function isUpstream(argv: string[]): boolean {
+  return /(^|\/)sh$/.test(argv[0] ?? '') || argv.some((a) => a.includes('server-everything'));
+}
+
+function roleOf(root: number, pid: number, argv: string[]): string {
+  if (pid === root) return 'gateway';
+  if (argv.some((a) => a.includes('host-main'))) return 'host';
+  return argv.slice(0, 2).join(' ').replace(ROOT, '').slice(0, 80);
+}
+
+const mb = (kb: number) => Math.round((kb / KB) * 10) / 10;
+
+async function sample(root: number, name: GatewayName): Promise<Sample> {
+  const pids = [root, ...(await listDescendants(root))];
+  const own: ProcessSample[] = [];
+  let upstreamKb = 0;
+  let upstreamProcesses = 0;
+  for (const pid of pids) {
+    const argv = argvOf(pid);
+    const kb = readStatusKb(pid);
+    if (isUpstream(argv)) {
+      upstreamKb += kb.rss;
+      upstreamProcesses++;
+      continue;
+    }
+    const role = roleOf(root, pid, argv);
+    const command = argv.join(' ').replaceAll(process.execPath, 'node').replaceAll(ROOT, '').replace(/--home \S+/, '--home <tmp>').slice(0, 200);
+    own.push({ pid, role: role === 'gateway' && name === 'harbor' ? 'controller' : role, command, rssMb: mb(kb.rss), anonMb: mb(kb.anon), fileMb: mb(kb.file) });
+  }
+  const ownRssMb = Math.round(own.reduce((sum, p) => sum + p.rssMb, 0) * 10) / 10;
+  return { own, ownRssMb, upstreamRssMb: mb(upstreamKb), upstreamProcesses };
+}
+
+function byRole(s: Sample): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of s.own) out[p.role] = Math.round(((out[p.role] ?? 0) + p.rssMb) * 10) / 10;
+  out.total = s.ownRssMb;
+  return out;
+}
+
+function difference(after: Sample, before: Sample): Record<string, number> {
+  const a = byRole(after);
+  const b = byRole(before);
+  return Object.fromEntries(Object.keys(a).map((role) => [role, Math.round((a[role]! - (b[role] ?? 0)) * 10) / 10]));
+}
+
+/** Opens `count` sessions, OPEN_BATCH at a time; on a failure closes what it opened and throws. */
+async function openSessions(target: HttpTarget, count: number): Promise<McpHttpSession[]> {
+  const sessions: McpHttpSession[] = [];
+  try {
+    for (let i = 0; i < count; i += OPEN_BATCH) {
+      const batch = Array.from({ length: Math.min(OPEN_BATCH, count - i) }, () => new McpHttpSession(target));
+      sessions.push(...batch);
+      await Promise.all(batch.map((s) => s.open()));
+    }
+  } catch (error) {
+    await closeSessions(sessions);
+    throw error;
+  }
+  return sessions;
+}
+
+async function closeSessions(sessions: McpHttpSession[]): Promise<void> {
+  // In batches: a thousand DELETEs at once would measure the gateway's burst handling, not its memory.
+  for (let i = 0; i < sessions.length; i += 100) await Promise.all(sessions.slice(i, i + 100).map((s) => s.close().catch(() => undefined)));
+}
+
+/** The closed loop of echo calls over the sessions, with the per-role peak sampled throughout. */
+async function loadWithPeak(gateway: RunningGateway, sessions: McpHttpSession[]): Promise<{ load: LoadResult; peak: Record<string, number> }> {
+  const peak: Record<string, number> = {};
+  const sampler = setInterval(() => {
+    void sample(gateway.pid, gateway.name).then((s) => {
+      for (const [role, value] of Object.entries(byRole(s))) peak[role] = Math.max(peak[role] ?? 0, value);
+    });
+  }, PEAK_SAMPLE_MS);
+  try {
+    const load = await runClosedLoop(
+      async (caller, seq) => {
+        const message = `c${caller}-${seq}`;
+        const result = (await sessions[caller]!.callTool('echo', { message })) as { content?: Array<{ text?: string }> };
+        if (!(result.content ?? []).some((c) => c.text?.includes(message))) throw new Error('wrong echo');
+      },
+      { callers: sessions.length, warmupMs: Number(args.warmup) * 1000, durationMs: Number(args.duration) * 1000, maxCallsPerCaller: 1_000_000 },
+    );
+    return { load, peak };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+async function benchGateway(name: GatewayName): Promise<GatewayResult> {
+  const nodeOptions = name === 'harbor' ? args['harbor-node-options'] : undefined;
+  const gateway = await startGateway(name, { nodeOptions });
+  try {
+    await sleep(SETTLE_MS);
+    const idle = await sample(gateway.pid, name);
+    const busy = await openSessions(gateway.target, CLIENTS);
+    const { load, peak } = await loadWithPeak(gateway, busy);
+    const afterLoad = await sample(gateway.pid, name);
+    await closeSessions(busy);
+    await sleep(SETTLE_MS);
+    const beforeIdleSessions = await sample(gateway.pid, name);
+    const idleCount = name === 'supergateway' ? Math.min(IDLE_SESSIONS, Number(args['supergateway-idle-sessions'])) : IDLE_SESSIONS;
+    console.error(`footprint: ${name}: opening ${idleCount} idle sessions`);
+    const idleSessions = await openSessions(gateway.target, idleCount);
+    await sleep(SETTLE_MS);
+    const withIdleSessions = await sample(gateway.pid, name);
+    await closeSessions(idleSessions);
+    const added = difference(withIdleSessions, beforeIdleSessions);
+    return {
+      name,
+      command: gateway.command,
+      idle,
+      load,
+      peakDuringLoadMb: peak,
+      afterLoad,
+      beforeIdleSessions,
+      idleSessions: idleCount,
+      withIdleSessions,
+      idleSessionsAddedMb: added,
+      bytesPerIdleSession: idleCount > 0 ? Math.round(((added.total ?? 0) * KB * KB) / idleCount) : 0,
+    };
+  } finally {
+    await gateway.stop();
+  }
+}
+
+function printTable(results: GatewayResult[]): void {
+  const rows = [['gateway', 'process', 'idle MB', `peak ${CLIENTS}s MB`, `after ${CLIENTS}s MB`, 'req/s', `+${IDLE_SESSIONS} idle MB`, 'B/session']];
+  for (const r of results) {
+    const idle = byRole(r.idle);
+    const after = byRole(r.afterLoad);
+    for (const role of Object.keys(after)) {
+      rows.push([
+        r.name,
+        role,
+        String(idle[role] ?? ''),
+        String(r.peakDuringLoadMb[role] ?? ''),
+        String(after[role]),
+        role === 'total' ? r.load.throughputPerSecond.toFixed(0) : '',
+        `${r.idleSessionsAddedMb[role] ?? ''}${role === 'total' && r.idleSessions !== IDLE_SESSIONS ? ` (${r.idleSessions} sessions)` : ''}`,
+        role === 'total' ? String(r.bytesPerIdleSession) : '',
+      ]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const [i, row] of rows.entries()) {
+    console.log(row.map((cell, j) => (j < 2 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+async function main(): Promise<void> {
+  const results: GatewayResult[] = [];
+  for (const name of GATEWAYS) {
+    console.error(`footprint: ${name} (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+    results.push(await benchGateway(name));
+  }
+  const harbor = results.find((r) => r.name === 'harbor');
+  const targets = harbor
+    ? {
+        harborOwnRssUnderLoadAtMost100Mb: byRole(harbor.afterLoad).total! <= 100 && (harbor.peakDuringLoadMb.total ?? 0) <= 100,
+        harbor1000IdleSessionsAddAtMost20Mb: (harbor.idleSessionsAddedMb.total ?? 0) <= 20,
+      }
+    : {};
+  printTable(results);
+  console.log('targets:', JSON.stringify(targets));
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemoryMb: Math.round(totalmem() / (KB * KB)), kernel: release(), node: process.version },
+    method: {
+      upstream: 'every gateway fronts the same stdio @modelcontextprotocol/server-everything; upstream processes (and wrapping shells) are counted apart and left out of own RSS',
+      rss: 'VmRSS of each own process from /proc/<pid>/status, split into RssAnon (anonMb) and RssFile+RssShmem (fileMb)',
+      idle: `${SETTLE_MS / 1000} s after start, no session`,
+      load: `${CLIENTS} sessions, closed loop of tools/call echo, ${args.warmup} s warm-up + ${args.duration} s measured; peak sampled every ${PEAK_SAMPLE_MS} ms; afterLoad right after, sessions still open`,
+      idleSessions: `the ${CLIENTS} sessions closed, ${SETTLE_MS / 1000} s quiet (beforeIdleSessions), then the idle sessions opened ${OPEN_BATCH} at a time (initialize + notifications/initialized, one keep-alive socket each) and left open ${SETTLE_MS / 1000} s (withIdleSessions); added = withIdleSessions - beforeIdleSessions`,
+      harborConfig: 'bench/echo/gateways.ts: one shared server, limits raised (1e6 req/s, 1000 sessions per teammate), metrics on, HARBOR_LOG_LEVEL=warn; the built CLI (dist/)',
+    },
+    clients: CLIENTS,
+    results,
+    targets,
+  };
+  const out = args.out ?? (args.only || args['harbor-node-options'] ? undefined : join(dirname(fileURLToPath(import.meta.url)), 'results', 'footprint.json'));
+  if (out) {
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`wrote ${out}`);
+  }
+}
+
+const interrupt = () => {
+  killAllGatewaysNow();
+  process.exit(130);
+};
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+process.on('exit', killAllGatewaysNow);
+try {
+  await main();
+} catch (error) {
+  console.error(error);
+  killAllGatewaysNow();
+  process.exitCode = 1;
+}

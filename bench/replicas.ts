@@ -13,19 +13,18 @@
  * Writes bench/results/replicas.json (unless --out names another file).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pidusage from 'pidusage';
 import { carryConfig } from '../main/core/export/carry-config.ts';
 import { renderBundle } from '../main/core/export/render-bundle.ts';
 import { exportHashedTokens } from '../server/auth/token-transfer.ts';
 import { HarborConfigSchema } from '../server/config/config-schema.ts';
 import { harborPaths } from '../server/harbor-home.ts';
 import { openDatabase } from '../server/store/sqlite-database.ts';
-import { listDescendants } from '../server/supervision/process-tree.ts';
+import { walkChildren } from '../server/supervision/process-tree.ts';
 // The deploy tests' rewrite of the exported nginx.conf for loopback (ports, pid, logs, temp paths):
 // the bench runs exactly the nginx those tests prove, rather than a second copy of the rewrite.
 import { NGINX, rewriteNginxConf } from '../test/deploy/nginx-harness.ts';
@@ -51,6 +50,8 @@ const HARBOR_CLI = join(ROOT, 'dist/main/cli.js');
 /** The port the bundle's replicas listen on (main/commands/export.ts), rewritten to loopback ports. */
 const CONTAINER_PORT = 7837;
 const WRK = '/usr/bin/wrk';
+/** /proc counts CPU in clock ticks: USER_HZ, 100 on Linux (`getconf CLK_TCK`). */
+const MS_PER_TICK = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 const WRK_SCRIPT = fileURLToPath(new URL('replicas-wrk.lua', import.meta.url));
 
 type TargetName = 'one-replica-direct' | 'one-replica-nginx' | 'two-replicas-nginx';
@@ -157,24 +158,32 @@ async function startNginx(replicas: Array<{ name: string; port: number }>, port:
   return { name: 'nginx', pid: child.pid as number, stop: () => stopChild(child) };
 }
 
-/** CPU ms of a process and of its descendants (a replica's upstreams; nginx's workers). */
-async function treeCpuMs(pid: number): Promise<{ self: number; children: number }> {
-  const descendants = await listDescendants(pid);
-  const stats = await pidusage([pid, ...descendants]);
-  return { self: stats[pid]?.ctime ?? 0, children: descendants.reduce((sum, p) => sum + (stats[p]?.ctime ?? 0), 0) };
+/** CPU ms (user + system) of one process so far, from /proc/<pid>/stat; 0 once it is gone. */
+function processCpuMs(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+  } catch {
+    return 0;
+  }
 }
 
 /**
- * Each tree's CPU so far; a replica is split into its host process (`harbor-1`: the event loop that
- * bounds a replica) and its upstreams (`harbor-1-upstream`), other trees are counted whole.
+ * Each tree's CPU so far, read synchronously with its timestamp: the generator's own event loop is
+ * saturated during the run, and asynchronous reads would land hundreds of milliseconds apart from the
+ * time they are charged to. A replica is split into its host process (`harbor-1`: the event loop that
+ * bounds a replica) and its upstreams (`harbor-1-upstream`); other trees are counted whole.
  */
-async function cpuSnapshot(trees: Record<string, number>): Promise<{ at: number; cpu: Record<string, number> }> {
+function cpuSnapshot(trees: Record<string, number>): { at: number; cpu: Record<string, number> } {
   const cpu: Record<string, number> = {};
-  await Promise.all(Object.entries(trees).map(async ([name, pid]) => {
-    const { self, children } = await treeCpuMs(pid);
+  for (const [name, pid] of Object.entries(trees)) {
+    const self = processCpuMs(pid);
+    const children = (walkChildren(pid) ?? []).reduce((sum, child) => sum + processCpuMs(child), 0);
     if (name.startsWith('harbor-')) Object.assign(cpu, { [name]: self, [`${name}-upstream`]: children });
     else cpu[name] = self + children;
-  }));
+  }
   return { at: performance.now(), cpu };
 }
 
@@ -190,13 +199,13 @@ async function withCpuWindow<T>(trees: () => Record<string, number>, fromMs: num
   try {
     const result = await work();
     // A busy event loop can run a timer late: a reading still missing is taken now.
-    const [a, b] = await Promise.all([first ?? cpuSnapshot(trees()), last ?? cpuSnapshot(trees())]);
+    const a = first ?? cpuSnapshot(trees());
+    const b = last ?? cpuSnapshot(trees());
     const cpu: CpuWindow = {};
-    if (a && b) {
-      for (const name of Object.keys(b.cpu)) {
-        const cpuMs = Math.round((b.cpu[name] ?? 0) - (a.cpu[name] ?? 0));
-        cpu[name] = { cpuMs, cores: Math.round((cpuMs / (b.at - a.at)) * 100) / 100 };
-      }
+    const wallMs = b.at - a.at;
+    for (const name of wallMs > 100 ? Object.keys(b.cpu) : []) {
+      const cpuMs = Math.round((b.cpu[name] ?? 0) - (a.cpu[name] ?? 0));
+      cpu[name] = { cpuMs, cores: Math.round((cpuMs / wallMs) * 100) / 100 };
     }
     return { result, cpu };
   } finally {
@@ -472,7 +481,7 @@ async function main(): Promise<void> {
       wrkGenerator: `wrk -t${Math.min(2, cpus().length)} -c${CLIENTS} -d${DURATION_MS / 1000}s with bench/replicas-wrk.lua: ${CLIENTS} connections, each request on the next session id in turn (nginx routes it to the replica that created it), answers checked in Lua; runs right after the Node run, so the sessions are warm`,
       replicas: '`node dist/main/cli.js serve --container` (the bundle\'s command), each with its own SQLite home and the same hashed token imported from tokens.json, info-level JSON logs on stdout',
       nginx: 'the nginx.conf `harbor export` renders (main/core/export/render-bundle.ts) for harbor-1 (and harbor-2), rewritten for loopback by test/deploy/nginx-harness.ts (ports, pid, log and temp paths; access log to a file), worker_processes auto as exported',
-      cpu: 'user+system CPU time (pidusage ctime) of each process tree (a replica with its upstream; nginx master and workers; the generator: this process or wrk) over the measured window; "cores" = CPU ms / wall ms',
+      cpu: 'user+system CPU time (/proc/<pid>/stat utime+stime, read synchronously with its timestamp) of each process over the measured window: a replica\'s host process and its upstreams apart, nginx master and workers, the generator (this process or wrk); "cores" = CPU ms / wall ms',
       targets: 'one-replica-direct (no nginx), one-replica-nginx, two-replicas-nginx; every target once per round, order reversed on alternate rounds, best round per generator reported',
     },
     clients: CLIENTS,

@@ -31,6 +31,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { alertRules } from './metrics/alert-rules.ts';
 import { HostObservability, type ShareStatus } from './metrics/host-observability.ts';
 import { openStore } from './open-store.ts';
+import { defaultReplicaUrl } from './store/postgres/pg-replica-directory.ts';
 import { AdminInputError, handleAdmin } from './admin/admin-api.ts';
 import type { ShareState } from './admin/host-api.ts';
 import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './gateway/server-name.ts';
@@ -72,6 +73,11 @@ export interface HostOptions {
   exportBundle?: AdminDeps['exportBundle'];
   /** Test hook: how often processes and connections are sampled for the metrics. */
   metricsSampleMs?: number;
+  /**
+   * Where the other replicas reach this one (HARBOR_REPLICA_URL in container mode), registered in the
+   * shared PostgreSQL for forwarding 2026-07-28 continuations; default: the bind address and port.
+   */
+  replicaUrl?: string;
   /** Test hook: how long a 2026-07-28 call parked in input_required waits for its retry (default 5 min). */
   modernInputTtlMs?: number;
   /** Test hook: intervals of the frozen-server probe (liveness-probe.ts). */
@@ -379,7 +385,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
   };
 
-  const modern = startModernEra(options.modernInputTtlMs !== undefined ? { inputTtlMs: options.modernInputTtlMs } : {});
+  const modern = startModernEra({
+    ...(options.modernInputTtlMs !== undefined ? { inputTtlMs: options.modernInputTtlMs } : {}),
+    // Replicas (a shared key): each requestState names this replica, and retries are forwarded to theirs.
+    ...(store.stateSecret ? { replicas: { secret: store.stateSecret, replica: store.replica, directory: store.replicas, log } } : {}),
+  });
   http = createHostServer({
     servers,
     modern: modern.options,
@@ -430,6 +440,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   const { url, port } = await http.listen(options.port ?? config.port);
   runtimeUrl = url;
+  await store.replicas?.register(options.replicaUrl ?? defaultReplicaUrl(options.bindHost ?? config.host, port));
   if (config.metrics.enabled) observability.start();
   writeHostRuntime(paths.home, { url, port, pid: process.pid, startedAt: Date.now() });
   // Spawn shared upstreams now: a teammate's first call should not wait for `npx` to start.

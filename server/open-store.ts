@@ -12,6 +12,8 @@ import { describePostgres, openPostgres, type PgPool } from './store/postgres-da
 import { PgAuditStore } from './store/postgres/pg-audit-store.ts';
 import { pgCacheStoreFactory } from './store/postgres/pg-cache-store.ts';
 import { PgHistoryBackend } from './store/postgres/pg-history-backend.ts';
+import { PgReplicaDirectory } from './store/postgres/pg-replica-directory.ts';
+import { sharedSecret } from './store/postgres/pg-shared-secret.ts';
 import { importHashedTokensToPostgres, PgTokenStore } from './store/postgres/pg-token-store.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
 
@@ -56,6 +58,13 @@ export interface HarborStore {
    * HARBOR_REPLICA set), else null so a single host's metrics keep their plain names.
    */
   metricsLabel: string | null;
+  /**
+   * The key signing 2026-07-28 requestStates: HARBOR_STATE_SECRET, else (PostgreSQL) one shared in
+   * the database, else null (a random key per process: one host, nobody else verifies its states).
+   */
+  stateSecret: Buffer | null;
+  /** Where the other replicas can be reached (PostgreSQL only), for forwarding continuations. */
+  replicas: PgReplicaDirectory | null;
   /** Writes what is pending (token use, revocations) and closes everything it opened. */
   close(): Promise<void>;
 }
@@ -75,14 +84,17 @@ export async function openStore(options: StoreOptions): Promise<HarborStore> {
   const replica = options.replica ?? replicaName(env);
   const url = databaseUrl(options.configUrl, env);
   const db = openDatabase(options.paths.database);
-  let store: Omit<HarborStore, 'close' | 'db' | 'replica' | 'metricsLabel'> & { end: () => Promise<void> };
+  let store: Omit<HarborStore, 'close' | 'db' | 'replica' | 'metricsLabel' | 'stateSecret'> & { end: () => Promise<void>; storedSecret: Buffer | null };
+  let stateSecret: Buffer | null;
   try {
+    stateSecret = secretFromEnv(env);
     store = url ? await openPostgresStore(url, replica, log) : openSqliteStore(db, options.paths, replica);
   } catch (error) {
     db.close();
     throw error;
   }
-  const { end, ...parts } = store;
+  const { end, storedSecret, ...parts } = store;
+  stateSecret ??= storedSecret;
   // Last-used times are bookkeeping: a full disk or an unreachable database must not take the host
   // down. What failed stays pending in the store (bounded) and this timer is its retry, revocations included.
   const flushTimer = setInterval(() => {
@@ -100,8 +112,10 @@ export async function openStore(options: StoreOptions): Promise<HarborStore> {
     db,
     replica,
     metricsLabel: url || env.HARBOR_REPLICA || options.replica ? replica : null,
+    stateSecret,
     async close() {
       clearInterval(flushTimer);
+      await parts.replicas?.close();
       try {
         await parts.tokens.close();
       } catch (error) {
@@ -122,8 +136,21 @@ function openSqliteStore(db: SqliteDatabase, paths: HarborPaths, replica: string
     // Its own file: a corrupt cache is rebuilt without touching tokens.
     cache: sqliteCacheStoreFactory({ file: paths.cache }),
     history: new MetricHistory(db),
+    replicas: null,
+    storedSecret: null,
     end: async () => {},
   };
+}
+
+/**
+ * HARBOR_STATE_SECRET, for operators who keep signing keys out of the database (or run replicas on
+ * SQLite with their own routing): at least 32 characters, used as is.
+ */
+function secretFromEnv(env: NodeJS.ProcessEnv): Buffer | null {
+  const value = env.HARBOR_STATE_SECRET;
+  if (!value) return null;
+  if (value.length < 32) throw new Error('HARBOR_STATE_SECRET must be at least 32 characters (e.g. openssl rand -base64 32)');
+  return Buffer.from(value, 'utf8');
 }
 
 async function openPostgresStore(url: string, replica: string, log: Logger) {
@@ -133,6 +160,7 @@ async function openPostgresStore(url: string, replica: string, log: Logger) {
     const tokens = await PgTokenStore.open({ pool, url, log });
     const audit = await PgAuditStore.open(pool, { replica });
     const history = new MetricHistory(await PgHistoryBackend.open(pool, { replica, log }));
+    const replicas = await PgReplicaDirectory.open(pool, { replica, log });
     return {
       kind: 'postgres' as const,
       description,
@@ -140,6 +168,9 @@ async function openPostgresStore(url: string, replica: string, log: Logger) {
       audit,
       cache: pgCacheStoreFactory(pool, description),
       history,
+      replicas,
+      // One key for every replica: a requestState minted by one verifies on all (continuation-forward.ts).
+      storedSecret: await sharedSecret(pool, 'request-state'),
       end: async () => {
         await history.close();
         await pool.end();

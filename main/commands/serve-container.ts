@@ -18,6 +18,8 @@ export interface ContainerSettings {
   heartbeatMs: number | undefined;
   adminSecret: string | undefined;
   allowedHosts: string[];
+  /** HARBOR_REPLICA_URL: where the other replicas reach this one (forwarded continuations). */
+  replicaUrl: string | undefined;
 }
 
 function positiveSeconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -26,6 +28,18 @@ function positiveSeconds(env: NodeJS.ProcessEnv, name: string): number | undefin
   const value = Number(raw);
   if (!(value > 0)) throw new UsageError(`${name} must be a positive number of seconds, got "${raw}"`);
   return value * 1000;
+}
+
+function replicaUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`HARBOR_REPLICA_URL must be a URL like http://harbor-1:7837, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`HARBOR_REPLICA_URL must be http:// or https://, got "${raw}"`);
+  return url.origin;
 }
 
 /** Everything container mode takes from the environment (the orchestrator's way to configure). */
@@ -45,6 +59,7 @@ export function containerSettings(env: NodeJS.ProcessEnv, portFlag: number | und
     heartbeatMs: positiveSeconds(env, 'HARBOR_HEARTBEAT_SECONDS'),
     adminSecret: env.HARBOR_ADMIN_SECRET || undefined,
     allowedHosts: (env.HARBOR_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    replicaUrl: replicaUrl(env.HARBOR_REPLICA_URL),
   };
 }
 
@@ -100,6 +115,7 @@ export async function serveContainer(options: { config?: string; port?: number }
     bindHost: settings.bindHost,
     ...(settings.port !== undefined ? { port: settings.port } : {}),
     ...(settings.heartbeatMs ? { heartbeatMs: settings.heartbeatMs } : {}),
+    ...(settings.replicaUrl ? { replicaUrl: settings.replicaUrl } : {}),
     // No secret given: a random one nobody holds, so every admin request is refused (the API is off).
     adminSecret: settings.adminSecret ?? randomBytes(32).toString('base64url'),
     log,

@@ -50,6 +50,13 @@ export async function handleModernPost(
     sendJson(res, 400, errorResponse(isRequest(message) ? message.id : null, refusal.code, refusal.message, refusal.data));
     return;
   }
+  // A continuation whose call is parked on another replica is answered there (continuation-forward.ts).
+  const forwarded = ctx.modern.forward ? await ctx.modern.forward(req, res, message, teammate) : { kind: 'local' as const };
+  if (forwarded.kind === 'forwarded') return;
+  if (forwarded.kind === 'refused') {
+    sendJson(res, forwarded.status, forwarded.response);
+    return;
+  }
   const cancel = new AbortController();
   // 'close' also fires after a finished response: only an unfinished one is a cancellation.
   res.once('close', () => {

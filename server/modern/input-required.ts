@@ -26,6 +26,8 @@ export interface TranslatorOptions {
   ttlMs?: number;
   /** Calls parked at once, over all servers and teammates. */
   maxPending?: number;
+  /** This replica's name, written into each requestState so a retry elsewhere can be forwarded here. */
+  replica?: string;
   now?: () => number;
 }
 
@@ -38,6 +40,7 @@ export interface TranslatorOptions {
  */
 export class InputRequiredTranslator {
   readonly #codec: RequestStateCodec;
+  readonly #replica: string | undefined;
   /** Calls between rounds; sweep it (pending.startSweeping()) so abandoned ones expire. */
   readonly pending: PendingCalls<ModernCall>;
   readonly #pending: PendingCalls<ModernCall>;
@@ -45,6 +48,7 @@ export class InputRequiredTranslator {
 
   constructor(options: TranslatorOptions) {
     this.#codec = options.codec;
+    this.#replica = options.replica;
     this.#pending = this.pending = new PendingCalls<ModernCall>({
       ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
       ...(options.maxPending !== undefined ? { maxEntries: options.maxPending } : {}),
@@ -152,6 +156,7 @@ export class InputRequiredTranslator {
       server: caller.server,
       request: requestDigest(call.request.method, call.request.params),
       expiresAt,
+      ...(this.#replica !== undefined ? { replica: this.#replica } : {}),
     });
     const inputRequests: Record<string, unknown> = {};
     for (const input of call.outstanding.values()) inputRequests[input.key] = { method: input.method, params: input.params };

@@ -1,5 +1,6 @@
 import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
+import type { ContinuationForwarder } from './continuation-forward.ts';
 import { discoverResult, type UpstreamInitializeResult } from './discover.ts';
 import { checkVersion, parseEnvelope, type ModernRefusal } from './envelope.ts';
 import type { InputRequiredTranslator, RouterPort } from './input-required.ts';
@@ -7,6 +8,8 @@ import { honouredFilter, parseFilter, type SubscriptionFilter } from './listen-b
 import type { NotificationSink } from './modern-call.ts';
 import { MODERN_PROTOCOL_VERSIONS, ModernErrorCode, REMOVED_METHODS } from './protocol.ts';
 import { checkRequestHeaders, type HeaderBag } from './request-headers.ts';
+import { learnToolList, toolCallHeaderRefusal } from './tool-call-headers.ts';
+import type { ToolSchemas } from './tool-schemas.ts';
 import { cacheScopeFor, decorateResult } from './result-decoration.ts';
 
 /** Every revision Harbor serves on one endpoint, modern first: the -32022 and server/discover list. */
@@ -27,6 +30,10 @@ export interface ModernExchangeOptions {
   translator: InputRequiredTranslator;
   /** Freshness hint on list and read results, and on server/discover. */
   ttlMs: number;
+  /** The tools' inputSchemas, for the Mcp-Param-* check of tools/call (tool-call-headers.ts); absent: not checked. */
+  toolSchemas?: ToolSchemas;
+  /** Replicas: relays a continuation to the replica holding its call (the HTTP layer runs it first). */
+  forward?: ContinuationForwarder;
 }
 
 /** The outcome of one modern POST, for the HTTP layer to write. */
@@ -81,7 +88,10 @@ export async function serveModern(
     return { kind: 'listen', request: message, filter: honouredFilter(filter.filter, init.capabilities ?? {}) };
   }
   const caller = { teammate, server: server.name, envelope: parsed.envelope };
+  const paramMismatch = await toolCallHeaderRefusal(options, server.router, caller, message, headers, signal);
+  if (paramMismatch) return refused(message.id, paramMismatch);
   const response = await options.translator.serve(server.router, caller, message, sink, signal);
+  learnToolList(options, server.router, message, response);
   if (response.error) {
     // The upstream's own "method not found" is the revision's 404 (transports: unknown RPC method).
     // A missing client capability is a 400 (basic/index "_meta").

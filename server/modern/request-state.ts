@@ -17,6 +17,11 @@ export interface StateClaims {
   request: string;
   /** Expiry, milliseconds on the injected clock. */
   expiresAt: number;
+  /**
+   * The replica holding the parked call (HARBOR_REPLICA), when Harbor runs as replicas: a retry that
+   * lands elsewhere is forwarded to it (continuation-forward.ts). Absent on a single host.
+   */
+  replica?: string;
 }
 
 export type StateVerdict =

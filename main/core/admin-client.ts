@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest } from '../../server/node-http.ts';
 import { ADMIN_SECRET_HEADER, type HostApi, type HostStatus, type Teammate } from '../../server/admin/host-api.ts';
 import { readAdminSecret } from '../../server/admin/admin-secret.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';

@@ -1,5 +1,6 @@
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from '../node-http.ts';
 import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { ModernErrorCode } from './protocol.ts';

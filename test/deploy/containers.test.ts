@@ -72,6 +72,8 @@ function writeOverride(bundle: string): void {
     environment: {
       HARBOR_HOST: '127.0.0.1',
       PORT: String(ports[name]),
+      // Host networking: the compose hostname does not resolve, the loopback port does.
+      HARBOR_REPLICA_URL: `http://127.0.0.1:${ports[name]}`,
       HARBOR_ALLOWED_HOSTS: `127.0.0.1:${ports.nginx}`,
       HARBOR_DATABASE_URL: `postgres://harbor:test-only-password@127.0.0.1:${ports.postgres}/harbor`,
     },

@@ -65,7 +65,7 @@ function compose(o: BundleOptions): string {
     ...o.carried.variables.map((v) => `      ${v.name}: \${${v.name}:?set ${v.name} in .env}`),
   ].join('\n');
   const services = o.replicas
-    .map((name) => fillTemplate(readTemplate('compose-replica.yaml'), { NAME: name, ENV_LINES: envLines }, 'compose-replica.yaml'))
+    .map((name) => fillTemplate(readTemplate('compose-replica.yaml'), { NAME: name, PORT: o.port, ENV_LINES: envLines }, 'compose-replica.yaml'))
     .join('\n');
   return fillTemplate(readTemplate('compose.yaml'), {
     HARBOR_VERSION,

@@ -48,7 +48,7 @@ function mismatch(message: string): ModernRefusal {
 /**
  * The standard request headers of a modern POST must be present and agree with the body
  * (400 + -32020 otherwise). Runs after the envelope parsed, so the body's version is known.
- * Mcp-Param-* headers are not checked here: they need the tool's inputSchema (see the fact sheet).
+ * Mcp-Param-* headers are checked later, against the tool's inputSchema (param-headers.ts).
  */
 export function checkRequestHeaders(headers: HeaderBag, request: JsonRpcRequest): ModernRefusal | null {
   const bodyVersion = (request.params?._meta as Record<string, unknown> | undefined)?.[META_KEYS.protocolVersion];

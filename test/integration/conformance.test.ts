@@ -45,7 +45,7 @@ const CONFORMANCE_2026 = join(ROOT, 'node_modules/conformance-2026/dist/index.js
 
 /** Scenarios of `--requirements 2026-07-28` that pass whole through Harbor (0.2.0-alpha.12). */
 const PASSING_2026 = [
-  'caching', 'completion-complete', 'dns-rebinding-protection', 'http-header-validation',
+  'caching', 'completion-complete', 'dns-rebinding-protection', 'http-custom-header-server-validation', 'http-header-validation',
   'input-required-result-basic-list-roots', 'input-required-result-basic-sampling', 'input-required-result-capability-check',
   'input-required-result-ignore-extra-params', 'input-required-result-missing-input-response', 'input-required-result-multi-round',
   'input-required-result-multiple-input-requests', 'input-required-result-non-tool-request', 'input-required-result-request-state',
@@ -61,13 +61,10 @@ const PASSING_2026 = [
  * Every failing check of the 2026 run, with its reason; nothing else may fail.
  * - basic-elicitation's key check demands the key the origin server chose ("user_name"): a 2025
  *   server's elicitation/create carries no key, so Harbor names it ("elicitation-1"). The round works.
- * - http-custom-header-server-validation (pending, not scored): Mcp-Param-* headers are not checked
- *   against the tools' x-mcp-header declarations yet.
  * - tasks-* (the tasks extension, not scored): Harbor does not offer tasks on the modern path.
  */
 const EXPECTED_FAILURES_2026: Record<string, RegExp> = {
   'input-required-result-basic-elicitation': /^sep-2322-elicitation-incomplete$/,
-  'http-custom-header-server-validation': /^sep-2243-/,
 };
 
 type Check = { id: string; status: string; errorMessage?: string };

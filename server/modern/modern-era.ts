@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { Logger } from '../logger.ts';
+import { createContinuationForwarder, type ReplicaLookup } from './continuation-forward.ts';
 import { InputRequiredTranslator } from './input-required.ts';
 import type { ModernExchangeOptions } from './modern-exchange.ts';
 import { RequestStateCodec } from './request-state.ts';
@@ -11,16 +13,33 @@ import { ToolSchemas } from './tool-schemas.ts';
  */
 export const MODERN_CACHE_TTL_MS = 60_000;
 
+export interface ModernEraOptions {
+  ttlMs?: number;
+  inputTtlMs?: number;
+  /**
+   * Replicas: the requestState key they share (HARBOR_STATE_SECRET or the database's), this
+   * replica's name and the directory of the others, so a continuation landing on the wrong replica
+   * is forwarded to the one holding its call. Without it the key is random per process (32 bytes): a
+   * restart invalidates pending states, which is right, since the parked calls died with it.
+   */
+  replicas?: { secret: Buffer; replica: string; directory: ReplicaLookup | null; log?: Logger };
+}
+
 /**
- * The host's one translator for every modern call: its requestState secret is random per process
- * (32 bytes), so a restart invalidates pending states, which is right: the parked calls died with it.
- * Returns the exchange options and the stop function for the expiry sweep.
+ * The host's one translator for every modern call. Returns the exchange options and the stop
+ * function for the expiry sweep.
  */
-export function startModernEra(options: { ttlMs?: number; inputTtlMs?: number } = {}): { options: ModernExchangeOptions; stop: () => void } {
+export function startModernEra(options: ModernEraOptions = {}): { options: ModernExchangeOptions; stop: () => void } {
+  const shared = options.replicas;
+  const codec = new RequestStateCodec({ secret: shared?.secret ?? randomBytes(32) });
   const translator = new InputRequiredTranslator({
-    codec: new RequestStateCodec({ secret: randomBytes(32) }),
+    codec,
     ...(options.inputTtlMs !== undefined ? { ttlMs: options.inputTtlMs } : {}),
+    ...(shared ? { replica: shared.replica } : {}),
   });
   const stop = translator.pending.startSweeping();
-  return { options: { translator, toolSchemas: new ToolSchemas({ maxAgeMs: options.ttlMs ?? MODERN_CACHE_TTL_MS }), ttlMs: options.ttlMs ?? MODERN_CACHE_TTL_MS }, stop };
+  const forward = shared
+    ? createContinuationForwarder({ replica: shared.replica, codec, directory: shared.directory, ...(shared.log ? { log: shared.log } : {}) })
+    : undefined;
+  return { options: { translator, toolSchemas: new ToolSchemas({ maxAgeMs: options.ttlMs ?? MODERN_CACHE_TTL_MS }), ttlMs: options.ttlMs ?? MODERN_CACHE_TTL_MS, ...(forward ? { forward } : {}) }, stop };
 }

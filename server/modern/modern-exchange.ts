@@ -1,5 +1,6 @@
 import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
+import type { ContinuationForwarder } from './continuation-forward.ts';
 import { discoverResult, type UpstreamInitializeResult } from './discover.ts';
 import { checkVersion, parseEnvelope, type ModernRefusal } from './envelope.ts';
 import type { InputRequiredTranslator, RouterPort } from './input-required.ts';
@@ -31,6 +32,8 @@ export interface ModernExchangeOptions {
   ttlMs: number;
   /** The tools' inputSchemas, for the Mcp-Param-* check of tools/call (tool-call-headers.ts); absent: not checked. */
   toolSchemas?: ToolSchemas;
+  /** Replicas: relays a continuation to the replica holding its call (the HTTP layer runs it first). */
+  forward?: ContinuationForwarder;
 }
 
 /** The outcome of one modern POST, for the HTTP layer to write. */

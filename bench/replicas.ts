@@ -174,7 +174,7 @@ function processCpuMs(pid: number): number {
  * Each tree's CPU so far, read synchronously with its timestamp: the generator's own event loop is
  * saturated during the run, and asynchronous reads would land hundreds of milliseconds apart from the
  * time they are charged to. A replica is split into its host process (`harbor-1`: the event loop that
- * bounds a replica) and its upstreams (`harbor-1-upstream`); other trees are counted whole.
+ * bounds a replica) and its upstreams (`harbor-1-upstream`); nginx is counted whole, the generator alone.
  */
 function cpuSnapshot(trees: Record<string, number>): { at: number; cpu: Record<string, number> } {
   const cpu: Record<string, number> = {};
@@ -182,7 +182,8 @@ function cpuSnapshot(trees: Record<string, number>): { at: number; cpu: Record<s
     const self = processCpuMs(pid);
     const children = (walkChildren(pid) ?? []).reduce((sum, child) => sum + processCpuMs(child), 0);
     if (name.startsWith('harbor-')) Object.assign(cpu, { [name]: self, [`${name}-upstream`]: children });
-    else cpu[name] = self + children;
+    // The Node generator is this process, whose children are the replicas and nginx: itself only.
+    else cpu[name] = name === 'generator' ? self : self + children;
   }
   return { at: performance.now(), cpu };
 }
@@ -415,6 +416,12 @@ function harborUs(run: GeneratorRun | undefined): string {
   return String(Math.round((cores / run.throughputPerSecond) * 1e6));
 }
 
+/** CPU µs per call of the generator in one run. */
+function generatorUs(run: GeneratorRun | undefined): string {
+  const cores = run?.cpu.generator?.cores;
+  return run && cores !== undefined && run.throughputPerSecond > 0 ? String(Math.round((cores / run.throughputPerSecond) * 1e6)) : '?';
+}
+
 /** What was measured here, and what it becomes on bigger machines, with the CPU split as the evidence. */
 function notesFor(best: Map<Generator, Map<TargetName, TargetResult>>, ratios: Record<string, number | null>, projection: Projection | null): string[] {
   const run = (generator: Generator, target: TargetName) => best.get(generator)?.get(target)?.[generator];
@@ -422,7 +429,7 @@ function notesFor(best: Map<Generator, Map<TargetName, TargetResult>>, ratios: R
   const at = (cores: number) => (p ? p.byCores[String(cores)]! : null);
   return [
     `Measured on ${cpus().length} cores, shared with the other work on this machine (load average before each run is in allRounds). Two replicas over one, both behind nginx: ${ratios[`throughput${CLIENTS}_twoReplicas_over_oneReplica_bothBehindNginx_wrk`]}x with wrk as the generator, ${ratios[`throughput${CLIENTS}_twoReplicas_over_oneReplica_bothBehindNginx_node`]}x with the Node generator.`,
-    `The generator: the Node closed-loop client costs about as much CPU per call as Harbor does (one replica behind nginx: ${cpuSplit(run('node', 'one-replica-nginx'))}), so on 2 cores it takes the core a second replica would need (one replica behind nginx over one direct: ${ratios[`throughput${CLIENTS}_oneReplicaNginx_over_oneReplicaDirect_node`]}x with Node, ${ratios[`throughput${CLIENTS}_oneReplicaNginx_over_oneReplicaDirect_wrk`]}x with wrk). wrk needs a small fraction of that (one replica behind nginx: ${cpuSplit(run('wrk', 'one-replica-nginx'))}); its figures are the ones that speak of Harbor.`,
+    `The generator: the Node closed-loop client costs ${generatorUs(run('node', 'one-replica-nginx'))} µs of CPU per call, wrk ${generatorUs(run('wrk', 'one-replica-nginx'))} µs (one replica behind nginx; Node: ${cpuSplit(run('node', 'one-replica-nginx'))}; wrk: ${cpuSplit(run('wrk', 'one-replica-nginx'))}). On 2 cores the Node client takes much of the core a second replica would need, so wrk's figures are the ones that speak of Harbor. One replica behind nginx over one direct: ${ratios[`throughput${CLIENTS}_oneReplicaNginx_over_oneReplicaDirect_wrk`]}x with wrk, ${ratios[`throughput${CLIENTS}_oneReplicaNginx_over_oneReplicaDirect_node`]}x with Node.`,
     `Two replicas behind nginx with wrk: ${cpuSplit(run('wrk', 'two-replicas-nginx'))}. Two replicas, nginx's workers and the generator compete for 2 cores: the second replica does not add a core, it splits the ones there are, and pays for a second event loop, a second upstream process and nginx's choice between them. On 2 cores a second replica buys availability (one can die; new sessions go to the other), not throughput.`,
     p
       ? `CPU per call (wrk, one replica behind nginx): host ${p.perCallCpuUs.host} µs, upstream ${p.perCallCpuUs.upstream} µs, nginx ${p.perCallCpuUs.nginx} µs, wrk ${p.perCallCpuUs.generator} µs (${p.perCallCpuUs.total} µs in all). One replica's ceiling is its busiest single-threaded process: ~${p.oneReplicaCeilingPerSecond} calls/s when it has a core to itself.`

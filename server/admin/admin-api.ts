@@ -10,6 +10,7 @@ import { BodyTooLargeError, readBody, sendBodyTooLarge } from '../http/read-body
 import { isForwarded, isLoopbackPeer } from '../http/request-guard.ts';
 import type { SessionRegistry } from '../http/session-registry.ts';
 import { Heartbeat, SseStream } from '../http/sse-stream.ts';
+import { describeIssues } from '../config/load-config.ts';
 import { secretMatches } from './admin-secret.ts';
 import { ADMIN_SECRET_HEADER, type ExportRequest, type ExportResult, type HostStatus, type ShareState } from './host-api.ts';
 
@@ -190,7 +191,7 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
   ['POST', /^\/admin\/export$/, async (req, res, _p, _u, deps) => {
     if (!deps.exportBundle) return notAvailable(res, 'export (it runs beside the host: the app or harbor serve)');
     const request = ExportRequestSchema.safeParse(await jsonBody(req));
-    if (!request.success) throw new AdminInputError(request.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    if (!request.success) throw new AdminInputError(describeIssues(request.error).join('; '));
     const exported = deps.exportBundle(request.data as ExportRequest);
     sendJson(res, 200, await exported.catch((error: unknown) => withStatus(() => { throw error; })));
   }],

@@ -22,6 +22,8 @@ export interface IdSpaceOptions {
   /** How long a call may stay in flight; then `onTimeout` gets its gateway id (still booked). */
   timeoutMs: number;
   onTimeout: (gatewayId: number) => void;
+  /** A call left the books (answered, cancelled, timed out, upstream gone). */
+  onFinished?: (gatewayId: number) => void;
   now?: () => number;
   schedule?: Schedule;
 }
@@ -60,7 +62,7 @@ export class IdSpace<P> {
   }
 
   /** Books a call; returns the request to send upstream, its id and progress token rewritten to one new gateway id. */
-  open(session: P, request: JsonRpcRequest, cacheKey: string | null, replayed: boolean): JsonRpcRequest {
+  open(session: P, request: JsonRpcRequest, cacheKey: string | null, replayed: boolean): JsonRpcRequest & { id: number } {
     const gatewayId = this.next();
     let params = request.params;
     let originalProgressToken: JsonRpcId | undefined;
@@ -75,7 +77,7 @@ export class IdSpace<P> {
     let ids = this.#bySession.get(session);
     if (!ids) this.#bySession.set(session, (ids = new Map()));
     ids.set(request.id, gatewayId);
-    const forwarded: JsonRpcRequest = { jsonrpc: '2.0', id: gatewayId, method: request.method };
+    const forwarded: JsonRpcRequest & { id: number } = { jsonrpc: '2.0', id: gatewayId, method: request.method };
     if (params) forwarded.params = params;
     return forwarded;
   }
@@ -89,6 +91,7 @@ export class IdSpace<P> {
     const ids = this.#bySession.get(entry.session);
     ids?.delete(entry.originalId);
     if (ids?.size === 0) this.#bySession.delete(entry.session);
+    this.#options.onFinished?.(gatewayId);
     return entry;
   }
 

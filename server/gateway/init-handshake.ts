@@ -1,4 +1,4 @@
-import { isJsonObject, type JsonRpcResponse } from './jsonrpc.ts';
+import { ErrorCode, errorResponse, isJsonObject, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.ts';
 import { LATEST_PROTOCOL_VERSION, negotiateProtocolVersion } from './protocol-version.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -79,7 +79,15 @@ export class InitHandshake {
   }
 }
 
-/** A session's initialize answered from the upstream's result, in the protocol version the session can speak. */
-export function sessionInitializeResult(upstream: InitializeResult, requestedVersion: unknown): InitializeResult {
-  return { ...upstream, protocolVersion: negotiateProtocolVersion(requestedVersion) };
+/**
+ * A session's initialize answered from the upstream's (cached) result, in the protocol version the
+ * session can speak; an error answer when the upstream could not be initialised.
+ */
+export async function answerSessionInitialize(handshake: InitHandshake, request: JsonRpcRequest, serverName: string): Promise<JsonRpcResponse> {
+  try {
+    const result: InitializeResult = { ...(await handshake.ensure()), protocolVersion: negotiateProtocolVersion(request.params?.protocolVersion) };
+    return { jsonrpc: '2.0', id: request.id, result };
+  } catch (error) {
+    return errorResponse(request.id, ErrorCode.UpstreamUnavailable, `server "${serverName}" did not initialise: ${(error as Error).message}`);
+  }
 }

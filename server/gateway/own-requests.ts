@@ -34,9 +34,9 @@ export class OwnRequests {
     return this.#pending.size;
   }
 
-  /** The id of one request waiting (the oldest), if any. */
-  firstId(): number | undefined {
-    return this.#pending.keys().next().value;
+  /** Ids of the requests waiting for an answer, oldest first. */
+  ids(): number[] {
+    return [...this.#pending.keys()];
   }
 
   send(method: string, params: Record<string, unknown>, timeoutMs = 30_000): Promise<JsonRpcResponse> {

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.ts';
 import type { ClientCapabilities, ClientPeer } from './client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.ts';
+import type { IdSpace } from './id-space.ts';
 import type { Attribution, RequestAttribution } from './request-attribution.ts';
 
 /** What a client must have declared at initialize to be asked each server→client request. */
@@ -17,15 +18,12 @@ export interface ServerRequestsOptions<P extends ClientPeer> {
   log: Logger;
   /** Who caused a request (request-attribution.ts); its held requests are decided through `decided`. */
   attribution: RequestAttribution<P>;
-  /** Ids from the router's id space: a client answers under one of these. */
-  nextId: () => number;
+  /** The router's id space: a request is delivered under a new gateway id, beside the client id of the call that sent it. */
+  calls: Pick<IdSpace<P>, 'next' | 'get'>;
+  /** Sessions attached to the upstream. */
+  sessions: ReadonlySet<P>;
   /** Writes to the upstream; returns why a message was refused. */
   send: (message: JsonRpcMessage) => string | undefined;
-  isAttached: (peer: P) => boolean;
-  /** The one session attached, if exactly one is. */
-  onlyPeer: () => P | undefined;
-  /** The client's own id of a call in flight, by gateway id: the request a server→client request belongs to. */
-  clientIdOf: (callId: number) => JsonRpcId | undefined;
 }
 
 interface Asked<P> {
@@ -58,7 +56,9 @@ export class ServerRequests<P extends ClientPeer> {
       this.#options.send({ jsonrpc: '2.0', id: request.id, result: {} });
       return;
     }
-    const decision = this.#options.attribution.arrived(request.id, this.#options.onlyPeer());
+    const sessions = this.#options.sessions;
+    const onlyPeer = sessions.size === 1 ? sessions.values().next().value : undefined;
+    const decision = this.#options.attribution.arrived(request.id, onlyPeer);
     if (decision.kind === 'hold') this.#held.set(request.id, request);
     else this.#deliver(request, decision);
   }
@@ -112,7 +112,7 @@ export class ServerRequests<P extends ClientPeer> {
 
   /** Delivered to the proven session, or refused upstream (no provable origin, its client gone, or a capability it lacks). */
   #deliver(request: JsonRpcRequest, decision: Decision<P>): void {
-    if (decision.kind === 'refuse' || !this.#options.isAttached(decision.peer)) {
+    if (decision.kind === 'refuse' || !this.#options.sessions.has(decision.peer)) {
       this.#refuse(request, decision.kind === 'refuse' ? decision.reason : 'its client went away');
       return;
     }
@@ -123,8 +123,8 @@ export class ServerRequests<P extends ClientPeer> {
       this.#options.send(errorResponse(request.id, ErrorCode.MethodNotFound, `the client does not support ${request.method}`));
       return;
     }
-    const relatedId = decision.callId !== undefined ? this.#options.clientIdOf(decision.callId) : undefined;
-    const gatewayId = this.#options.nextId();
+    const relatedId = decision.callId !== undefined ? this.#options.calls.get(decision.callId)?.originalId : undefined;
+    const gatewayId = this.#options.calls.next();
     this.#asked.set(gatewayId, { session, upstreamId: request.id, callId: decision.callId });
     if (decision.callId !== undefined) this.#options.attribution.asked(decision.callId, 1);
     session.deliver({ ...request, id: gatewayId }, relatedId);

@@ -16,12 +16,23 @@ export interface WaitingCallsOptions<P> {
   inFlight: () => number;
   /** In shared mode: this call waits for the interactive lane (RequestAttribution.mustWait); later ones may pass it. */
   mustWait: (call: WaitingCall<P>) => boolean;
+  /** The upstream is initialised and up: calls may start. */
+  ready: () => boolean;
+  /** Initialises the upstream (init-handshake.ts); rejects with why it could not. */
+  initialise: () => Promise<unknown>;
+  /** No more initialising: the router is closing. */
+  closed: () => boolean;
+  /** Sends one call upstream. */
+  start: (call: WaitingCall<P>) => void;
+  /** A waiting call that cannot start: the upstream did not initialise, for this reason. */
+  fail: (call: WaitingCall<P>, why: string) => void;
 }
 
 /**
  * The calls of one upstream that are not in flight yet: waiting for the upstream to be initialised,
  * for their turn in serial mode, or for the interactive lane in shared mode (the others pass them).
- * First in, first out otherwise; a replay goes first.
+ * First in, first out otherwise; a replay goes first. Calls of a session that ended, or cancelled
+ * while waiting, never reach the upstream.
  *
  * Not fair-call-queue.ts: that line is round-robin per teammate with a slot count, and starts only the
  * head of a line; this one lets a call pass another that waits for the lane, and is unbounded (the
@@ -41,11 +52,13 @@ export class WaitingCalls<P> {
 
   push(call: WaitingCall<P>): void {
     this.#calls.push(call);
+    this.pump();
   }
 
   /** Replays go before anything that was waiting. */
   putFirst(calls: WaitingCall<P>[]): void {
     this.#calls.unshift(...calls);
+    this.pump();
   }
 
   /** Removes a session's waiting call by the client's id; false when it was not waiting (in flight, or unknown). */
@@ -61,16 +74,29 @@ export class WaitingCalls<P> {
     this.#calls = this.#calls.filter((w) => w.session !== session);
   }
 
-  /** Removes and returns every waiting call (they are failed). */
-  takeAll(): WaitingCall<P>[] {
-    const calls = this.#calls;
-    this.#calls = [];
-    return calls;
+  /**
+   * Starts the calls that may start now, in order, once the upstream is initialised (initialising it
+   * first when calls wait); when it cannot be, every waiting call fails. Call it whenever a call
+   * finished or the upstream came up.
+   */
+  pump(): void {
+    if (this.#options.ready()) return this.#release();
+    if (this.#calls.length === 0 || this.#options.closed()) return;
+    void this.#options.initialise().then(
+      () => this.pump(),
+      (error: Error) => this.#failAll(error.message),
+    );
   }
 
-  /** Starts the calls that may start now, in order (`start` may add or remove calls meanwhile). */
-  release(start: (call: WaitingCall<P>) => void): void {
-    const { serial, inFlight, mustWait } = this.#options;
+  #failAll(why: string): void {
+    const calls = this.#calls;
+    this.#calls = [];
+    for (const call of calls) this.#options.fail(call, why);
+  }
+
+  /** `start` may add or remove calls meanwhile: the loop reads the line afresh each turn. */
+  #release(): void {
+    const { serial, inFlight, mustWait, start } = this.#options;
     for (let i = 0; i < this.#calls.length; ) {
       if (serial && inFlight() > 0) return;
       const next = this.#calls[i]!;

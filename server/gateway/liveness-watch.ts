@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.ts';
-import { startLivenessProbe, type LivenessOptions, type LivenessProbe } from './liveness-probe.ts';
+import { startLivenessProbe, type LivenessHooks, type LivenessOptions, type LivenessProbe } from './liveness-probe.ts';
 
 export interface WatchedUpstream {
   serverName: string;
@@ -10,6 +10,8 @@ export interface WatchedUpstream {
   ping: () => Promise<unknown>;
   /** Frozen past the bound: restart it (calls in flight then fail at once). */
   onStuck?: ((reason: string) => void) | undefined;
+  /** Clock and timer of the probe (the clock of `calls`); tests drive them. */
+  clock?: Pick<LivenessHooks, 'now' | 'every'>;
 }
 
 /** The liveness probe (liveness-probe.ts) on one router's calls: it pings while calls are overdue, and says so in the log. */
@@ -22,5 +24,6 @@ export function watchLiveness(options: Partial<LivenessOptions>, watched: Watche
     onUnresponsive: (ms) => log.warn({ server, inFlight: calls.size }, `server is not answering (no reply to ping for ${seconds(ms)} s)`),
     onResponsive: (ms) => log.info({ server }, `server is answering again after ${seconds(ms)} s`),
     onStuck: (ms) => watched.onStuck?.(`not answering: no reply to ping for ${seconds(ms)} s`),
+    ...watched.clock,
   });
 }

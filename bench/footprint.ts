@@ -60,6 +60,10 @@ interface ProcessSample {
   rssMb: number;
   anonMb: number;
   fileMb: number;
+  /** Pages this process alone maps (Private_Clean + Private_Dirty): what ending it would free. */
+  ussMb: number;
+  /** Shared pages split between the processes mapping them (the node binary, in every node process). */
+  pssMb: number;
 }
 
 interface Sample {
@@ -85,15 +89,27 @@ interface GatewayResult {
   bytesPerIdleSession: number;
 }
 
-function readStatusKb(pid: number): { rss: number; anon: number; file: number } {
+/** The `Name:  123 kB` fields of a /proc file, as a lookup that answers 0 when the process is gone. */
+function procKb(file: string): (name: string) => number {
   let text = '';
   try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
-    return { rss: 0, anon: 0, file: 0 }; // exited between listing and reading
+    // exited between listing and reading
   }
-  const field = (name: string) => Number(text.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
-  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') + field('RssShmem') };
+  return (name) => Number(text.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
+}
+
+function memoryKb(pid: number): { rss: number; anon: number; file: number; uss: number; pss: number } {
+  const status = procKb(`/proc/${pid}/status`);
+  const rollup = procKb(`/proc/${pid}/smaps_rollup`);
+  return {
+    rss: status('VmRSS'),
+    anon: status('RssAnon'),
+    file: status('RssFile') + status('RssShmem'),
+    uss: rollup('Private_Clean') + rollup('Private_Dirty'),
+    pss: rollup('Pss'),
+  };
 }
 
 function argvOf(pid: number): string[] {
@@ -124,7 +140,7 @@ async function sample(root: number, name: GatewayName): Promise<Sample> {
   let upstreamProcesses = 0;
   for (const pid of pids) {
     const argv = argvOf(pid);
-    const kb = readStatusKb(pid);
+    const kb = memoryKb(pid);
     if (isUpstream(argv)) {
       upstreamKb += kb.rss;
       upstreamProcesses++;
@@ -132,7 +148,7 @@ async function sample(root: number, name: GatewayName): Promise<Sample> {
     }
     const role = roleOf(root, pid, argv);
     const command = argv.join(' ').replaceAll(process.execPath, 'node').replaceAll(ROOT, '').replace(/--home \S+/, '--home <tmp>').slice(0, 200);
-    own.push({ pid, role: role === 'gateway' && name === 'harbor' ? 'controller' : role, command, rssMb: mb(kb.rss), anonMb: mb(kb.anon), fileMb: mb(kb.file) });
+    own.push({ pid, role: role === 'gateway' && name === 'harbor' ? 'controller' : role, command, rssMb: mb(kb.rss), anonMb: mb(kb.anon), fileMb: mb(kb.file), ussMb: mb(kb.uss), pssMb: mb(kb.pss) });
   }
   const ownRssMb = Math.round(own.reduce((sum, p) => sum + p.rssMb, 0) * 10) / 10;
   return { own, ownRssMb, upstreamRssMb: mb(upstreamKb), upstreamProcesses };
@@ -277,7 +293,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemoryMb: Math.round(totalmem() / (KB * KB)), kernel: release(), node: process.version },
     method: {
       upstream: 'every gateway fronts the same stdio @modelcontextprotocol/server-everything; upstream processes (and wrapping shells) are counted apart and left out of own RSS',
-      rss: 'VmRSS of each own process from /proc/<pid>/status, split into RssAnon (anonMb) and RssFile+RssShmem (fileMb)',
+      rss: 'VmRSS of each own process from /proc/<pid>/status (the targets use it), split into RssAnon (anonMb) and RssFile+RssShmem (fileMb, mostly the node binary, shared by every node process); also USS (private pages) and PSS from /proc/<pid>/smaps_rollup',
       idle: `${SETTLE_MS / 1000} s after start, no session`,
       load: `${CLIENTS} sessions, closed loop of tools/call echo, ${args.warmup} s warm-up + ${args.duration} s measured; peak sampled every ${PEAK_SAMPLE_MS} ms; afterLoad right after, sessions still open`,
       idleSessions: `the ${CLIENTS} sessions closed, ${SETTLE_MS / 1000} s quiet (beforeIdleSessions), then the idle sessions opened ${OPEN_BATCH} at a time (initialize + notifications/initialized, one keep-alive socket each) and left open ${SETTLE_MS / 1000} s (withIdleSessions); added = withIdleSessions - beforeIdleSessions`,

@@ -85,6 +85,7 @@ export class HostController extends EventEmitter<HostControllerEvents> {
     this.adminSecret = writeAdminSecret(home);
     const args = ['--home', home, ...(port !== null ? ['--port', String(port)] : [])];
     if (this.#options.configFile) args.push('--config', this.#options.configFile);
+    const limitBytes = this.#options.memoryLimitBytes ?? 512 * 1024 * 1024;
     const supervisor = new Supervisor({
       name: 'host',
       command: HOST_MAIN,
@@ -93,7 +94,12 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       // A small young generation: under load V8 otherwise grows it to tens of MB that it keeps.
       // Measured at 25 clients: Harbor's own RSS 196 MB instead of 304 MB, throughput within the
       // bench's round-to-round noise.
-      execArgv: ['--max-semi-space-size=2'],
+      // The old generation capped at the host's memory limit: V8 scales how far the heap may grow past
+      // its live size before the next full collection with that cap (well under 2x for caps below a
+      // gigabyte or two, 4x with the default cap, a quarter of the machine's memory), so promoted
+      // garbage is collected before it piles up. The cap itself never binds first: the watchdog below
+      // restarts the host when its RSS, always above its heap, passes the same limit.
+      execArgv: ['--max-semi-space-size=2', `--max-old-space-size=${Math.max(64, Math.round(limitBytes / (1024 * 1024)))}`],
       ...(this.#options.execPath ? { execPath: this.#options.execPath } : {}),
       ...(this.#options.launch ? { launch: this.#options.launch } : {}),
       // The user's environment (log level, embeddings keys the config names) plus the secret, which
@@ -103,7 +109,7 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       ready: 'ipc',
       readyTimeoutMs: 30_000,
       memory: {
-        limitBytes: this.#options.memoryLimitBytes ?? 512 * 1024 * 1024,
+        limitBytes,
         // The host's own memory: each upstream below it has a limit and a watchdog of its own.
         includeDescendants: false,
         ...(this.#options.memorySampleMs ? { sampleMs: this.#options.memorySampleMs } : {}),

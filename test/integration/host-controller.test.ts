@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { HostController } from '../../main/core/host-controller.ts';
@@ -58,5 +59,19 @@ test('a wake from sleep is noticed when timers fire far too late', async () => {
     assert.ok(woke[0]! >= 150);
   } finally {
     stop();
+  }
+});
+
+test("the host child's V8 heap is sized for a small gateway: 2 MB semi-spaces, the old generation capped at its memory limit", { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const { home, cleanup } = tempHome();
+  const controller = new HostController({ home, port: 0, logger: silentLogger, memoryLimitBytes: 300 * 1024 * 1024 });
+  try {
+    await controller.start();
+    const argv = readFileSync(`/proc/${controller.supervisor!.pid}/cmdline`, 'utf8').split('\0');
+    assert.ok(argv.includes('--max-semi-space-size=2'), argv.join(' '));
+    assert.ok(argv.includes('--max-old-space-size=300'), argv.join(' '));
+  } finally {
+    await controller.stop();
+    cleanup();
   }
 });

@@ -14,7 +14,8 @@ Options:
   --container     container mode (also HARBOR_CONTAINER=1): the host in this process, bound to
                   HARBOR_HOST (0.0.0.0) and PORT, no tunnel, JSON logs on stdout naming HARBOR_REPLICA,
                   the admin API only with HARBOR_ADMIN_SECRET, SIGTERM lets calls finish for
-                  HARBOR_DRAIN_SECONDS (10); HARBOR_HEARTBEAT_SECONDS, HARBOR_ALLOWED_HOSTS, HARBOR_TOKENS_FILE
+                  HARBOR_DRAIN_SECONDS (10); HARBOR_HEARTBEAT_SECONDS, HARBOR_ALLOWED_HOSTS, HARBOR_TOKENS_FILE;
+                  replicas: HARBOR_REPLICA_URL (where the others reach this one), HARBOR_STATE_SECRET
 `,
   export: `Usage: harbor export <dir> [--config PATH] [--with-tokens] [--force] [--json]
 

@@ -283,6 +283,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
     ...options.signIn,
   });
   signIn?.prune();
+  // Sign-in's grants, invites and waiting requests live in this replica's own SQLite file and memory.
+  if (signIn && store.kind === 'postgres') {
+    log.warn({ auth: config.auth, replica: store.replica }, 'Sign in with Harbor is not shared between replicas yet: a sign-in works only on the replica that issued it; prefer auth "tokens" behind a load balancer');
+  }
 
   const admin: Omit<AdminDeps, 'tokens' | 'servers' | 'registry'> = {
     secret: adminSecret,

@@ -120,9 +120,12 @@ function argvOf(pid: number): string[] {
   }
 }
 
-/** An upstream server, or the shell a gateway wraps one in: not the gateway's own memory. */
+/**
+ * An upstream server, or the shell a gateway wraps one in: not the gateway's own memory. By the script
+ * node runs (argv[1]): supergateway and mcp-proxy name the upstream among their own arguments.
+ */
 function isUpstream(argv: string[]): boolean {
-  return /(^|\/)sh$/.test(argv[0] ?? '') || argv.some((a) => a.includes('server-everything'));
+  return /(^|\/)sh$/.test(argv[0] ?? '') || (argv[1] ?? '').includes('server-everything');
 }
 
 function roleOf(root: number, pid: number, argv: string[]): string {

@@ -29,7 +29,7 @@ import { walkChildren } from '../server/supervision/process-tree.ts';
 // the bench runs exactly the nginx those tests prove, rather than a second copy of the rewrite.
 import { NGINX, rewriteNginxConf } from '../test/deploy/nginx-harness.ts';
 import { runClosedLoop } from './echo/closed-loop.ts';
-import { EVERYTHING, ROOT, freePort, killAllGatewaysNow, spawnGroup, stopChild, waitForOutput, waitForPort } from './echo/gateways.ts';
+import { EVERYTHING, ROOT, freePort, runBenchMain, spawnGroup, stopChild, waitForOutput, waitForPort } from './echo/gateways.ts';
 import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
@@ -509,20 +509,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${out}`);
 }
 
-const interrupt = () => {
-  killAllGatewaysNow();
-  rmSync(bench, { recursive: true, force: true });
-  process.exit(130);
-};
-process.on('SIGINT', interrupt);
-process.on('SIGTERM', interrupt);
-process.on('exit', killAllGatewaysNow);
-try {
-  await main();
-} catch (error) {
-  console.error(error);
-  killAllGatewaysNow();
-  process.exitCode = 1;
-} finally {
-  rmSync(bench, { recursive: true, force: true });
-}
+await runBenchMain(main, () => rmSync(bench, { recursive: true, force: true }));

@@ -54,6 +54,30 @@ export function killAllGatewaysNow(): void {
   live.clear();
 }
 
+/**
+ * A bench script's main: the gateways it started (and its own `cleanup`) end on success, on failure
+ * and on SIGINT/SIGTERM, and a failure sets the exit code.
+ */
+export async function runBenchMain(main: () => Promise<void>, cleanup: () => void = () => {}): Promise<void> {
+  const interrupt = () => {
+    killAllGatewaysNow();
+    cleanup();
+    process.exit(130);
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  process.on('exit', killAllGatewaysNow);
+  try {
+    await main();
+  } catch (error) {
+    console.error(error);
+    killAllGatewaysNow();
+    process.exitCode = 1;
+  } finally {
+    cleanup();
+  }
+}
+
 function descendantsSync(root: number): number[] {
   const found: number[] = [];
   const queue = [root];

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { serverUrl } from '../../server/access/server-url.ts';
 import { killTree } from '../../server/supervision/process-tree.ts';
 import type { HttpTarget } from './mcp-http-session.ts';
 
@@ -157,7 +158,7 @@ async function startHarbor(baseEnv: NodeJS.ProcessEnv, metrics: boolean): Promis
     name: metrics ? 'harbor' : 'harbor-no-metrics',
     command: `HARBOR_LOG_LEVEL=warn node ${args.join(' ')}`.replace(ROOT, ''),
     pid: child.pid as number,
-    target: { url: `${baseUrl}/mcp/everything`, headers: { authorization: `Bearer ${token}` } },
+    target: { url: serverUrl(baseUrl, 'everything'), headers: { authorization: `Bearer ${token}` } },
     async stop() {
       await stopChild(child);
       rmSync(home, { recursive: true, force: true });

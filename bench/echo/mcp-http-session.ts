@@ -10,12 +10,12 @@ import { Agent, request } from 'node:http';
 const PROTOCOL_VERSION = '2025-06-18';
 
 export interface HttpTarget {
-  /** Full Streamable HTTP endpoint, e.g. http://127.0.0.1:1234/mcp/everything. */
+  /** Full Streamable HTTP endpoint, e.g. http://127.0.0.1:1234/everything/mcp. */
   url: string;
   headers: Record<string, string>;
 }
 
-interface JsonRpcAnswer {
+export interface JsonRpcAnswer {
   jsonrpc: '2.0';
   id?: number | string;
   result?: unknown;
@@ -62,11 +62,7 @@ export class McpHttpSession {
       { jsonrpc: '2.0', id: this.#nextId++, method: 'tools/call', params: { name, arguments: args } },
       true,
     );
-    if (!answer) throw new Error('no answer');
-    if (answer.error) throw new Error(`JSON-RPC error ${answer.error.code}: ${answer.error.message}`);
-    const result = answer.result as { isError?: boolean };
-    if (result?.isError) throw new Error(`tool error: ${JSON.stringify(result)}`);
-    return result;
+    return toolResultOf(answer);
   }
 
   async close(): Promise<void> {
@@ -98,54 +94,82 @@ export class McpHttpSession {
     return headers;
   }
 
-  /** POSTs one message; for a request, resolves with the answer carrying its id (JSON body or SSE event). */
-  #post(message: { jsonrpc: '2.0'; id?: number; method: string; params?: unknown }, expectAnswer: boolean): Promise<{ answer?: JsonRpcAnswer; sessionId?: string }> {
-    const body = JSON.stringify(message);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        this.#url,
-        { method: 'POST', agent: this.#agent, headers: { ...this.#requestHeaders(), 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          const sessionHeader = res.headers['mcp-session-id'];
-          const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;
-          const sse = /text\/event-stream/i.test(res.headers['content-type'] ?? '');
-          let text = '';
-          let settled = false;
-          const finish = (answer: JsonRpcAnswer | undefined) => {
-            if (settled) return;
-            settled = true;
-            resolve({ ...(answer ? { answer } : {}), ...(sessionId ? { sessionId } : {}) });
-          };
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            text += chunk;
-            // An SSE stream may stay open after the answer; resolve as soon as the answer's event is complete.
-            if (sse && expectAnswer && !settled) {
-              const answer = findSseAnswer(text, message.id);
-              if (answer) finish(answer);
-            }
-          });
-          res.on('end', () => {
-            if (settled) return;
-            if (status < 200 || status >= 300) return fail(new Error(`HTTP ${status}: ${text.slice(0, 200)}`));
-            if (!expectAnswer) return finish(undefined);
-            const answer = sse ? findSseAnswer(text, message.id) : parseJsonAnswer(text, message.id);
-            if (!answer) return fail(new Error(`no answer for id ${message.id} in ${sse ? 'SSE' : 'JSON'} body: ${text.slice(0, 200)}`));
-            finish(answer);
-          });
-          res.on('error', (error) => fail(error));
-          const fail = (error: Error) => {
-            if (settled) return;
-            settled = true;
-            reject(error);
-          };
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  #post(message: JsonRpcOut, expectAnswer: boolean): Promise<PostAnswer> {
+    return postJsonRpc(this.#url, this.#agent, this.#requestHeaders(), message, expectAnswer);
   }
+}
+
+/** A tools/call answer's result; throws on no answer, a JSON-RPC error or a tool error. */
+export function toolResultOf(answer: JsonRpcAnswer | undefined): unknown {
+  if (!answer) throw new Error('no answer');
+  if (answer.error) throw new Error(`JSON-RPC error ${answer.error.code}: ${answer.error.message}`);
+  const result = answer.result as { isError?: boolean };
+  if (result?.isError) throw new Error(`tool error: ${JSON.stringify(result)}`);
+  return result;
+}
+
+export interface JsonRpcOut {
+  jsonrpc: '2.0';
+  id?: number;
+  method: string;
+  params?: unknown;
+}
+
+export interface PostAnswer {
+  answer?: JsonRpcAnswer;
+  sessionId?: string;
+}
+
+/**
+ * POSTs one message over `agent`; for a request, resolves with the answer carrying its id (JSON body or
+ * SSE event). Shared by the 2025 session and the 2026-07-28 caller (mcp-modern-caller.ts).
+ */
+export function postJsonRpc(url: URL, agent: Agent, headers: Record<string, string>, message: JsonRpcOut, expectAnswer: boolean): Promise<PostAnswer> {
+  const body = JSON.stringify(message);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const sessionHeader = res.headers['mcp-session-id'];
+        const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;
+        const sse = /text\/event-stream/i.test(res.headers['content-type'] ?? '');
+        let text = '';
+        let settled = false;
+        const finish = (answer: JsonRpcAnswer | undefined) => {
+          if (settled) return;
+          settled = true;
+          resolve({ ...(answer ? { answer } : {}), ...(sessionId ? { sessionId } : {}) });
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          // An SSE stream may stay open after the answer; resolve as soon as the answer's event is complete.
+          if (sse && expectAnswer && !settled) {
+            const answer = findSseAnswer(text, message.id);
+            if (answer) finish(answer);
+          }
+        });
+        res.on('end', () => {
+          if (settled) return;
+          if (status < 200 || status >= 300) return fail(new Error(`HTTP ${status}: ${text.slice(0, 200)}`));
+          if (!expectAnswer) return finish(undefined);
+          const answer = sse ? findSseAnswer(text, message.id) : parseJsonAnswer(text, message.id);
+          if (!answer) return fail(new Error(`no answer for id ${message.id} in ${sse ? 'SSE' : 'JSON'} body: ${text.slice(0, 200)}`));
+          finish(answer);
+        });
+        res.on('error', (error) => fail(error));
+        const fail = (error: Error) => {
+          if (settled) return;
+          settled = true;
+          reject(error);
+        };
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function parseJsonAnswer(text: string, id: number | undefined): JsonRpcAnswer | undefined {

@@ -77,7 +77,6 @@ export class InputRequiredTranslator {
   ): Promise<JsonRpcResponse> {
     if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, signal);
     const call = new ModernCall(caller.teammate, caller.envelope.clientCapabilities, request);
-    this.#routers.set(call, router);
     call.refuse = (upstreamRequest, why) => router.fromClient(call, errorResponse(upstreamRequest.id, ErrorCode.MethodNotFound, why));
     // mrtr "Supported Requests": only tools/call, prompts/get and resources/read may answer input_required.
     call.acceptsInput = INPUT_REQUIRED_METHODS.has(request.method);
@@ -147,6 +146,9 @@ export class InputRequiredTranslator {
         return errorResponse(clientId, ErrorCode.LimitExceeded, 'too many calls are waiting for input on this Harbor; try again later');
       }
       call.pendingId = parked.id;
+      // Only parked calls can expire: remembered here, not for every call (a WeakMap entry per call was
+      // measurable garbage-collector work on the modern path, bench/echo-eras.ts).
+      this.#routers.set(call, router);
     }
     const expiresAt = this.#pending.renew(call.pendingId)!;
     const requestState = this.#codec.mint({
@@ -212,8 +214,12 @@ export function toLegacy(request: JsonRpcRequest): JsonRpcRequest {
   const { inputResponses: _responses, requestState: _state, _meta, ...rest } = request.params ?? {};
   const params: Record<string, unknown> = { ...rest };
   if (isObject(_meta)) {
-    const meta = Object.fromEntries(Object.entries(_meta).filter(([key]) => !ENVELOPE_KEYS.includes(key)));
-    if (Object.keys(meta).length > 0) params._meta = meta;
+    // A loop, not entries/filter/fromEntries: this runs on every modern call (bench/echo-eras.ts).
+    let meta: Record<string, unknown> | undefined;
+    for (const key in _meta) {
+      if (!ENVELOPE_KEYS.includes(key)) (meta ??= {})[key] = _meta[key];
+    }
+    if (meta) params._meta = meta;
   }
   return { jsonrpc: '2.0', id: request.id, method: request.method, params };
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ClientCapabilities, ClientPeer } from '../gateway/client-peer.ts';
 import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 
@@ -28,8 +27,12 @@ const KEY_PREFIX: Readonly<Record<string, string>> = {
  * requests, which it queues for the next `input_required` round instead of putting them on a stream
  * (a modern caller never receives a request). State only; the round logic is InputRequiredTranslator.
  */
+// A counter, not a random id: the id only tells peers apart inside this process (logs, the pool's
+// stand-ins), and randomUUID was a measurable part of a modern call's cost (bench/echo-eras.ts).
+let callNumber = 0;
+
 export class ModernCall implements ClientPeer {
-  readonly id = `modern-${randomUUID()}`;
+  readonly id = `modern-${++callNumber}`;
   readonly teammate: string;
   capabilities: ClientCapabilities;
   /** The JSON-RPC id of round 1: the router knows the call by it for all rounds. */

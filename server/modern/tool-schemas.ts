@@ -55,10 +55,18 @@ export class ToolSchemas {
     if (wholeList) learned.learnedAt = this.#now();
   }
 
+  /** What a fresh list says of the tool, without waiting: `{ schema }` (undefined: not listed), or null when a fetch is due. */
+  known(server: object, tool: string): { schema: unknown } | null {
+    const learned = this.#servers.get(server);
+    if (!learned || learned.learnedAt === null || this.#now() - learned.learnedAt >= this.#maxAgeMs) return null;
+    return { schema: learned.schemas.get(tool) };
+  }
+
   /** The tool's inputSchema, fetching the list first when needed; undefined when the server lists no such tool. */
   async schemaOf(server: object, tool: string, fetchPage: FetchToolsPage): Promise<unknown> {
+    const fresh = this.known(server, tool);
+    if (fresh) return fresh.schema;
     const learned = this.#entry(server);
-    if (learned.learnedAt !== null && this.#now() - learned.learnedAt < this.#maxAgeMs) return learned.schemas.get(tool);
     learned.fetching ??= this.#fetch(server, fetchPage).finally(() => {
       learned.fetching = null;
     });

@@ -1,0 +1,194 @@
+/**
+ * Echo through Harbor in both protocol eras (issue 14): tools/call `echo` of server-everything over
+ *   - 2025-11-25 sessions (initialize, Mcp-Session-Id on every call: the session is looked up), and
+ *   - 2026-07-28 requests (no session: the `_meta` envelope and the standard headers on every call),
+ * against one `harbor serve` (the built dist/, one shared upstream), with 1 caller and N (default 25).
+ * Reports per era and caller count the throughput, latency, and the CPU time per call of Harbor's own
+ * processes (the serve supervisor and the host; the upstream apart), from /proc over the whole run,
+ * warm-up included, divided by every call made in it; and the modern/legacy ratio of that cost.
+ *
+ *   node bench/echo-eras.ts [--duration 6] [--warmup 2] [--clients 25] [--rounds 3] [--only legacy|modern] [--out FILE]
+ *                           [--harbor-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *
+ * The eras alternate in order round by round; the median round is reported, all rounds are kept.
+ * Writes bench/results/echo-eras.json (not with --only or --harbor-node-options unless --out is given).
+ */
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { listDescendants } from '../server/supervision/process-tree.ts';
+import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
+import { killAllGatewaysNow, ROOT, startGateway, type RunningGateway } from './echo/gateways.ts';
+import { McpHttpSession } from './echo/mcp-http-session.ts';
+import { McpModernCaller } from './echo/mcp-modern-caller.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '6' },
+    warmup: { type: 'string', default: '2' },
+    clients: { type: 'string', default: '25' },
+    rounds: { type: 'string', default: '3' },
+    /** One era only (legacy or modern), e.g. to profile it alone with --harbor-node-options. */
+    only: { type: 'string' },
+    out: { type: 'string' },
+    'harbor-node-options': { type: 'string' },
+  },
+});
+const DURATION_MS = Number(args.duration) * 1000;
+const WARMUP_MS = Number(args.warmup) * 1000;
+const CLIENTS = Number(args.clients);
+const ROUNDS = Math.max(1, Number(args.rounds));
+const MAX_CALLS_PER_CALLER = 200_000;
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+type Era = 'legacy' | 'modern';
+
+interface Caller {
+  open(): Promise<void>;
+  callTool(name: string, args: Record<string, unknown>): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+interface EraRun extends LoadResult {
+  era: Era;
+  round: number;
+  /** Calls made over the whole run, warm-up included: the divisor of the CPU figures. */
+  allCalls: number;
+  harborCpuMsPerCall: number;
+  upstreamCpuMsPerCall: number;
+}
+
+/** User + system CPU of a process so far, in ms (utime and stime of /proc/<pid>/stat); 0 once gone. */
+function cpuMs(pid: number): number {
+  try {
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
+function isUpstream(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('server-everything');
+  } catch {
+    return false;
+  }
+}
+
+/** Harbor's own processes (the serve supervisor and its host) and the upstream's, CPU so far. */
+async function treeCpu(root: number): Promise<{ harbor: number; upstream: number }> {
+  const pids = [root, ...(await listDescendants(root))];
+  let harbor = 0;
+  let upstream = 0;
+  for (const pid of pids) {
+    if (isUpstream(pid)) upstream += cpuMs(pid);
+    else harbor += cpuMs(pid);
+  }
+  return { harbor, upstream };
+}
+
+function checkEcho(result: unknown, message: string): void {
+  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+  if (!content.map((c) => c.text ?? '').join('').includes(message)) throw new Error(`wrong echo: ${JSON.stringify(result).slice(0, 100)}`);
+}
+
+async function runEra(gateway: RunningGateway, era: Era, callers: number, round: number): Promise<EraRun> {
+  const opened: Caller[] = [];
+  try {
+    // One at a time, as teammates arrive.
+    for (let i = 0; i < callers; i++) {
+      const caller: Caller = era === 'legacy' ? new McpHttpSession(gateway.target) : new McpModernCaller(gateway.target);
+      opened.push(caller);
+      await caller.open();
+    }
+    let allCalls = 0;
+    const before = await treeCpu(gateway.pid);
+    const result = await runClosedLoop(
+      async (index, seq) => {
+        const message = `${era}-${index}-${seq}`;
+        checkEcho(await opened[index]!.callTool('echo', { message }), message);
+        allCalls++;
+      },
+      { callers, warmupMs: WARMUP_MS, durationMs: DURATION_MS, maxCallsPerCaller: MAX_CALLS_PER_CALLER },
+    );
+    const after = await treeCpu(gateway.pid);
+    const per = (ms: number) => Math.round((ms / Math.max(1, allCalls)) * 10_000) / 10_000;
+    return { era, round, ...result, allCalls, harborCpuMsPerCall: per(after.harbor - before.harbor), upstreamCpuMsPerCall: per(after.upstream - before.upstream) };
+  } finally {
+    await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
+  }
+}
+
+function median<T>(runs: T[], by: (run: T) => number): T {
+  return [...runs].sort((a, b) => by(a) - by(b))[Math.floor((runs.length - 1) / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const gateway = await startGateway('harbor', { nodeOptions: args['harbor-node-options'] });
+  const runs: EraRun[] = [];
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const eras = (round % 2 === 1 ? (['legacy', 'modern'] as const) : (['modern', 'legacy'] as const)).filter((era) => !args.only || era === args.only);
+      for (const era of eras) {
+        for (const callers of [1, CLIENTS]) {
+          const run = await runEra(gateway, era, callers, round);
+          runs.push(run);
+          process.stderr.write(
+            `round ${round} ${era.padEnd(6)} ${String(callers).padStart(3)} caller(s): ${run.throughputPerSecond} calls/s, p50 ${run.latencyMs.p50} ms, ` +
+              `Harbor ${run.harborCpuMsPerCall} ms CPU/call, upstream ${run.upstreamCpuMsPerCall}, ${run.allCalls} calls, errors ${run.errors}\n`,
+          );
+        }
+      }
+    }
+  } finally {
+    await gateway.stop();
+  }
+
+  const summary = args.only ? [] : [1, CLIENTS].map((callers) => {
+    const pick = (era: Era) => median(runs.filter((r) => r.era === era && r.callers === callers), (r) => r.harborCpuMsPerCall);
+    const legacy = pick('legacy');
+    const modern = pick('modern');
+    const brief = (r: EraRun) => ({ throughputPerSecond: r.throughputPerSecond, latencyMs: r.latencyMs, harborCpuMsPerCall: r.harborCpuMsPerCall, upstreamCpuMsPerCall: r.upstreamCpuMsPerCall, errors: r.errors, round: r.round });
+    return {
+      callers,
+      legacy: brief(legacy),
+      modern: brief(modern),
+      /** Harbor's CPU per call, modern over legacy (below 1: the modern era costs less). */
+      cpuPerCallRatio: Math.round((modern.harborCpuMsPerCall / legacy.harborCpuMsPerCall) * 1000) / 1000,
+      throughputRatio: Math.round((modern.throughputPerSecond / legacy.throughputPerSecond) * 1000) / 1000,
+    };
+  });
+  const report = {
+    benchmark: 'echo through Harbor, 2025-11-25 sessions vs 2026-07-28 requests',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, kernel: release(), node: process.version, loadAverageAfter: loadavg() },
+    settings: { durationMs: DURATION_MS, warmupMs: WARMUP_MS, clients: CLIENTS, rounds: ROUNDS, harborNodeOptions: args['harbor-node-options'] ?? null },
+    command: gateway.command,
+    method: 'closed loop; Harbor CPU = utime+stime of the serve supervisor and host (/proc), over the whole run divided by every call; median round per era',
+    summary,
+    runs,
+  };
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  const out = args.out ?? (args['harbor-node-options'] || args.only ? undefined : join(ROOT, 'bench/results/echo-eras.json'));
+  if (out) {
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stderr.write(`wrote ${out}\n`);
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAllGatewaysNow();
+    process.exit(130);
+  });
+}
+main().catch((error: Error) => {
+  killAllGatewaysNow();
+  process.stderr.write(`${error.stack ?? error.message}\n`);
+  process.exit(1);
+});

@@ -38,6 +38,7 @@ import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './gateway/serv
 import { parseLogFileLine } from './supervision/log-file-line.ts';
 import { HARBOR_VERSION } from './version.ts';
 import type { SignInWithHarborOptions } from './oauth/sign-in-with-harbor.ts';
+import type { SignInStoreOptions } from './oauth/sign-in-stores.ts';
 
 /** Sharing is run by whoever supervises the host (the app or `harbor serve`); the host only relays. */
 export interface ShareControl {
@@ -83,7 +84,7 @@ export interface HostOptions {
   /** Test hook: intervals of the frozen-server probe (liveness-probe.ts). */
   liveness?: Partial<LivenessOptions>;
   /** Test hooks of Sign in with Harbor: clock, lifetimes, rate limits. */
-  signIn?: Partial<Pick<SignInWithHarborOptions, 'now' | 'grants' | 'requestTtlMs' | 'rateLimits' | 'pollSeconds'>>;
+  signIn?: Partial<Pick<SignInWithHarborOptions, 'rateLimits' | 'pollSeconds'>> & SignInStoreOptions;
 }
 
 export interface Host {
@@ -272,21 +273,20 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   // Sign in with Harbor (auth "oauth" or "both"): Harbor is the authorization server of its own endpoints.
   // Loaded only when sign-in is on: it brings express, about 5 MB of the host's RSS that token-only hosts never use.
+  const { rateLimits: signInRateLimits, pollSeconds: signInPollSeconds, ...signInStoreOptions } = options.signIn ?? {};
   const signIn = config.auth === 'tokens' ? null : (await import('./oauth/sign-in-with-harbor.ts')).signInWithHarbor({
-    db,
+    // The home's file and memory, or (replicas) the shared PostgreSQL: a sign-in started on one replica completes on any.
+    stores: await store.signIn(signInStoreOptions),
     mode: config.auth,
     servers: () => servers.keys(),
     log,
     localPort: () => (runtimeUrl ? Number(new URL(runtimeUrl).port) : 0),
     publicUrl: () => share.publicUrl,
     onApprovalRequested: (approval) => publish({ type: 'teammate', action: 'wants-to-connect', ...approval }),
-    ...options.signIn,
+    ...(signInRateLimits ? { rateLimits: signInRateLimits } : {}),
+    ...(signInPollSeconds !== undefined ? { pollSeconds: signInPollSeconds } : {}),
   });
-  signIn?.prune();
-  // Sign-in's grants, invites and waiting requests live in this replica's own SQLite file and memory.
-  if (signIn && store.kind === 'postgres') {
-    log.warn({ auth: config.auth, replica: store.replica }, 'Sign in with Harbor is not shared between replicas yet: a sign-in works only on the replica that issued it; prefer auth "tokens" behind a load balancer');
-  }
+  signIn?.prune().catch((error: Error) => log.warn({ err: error.message }, 'could not prune expired sign-in grants'));
 
   const admin: Omit<AdminDeps, 'tokens' | 'servers' | 'registry'> = {
     secret: adminSecret,

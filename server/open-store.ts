@@ -16,6 +16,7 @@ import { PgReplicaDirectory } from './store/postgres/pg-replica-directory.ts';
 import { sharedSecret } from './store/postgres/pg-shared-secret.ts';
 import { importHashedTokensToPostgres, PgTokenStore } from './store/postgres/pg-token-store.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
+import type { SignInStoreOptions, SignInStores } from './oauth/sign-in-stores.ts';
 
 /**
  * The storage seam: every concern the host keeps (tokens, audit log, the caches' disk layer, metric
@@ -43,10 +44,7 @@ export interface HarborStore {
   /** Where the data lives, without a password. */
   description: string;
   replica: string;
-  /**
-   * The home's SQLite file. With PostgreSQL it still holds what belongs to this host alone: Sign in
-   * with Harbor's grants (server/oauth/, not yet behind this seam) and nothing the replicas share.
-   */
+  /** The home's SQLite file. With PostgreSQL it holds nothing the replicas share. */
   db: SqliteDatabase;
   tokens: TokenStore;
   audit: AuditStore;
@@ -65,6 +63,11 @@ export interface HarborStore {
   stateSecret: Buffer | null;
   /** Where the other replicas can be reached (PostgreSQL only), for forwarding continuations. */
   replicas: PgReplicaDirectory | null;
+  /**
+   * Sign in with Harbor's grants, invites and waiting requests (the home's file and memory, or shared
+   * tables and a LISTEN), opened by the host only when sign-in is on; closed with the store.
+   */
+  signIn(options?: SignInStoreOptions): Promise<SignInStores>;
   /** Writes what is pending (token use, revocations) and closes everything it opened. */
   close(): Promise<void>;
 }
@@ -93,7 +96,8 @@ export async function openStore(options: StoreOptions): Promise<HarborStore> {
     db.close();
     throw error;
   }
-  const { end, storedSecret, ...parts } = store;
+  const { end, storedSecret, signIn: openSignIn, ...parts } = store;
+  let signIn: SignInStores | null = null;
   stateSecret ??= storedSecret;
   // Last-used times are bookkeeping: a full disk or an unreachable database must not take the host
   // down. What failed stays pending in the store (bounded) and this timer is its retry, revocations included.
@@ -113,8 +117,10 @@ export async function openStore(options: StoreOptions): Promise<HarborStore> {
     replica,
     metricsLabel: url || env.HARBOR_REPLICA || options.replica ? replica : null,
     stateSecret,
+    signIn: async (signInOptions) => (signIn ??= await openSignIn(signInOptions)),
     async close() {
       clearInterval(flushTimer);
+      await signIn?.close();
       await parts.replicas?.close();
       try {
         await parts.tokens.close();
@@ -138,6 +144,8 @@ function openSqliteStore(db: SqliteDatabase, paths: HarborPaths, replica: string
     history: new MetricHistory(db),
     replicas: null,
     storedSecret: null,
+    // Loaded when sign-in is on only, like the rest of server/oauth/.
+    signIn: async (options?: SignInStoreOptions) => (await import('./oauth/sign-in-stores.ts')).sqliteSignInStores(db, options),
     end: async () => {},
   };
 }
@@ -171,6 +179,8 @@ async function openPostgresStore(url: string, replica: string, log: Logger) {
       replicas,
       // One key for every replica: a requestState minted by one verifies on all (continuation-forward.ts).
       storedSecret: await sharedSecret(pool, 'request-state'),
+      signIn: async (options?: SignInStoreOptions) =>
+        (await import('./store/postgres/pg-sign-in-stores.ts')).openPgSignInStores({ ...options, pool, url, log }),
       end: async () => {
         await history.close();
         await pool.end();

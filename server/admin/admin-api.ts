@@ -55,12 +55,12 @@ export interface AdminDeps {
   heartbeat?: Heartbeat;
   /** Sign in with Harbor's owner side (server/oauth/sign-in-with-harbor.ts), typed structurally: admin/ does not import oauth/. */
   signIn?: {
-    approvals(): unknown[];
-    decide(id: string, approve: boolean): unknown;
-    invite(name: string, withCode: boolean): unknown;
-    invites(): unknown[];
-    grants(): unknown[];
-    revokeTeammate(name: string): number;
+    approvals(): Promise<unknown[]>;
+    decide(id: string, approve: boolean): Promise<unknown>;
+    invite(name: string, withCode: boolean): Promise<unknown>;
+    invites(): Promise<unknown[]>;
+    grants(): Promise<unknown[]>;
+    revokeTeammate(name: string): Promise<number>;
   };
 }
 
@@ -92,17 +92,17 @@ function notAvailable(res: ServerResponse, what: string): void {
 
 /** Sign in with Harbor: who asks to connect, the owner's answer, invites, live sign-ins. */
 const SIGN_IN_ROUTES: Array<[string, RegExp, Handler]> = [
-  ['GET', /^\/admin\/approvals$/, (_req, res, _p, _u, deps) =>
-    deps.signIn ? sendJson(res, 200, { approvals: deps.signIn.approvals() }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
-  ['POST', /^\/admin\/approvals\/([^/]+)\/(approve|deny)$/, (_req, res, [id, answer], _u, deps) =>
-    deps.signIn ? sendJson(res, 200, { approval: withStatus(() => deps.signIn!.decide(id!, answer === 'approve')), decision: answer }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
-  ['GET', /^\/admin\/invites$/, (_req, res, _p, _u, deps) =>
-    deps.signIn ? sendJson(res, 200, { invites: deps.signIn.invites(), signIns: deps.signIn.grants() }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
+  ['GET', /^\/admin\/approvals$/, async (_req, res, _p, _u, deps) =>
+    deps.signIn ? sendJson(res, 200, { approvals: await deps.signIn.approvals() }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
+  ['POST', /^\/admin\/approvals\/([^/]+)\/(approve|deny)$/, async (_req, res, [id, answer], _u, deps) =>
+    deps.signIn ? sendJson(res, 200, { approval: await withStatus(() => deps.signIn!.decide(id!, answer === 'approve')), decision: answer }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
+  ['GET', /^\/admin\/invites$/, async (_req, res, _p, _u, deps) =>
+    deps.signIn ? sendJson(res, 200, { invites: await deps.signIn.invites(), signIns: await deps.signIn.grants() }) : notAvailable(res, 'sign-in (config "auth": "tokens")')],
   ['POST', /^\/admin\/invites$/, async (req, res, _p, _u, deps) => {
     if (!deps.signIn) return notAvailable(res, 'sign-in (config "auth": "tokens")');
     const body = await jsonBody(req);
     if (typeof body.name !== 'string') throw new AdminInputError('name is required');
-    sendJson(res, 201, withStatus(() => deps.signIn!.invite(body.name as string, body.code === true)));
+    sendJson(res, 201, await withStatus(() => deps.signIn!.invite(body.name as string, body.code === true)));
   }],
 ];
 
@@ -135,7 +135,7 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
   ['DELETE', /^\/admin\/teammates\/([^/]+)$/, async (_req, res, [name], _u, deps) => {
     // A teammate's static token and their sign-ins go together.
     const tokenRevoked = deps.tokens.revoke(name!);
-    const signInTokensRevoked = deps.signIn?.revokeTeammate(name!) ?? 0;
+    const signInTokensRevoked = (await deps.signIn?.revokeTeammate(name!)) ?? 0;
     if (!tokenRevoked && signInTokensRevoked === 0) return sendError(res, 404, `no active token or sign-in for "${name}"`);
     const closed = await deps.registry.endTeammate(name!, 'token revoked');
     sendJson(res, 200, { revoked: name, sessionsClosed: closed, ...(deps.signIn ? { signInTokensRevoked } : {}) });
@@ -211,9 +211,9 @@ const ExportRequestSchema = z.strictObject({
 });
 
 /** Errors that carry their HTTP status (an unknown approval: 404; a bad name: 400) keep it. */
-function withStatus<T>(step: () => T): T {
+async function withStatus<T>(step: () => T | Promise<T>): Promise<T> {
   try {
-    return step();
+    return await step();
   } catch (error) {
     const status = (error as { status?: unknown }).status;
     if (typeof status === 'number') throw new AdminStatusError((error as Error).message, status);

@@ -10,17 +10,17 @@ import {
   TemporarilyUnavailableError,
 } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthClientInformationFull, OAuthTokenRevocationRequest, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { GrantError, type SqliteGrantStore } from './grant-store.ts';
+import { GrantError, type GrantStore } from './grant-store.ts';
 import { canonicalResource } from './oauth-origin.ts';
-import { SignInRequestError, type SignInRequests } from './sign-in-requests.ts';
+import { SignInRequestError, type SignInRequestStore } from './sign-in-requests.ts';
 import { sendPage, signInForm } from './sign-in-page.ts';
 
 /** The one scope Harbor grants: use of the MCP endpoints the teammate may reach. */
 export const MCP_SCOPE = 'mcp';
 
 export interface ProviderContext {
-  grants: SqliteGrantStore;
-  requests: SignInRequests;
+  grants: GrantStore;
+  requests: SignInRequestStore;
   /** Resources Harbor serves at this origin: the origin itself (all servers) and each server's URL. */
   resources: (origin: string) => Set<string>;
 }
@@ -38,14 +38,14 @@ export function signInCookieName(requestId: string): string {
 export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuthServerProvider {
   const issuer = new URL(origin).href;
   const clientsStore: OAuthRegisteredClientsStore = {
-    getClient: (clientId) => (clientId.length > 200 ? undefined : (ctx.grants.getClient(clientId) as OAuthClientInformationFull | undefined)),
-    registerClient: (client) => {
+    getClient: async (clientId) => (clientId.length > 200 ? undefined : ((await ctx.grants.getClient(clientId)) as OAuthClientInformationFull | undefined)),
+    registerClient: async (client) => {
       checkRedirectUris(client.redirect_uris);
       // Every client is public: PKCE protects the code, and no client secret is stored or compared
       // (the SDK compares secrets with !==, not in constant time). RFC 7591 lets the server say so.
       const { client_secret: _secret, client_secret_expires_at: _expiry, ...rest } = client;
       const registered = { ...rest, token_endpoint_auth_method: 'none', client_name: (client.client_name ?? 'an MCP client').slice(0, 100) } as OAuthClientInformationFull;
-      ctx.grants.saveClient(registered.client_id, registered as unknown as Record<string, unknown>);
+      await ctx.grants.saveClient(registered.client_id, registered as unknown as Record<string, unknown>);
       return registered;
     },
   };
@@ -63,7 +63,7 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
       const resource = resourceFor(params.resource);
       let request;
       try {
-        request = ctx.requests.open({
+        request = await ctx.requests.open({
           clientId: client.client_id,
           clientName: client.client_name ?? 'an MCP client',
           redirectUri: params.redirectUri,
@@ -83,30 +83,30 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
     },
 
     async challengeForAuthorizationCode(client: OAuthClientInformationFull, code: string): Promise<string> {
-      const grant = ctx.grants.peekCode(code, client.client_id);
+      const grant = await ctx.grants.peekCode(code, client.client_id);
       if (!grant) throw new InvalidGrantError('unknown, used or expired authorization code');
       return grant.codeChallenge;
     },
 
     async exchangeAuthorizationCode(client, code, _verifier, redirectUri, resource): Promise<OAuthTokens> {
-      const grant = redeem(() => ctx.grants.redeemCode(code, client.client_id));
+      const grant = await redeem(() => ctx.grants.redeemCode(code, client.client_id));
       // The code is spent before these checks: a code presented with the wrong redirect or audience is gone.
       if (redirectUri !== undefined && redirectUri !== grant.redirectUri) throw new InvalidGrantError('redirect_uri differs from the authorization request');
       if (resource !== undefined && canonicalResource(resource) !== grant.resource) throw new InvalidTargetError('resource differs from the authorization request');
-      return tokenResponse(ctx.grants.issueTokens(grant, grant.family));
+      return tokenResponse(await ctx.grants.issueTokens(grant, grant.family));
     },
 
     async exchangeRefreshToken(client, refreshToken, _scopes, resource): Promise<OAuthTokens> {
-      const { grant, tokens } = redeem(() => ctx.grants.rotateRefresh(refreshToken, client.client_id));
+      const { grant, tokens } = await redeem(() => ctx.grants.rotateRefresh(refreshToken, client.client_id));
       if (resource !== undefined && canonicalResource(resource) !== grant.resource) {
-        ctx.grants.revoke(tokens.accessToken, client.client_id);
+        await ctx.grants.revoke(tokens.accessToken, client.client_id);
         throw new InvalidTargetError('resource differs from the one this sign-in was granted for');
       }
       return tokenResponse(tokens);
     },
 
     async verifyAccessToken(token: string): Promise<AuthInfo> {
-      const access = ctx.grants.verifyAccess(token);
+      const access = await ctx.grants.verifyAccess(token);
       if (!access) throw new InvalidTokenError('invalid, expired or revoked access token');
       return {
         token,
@@ -119,14 +119,14 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
     },
 
     async revokeToken(client: OAuthClientInformationFull, request: OAuthTokenRevocationRequest): Promise<void> {
-      ctx.grants.revoke(request.token, client.client_id);
+      await ctx.grants.revoke(request.token, client.client_id);
     },
   };
 }
 
-function redeem<T>(step: () => T): T {
+async function redeem<T>(step: () => Promise<T>): Promise<T> {
   try {
-    return step();
+    return await step();
   } catch (error) {
     if (error instanceof GrantError) throw new InvalidGrantError(error.message);
     throw error;

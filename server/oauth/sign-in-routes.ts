@@ -1,16 +1,16 @@
 import express, { type Request, type Response } from 'express';
 import type { TokenBucket } from '../access/token-bucket.ts';
-import type { SqliteGrantStore } from './grant-store.ts';
-import type { SqliteInviteStore } from './invite-store.ts';
+import type { GrantStore } from './grant-store.ts';
+import type { InviteStore } from './invite-store.ts';
 import { clientAddress } from './oauth-origin.ts';
 import { signInCookieName } from './harbor-oauth-provider.ts';
 import { messagePage, sendPage, signInForm, waitingPage } from './sign-in-page.ts';
-import { SignInRequestError, type SignInRequest, type SignInRequests } from './sign-in-requests.ts';
+import { SignInRequestError, type SignInRequest, type SignInRequestStore } from './sign-in-requests.ts';
 
 export interface SignInRouteDeps {
-  grants: SqliteGrantStore;
-  invites: SqliteInviteStore;
-  requests: SignInRequests;
+  grants: GrantStore;
+  invites: InviteStore;
+  requests: SignInRequestStore;
   /** Form submissions per visitor address: names and codes cannot be tried in bulk. */
   attempts: TokenBucket;
   /** Seconds between the waiting page's checks. */
@@ -34,7 +34,7 @@ function field(body: unknown, name: string): string | undefined {
 }
 
 /** The request `id` for the browser that opened it (and, for the form post, its CSRF token). */
-function findRequest(req: Request, deps: SignInRouteDeps, id: string | undefined, csrf?: string | null): SignInRequest {
+async function findRequest(req: Request, deps: SignInRouteDeps, id: string | undefined, csrf?: string | null): Promise<SignInRequest> {
   if (!id || !/^[0-9a-f]{12}$/.test(id)) throw new SignInRequestError('this sign-in link is incomplete; start again from your client', 400);
   return deps.requests.get(id, cookieValue(req.headers.cookie, signInCookieName(id)), csrf);
 }
@@ -62,7 +62,7 @@ export function signInRoutes(deps: SignInRouteDeps): express.Router {
   const router = express.Router();
   router.use('/signin', express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 }));
 
-  router.post('/signin', (req, res) => {
+  router.post('/signin', async (req, res) => {
     const taken = deps.attempts.take(clientAddress(req));
     if (!taken.ok) {
       sendPage(res, 429, messagePage('Too many attempts', `Wait ${taken.retryAfterSeconds} seconds, then try again.`), { 'Retry-After': String(taken.retryAfterSeconds) });
@@ -70,7 +70,7 @@ export function signInRoutes(deps: SignInRouteDeps): express.Router {
     }
     let request: SignInRequest;
     try {
-      request = findRequest(req, deps, field(req.body, 'request'), field(req.body, 'csrf') ?? null);
+      request = await findRequest(req, deps, field(req.body, 'request'), field(req.body, 'csrf') ?? null);
     } catch (error) {
       return refuse(res, error);
     }
@@ -80,13 +80,13 @@ export function signInRoutes(deps: SignInRouteDeps): express.Router {
     const name = field(req.body, 'name')?.trim() ?? '';
     try {
       if (code) {
-        const invited = deps.invites.redeemCode(code);
+        const invited = await deps.invites.redeemCode(code);
         if (!invited) return again('That code is unknown, used or expired. Ask the host for a new one, or enter your name alone.');
-        deps.requests.submit(request, invited, { invited: true, preApproved: true });
+        await deps.requests.submit(request.id, invited, { invited: true, preApproved: true });
       } else {
         if (!NAME_PATTERN.test(name)) return again('Enter your name (1-64 letters, digits, spaces or _ . @ -).');
-        const invited = deps.invites.invited(name);
-        deps.requests.submit(request, invited ?? name, { invited: invited !== null, preApproved: false });
+        const invited = await deps.invites.invited(name);
+        await deps.requests.submit(request.id, invited ?? name, { invited: invited !== null, preApproved: false });
       }
     } catch (error) {
       return refuse(res, error);
@@ -94,10 +94,10 @@ export function signInRoutes(deps: SignInRouteDeps): express.Router {
     res.redirect(303, `/signin/wait?request=${request.id}`);
   });
 
-  router.get('/signin/wait', (req, res) => {
+  router.get('/signin/wait', async (req, res) => {
     let request: SignInRequest;
     try {
-      request = findRequest(req, deps, typeof req.query.request === 'string' ? req.query.request : undefined);
+      request = await findRequest(req, deps, typeof req.query.request === 'string' ? req.query.request : undefined);
     } catch (error) {
       return refuse(res, error);
     }
@@ -111,8 +111,10 @@ export function signInRoutes(deps: SignInRouteDeps): express.Router {
         return;
       case 'approved': {
         const { authorization } = request;
+        // Claimed first: of two polls (on any replicas) only one gets a code.
+        if (!(await deps.requests.finish(request.id, 'approved'))) return refuse(res, new SignInRequestError('this sign-in was already completed; start again from your client', 404));
         // The code exists only from here on: single use, short-lived, bound to client, redirect, PKCE and audience.
-        const code = deps.grants.issueCode({
+        const code = await deps.grants.issueCode({
           clientId: authorization.clientId,
           teammate: request.teammate!,
           resource: authorization.resource,
@@ -120,14 +122,13 @@ export function signInRoutes(deps: SignInRouteDeps): express.Router {
           codeChallenge: authorization.codeChallenge,
           redirectUri: authorization.redirectUri,
         });
-        deps.requests.finish(request.id);
         res.setHeader('Set-Cookie', clearCookie);
         res.setHeader('Cache-Control', 'no-store');
         res.redirect(302, clientRedirect(request, { code }));
         return;
       }
       case 'denied':
-        deps.requests.finish(request.id);
+        await deps.requests.finish(request.id, 'denied');
         res.setHeader('Set-Cookie', clearCookie);
         res.redirect(302, clientRedirect(request, { error: 'access_denied', error_description: 'the host declined this sign-in' }));
         return;

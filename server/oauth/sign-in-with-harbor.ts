@@ -6,26 +6,24 @@ import type { OAuthGate } from '../http/host-server.ts';
 import { sendUnauthorized } from '../http/auth-answers.ts';
 import { sendError } from '../http/http-errors.ts';
 import type { Logger } from '../logger.ts';
-import type { SqliteDatabase } from '../store/sqlite-database.ts';
-import { SqliteGrantStore, type GrantStoreOptions, type GrantSummary } from './grant-store.ts';
-import { SqliteInviteStore, type Invite } from './invite-store.ts';
+import type { GrantSummary } from './grant-store.ts';
+import type { Invite } from './invite-store.ts';
 import { serverUrl } from '../access/server-url.ts';
 import { canonicalResource, requestOrigin, resourceAliases, type OriginSources } from './oauth-origin.ts';
 import { DEFAULT_RATE_LIMITS, originApp, type OAuthRateLimits, type OriginApp } from './origin-app.ts';
-import { SignInRequests, type PendingApproval } from './sign-in-requests.ts';
+import type { PendingApproval } from './sign-in-requests.ts';
+import type { SignInStores } from './sign-in-stores.ts';
 
 /** `tokens`: static tokens only; `oauth`: sign-in only; `both`: a static token if presented, else sign-in. */
 export type AuthMode = 'tokens' | 'oauth' | 'both';
 
 export interface SignInWithHarborOptions extends OriginSources {
-  db: SqliteDatabase;
+  /** Grants, invites and waiting requests: the home's SQLite file, or the replicas' PostgreSQL (open-store.ts). */
+  stores: SignInStores;
   mode: Exclude<AuthMode, 'tokens'>;
   /** Names of the hosted servers, read per request (servers come and go). */
   servers: () => Iterable<string>;
   log: Logger;
-  now?: () => number;
-  grants?: Omit<GrantStoreOptions, 'now'>;
-  requestTtlMs?: number;
   rateLimits?: Partial<OAuthRateLimits>;
   /** A teammate asked to connect (for the app's notification). */
   onApprovalRequested?: (approval: PendingApproval) => void;
@@ -34,31 +32,28 @@ export interface SignInWithHarborOptions extends OriginSources {
 
 /** What the admin API offers the owner. */
 export interface SignInAdmin {
-  approvals(): PendingApproval[];
-  decide(id: string, approve: boolean): PendingApproval;
+  approvals(): Promise<PendingApproval[]>;
+  decide(id: string, approve: boolean): Promise<PendingApproval>;
   /** The invite and the connection URLs to send the teammate (no secret in them). */
-  invite(name: string, withCode: boolean): { invite: Invite; urls: string[] };
-  invites(): Invite[];
-  grants(): GrantSummary[];
+  invite(name: string, withCode: boolean): Promise<{ invite: Invite; urls: string[] }>;
+  invites(): Promise<Invite[]>;
+  grants(): Promise<GrantSummary[]>;
   /** Ends the teammate's sign-ins and their waiting requests; how many tokens were revoked. */
-  revokeTeammate(name: string): number;
+  revokeTeammate(name: string): Promise<number>;
 }
 
 export interface SignInWithHarbor {
   gate: OAuthGate;
   admin: SignInAdmin;
   /** Drops expired codes and tokens; the host calls it now and then. */
-  prune(): void;
+  prune(): Promise<void>;
 }
 
 // The paths this module answers; everything else is the host's.
 const OAUTH_PATH = /^\/(?:\.well-known\/(?:oauth-protected-resource|oauth-authorization-server)(?:\/.*)?|authorize|token|register|revoke|signin|signin\/wait)$/;
 
 export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHarbor {
-  const now = options.now ?? Date.now;
-  const grants = new SqliteGrantStore(options.db, { ...options.grants, now });
-  const invites = new SqliteInviteStore(options.db, { now });
-  const requests = new SignInRequests({ now, ...(options.requestTtlMs ? { ttlMs: options.requestTtlMs } : {}) });
+  const { grants, invites, requests } = options.stores;
   requests.onWaiting = (approval) => options.onApprovalRequested?.(approval);
   const servers = () => new Set(options.servers());
   const rateLimits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
@@ -129,14 +124,14 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
     admin: {
       approvals: () => requests.pending(),
       decide: (id, approve) => requests.decide(id, approve),
-      invite: (name, withCode) => {
+      invite: async (name, withCode) => {
         const base = options.publicUrl() ?? `http://127.0.0.1:${options.localPort()}`;
-        return { invite: invites.invite(name, { withCode }), urls: [...servers()].map((server) => serverUrl(base, server)) };
+        return { invite: await invites.invite(name, { withCode }), urls: [...servers()].map((server) => serverUrl(base, server)) };
       },
       invites: () => invites.list(),
       grants: () => grants.grants(),
-      revokeTeammate: (name) => {
-        requests.dropTeammate(name);
+      revokeTeammate: async (name) => {
+        await requests.dropTeammate(name);
         return grants.revokeTeammate(name);
       },
     },

@@ -1,0 +1,219 @@
+import { timingSafeEqual } from 'node:crypto';
+import { hashToken } from '../auth/token-store.ts';
+import { migrate, type SqliteDatabase } from '../store/sqlite-database.ts';
+import {
+  ACCESS_PREFIX,
+  CODE_PREFIX,
+  CODE_REFUSALS,
+  codeGrant,
+  codeRefusal,
+  DEFAULT_GRANT_TTLS,
+  familyOf,
+  GrantError,
+  grantSummary,
+  hasShape,
+  IDLE_CLIENT_MS,
+  liveAccess,
+  newSecret,
+  PRUNE_AFTER_MS,
+  REFRESH_PREFIX,
+  REFRESH_REFUSALS,
+  refreshRefusal,
+  tokenGrant,
+  type CodeGrant,
+  type CodeRow,
+  type Grant,
+  type GrantStore,
+  type GrantStoreOptions,
+  type GrantSummary,
+  type GrantSummaryRow,
+  type IssuedTokens,
+  type TokenRow,
+  type VerifiedAccess,
+} from './grant-store.ts';
+
+const MIGRATIONS = [
+  `CREATE TABLE oauth_clients (
+     client_id TEXT PRIMARY KEY,
+     metadata TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE oauth_codes (
+     code_hash BLOB PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     teammate TEXT NOT NULL,
+     resource TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     code_challenge TEXT NOT NULL,
+     redirect_uri TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER
+   );
+   CREATE TABLE oauth_tokens (
+     token_hash BLOB PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+     family TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     teammate TEXT NOT NULL,
+     resource TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   CREATE INDEX oauth_tokens_family ON oauth_tokens (family);
+   CREATE INDEX oauth_tokens_teammate ON oauth_tokens (teammate);`,
+];
+
+/**
+ * The grant store in the home's SQLite file (one host). The work is synchronous (node:sqlite); the
+ * methods are async only to share the GrantStore interface with PostgreSQL. Each check-and-spend runs
+ * in one transaction, so a code or refresh token is spent once even with two requests in flight.
+ */
+export class SqliteGrantStore implements GrantStore {
+  readonly #db: SqliteDatabase;
+  readonly #now: () => number;
+  readonly codeTtlMs: number;
+  readonly accessTtlMs: number;
+  readonly refreshTtlMs: number;
+
+  constructor(db: SqliteDatabase, options: GrantStoreOptions = {}) {
+    this.#db = db;
+    this.#now = options.now ?? Date.now;
+    this.codeTtlMs = options.codeTtlMs ?? DEFAULT_GRANT_TTLS.codeTtlMs;
+    this.accessTtlMs = options.accessTtlMs ?? DEFAULT_GRANT_TTLS.accessTtlMs;
+    this.refreshTtlMs = options.refreshTtlMs ?? DEFAULT_GRANT_TTLS.refreshTtlMs;
+    migrate(db, 'oauth', MIGRATIONS);
+  }
+
+  async saveClient(clientId: string, metadata: Record<string, unknown>): Promise<void> {
+    this.#db.prepare('INSERT INTO oauth_clients (client_id, metadata, created_at) VALUES (?, ?, ?)').run(clientId, JSON.stringify(metadata), this.#now());
+  }
+
+  async getClient(clientId: string): Promise<Record<string, unknown> | undefined> {
+    const row = this.#db.prepare('SELECT metadata FROM oauth_clients WHERE client_id = ?').get(clientId) as { metadata: string } | undefined;
+    return row ? (JSON.parse(row.metadata) as Record<string, unknown>) : undefined;
+  }
+
+  async issueCode(grant: CodeGrant): Promise<string> {
+    const code = newSecret(CODE_PREFIX);
+    this.#db
+      .prepare(
+        `INSERT INTO oauth_codes (code_hash, client_id, teammate, resource, scopes, code_challenge, redirect_uri, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(hashToken(code), grant.clientId, grant.teammate, grant.resource, JSON.stringify(grant.scopes), grant.codeChallenge, grant.redirectUri, this.#now() + this.codeTtlMs);
+    return code;
+  }
+
+  async peekCode(code: string, clientId: string): Promise<CodeGrant | null> {
+    const row = this.#codeRow(code);
+    const refusal = codeRefusal(row, clientId, this.#now());
+    if (refusal === 'used') this.#revokeFamily(familyOf(row!.code_hash));
+    return refusal ? null : codeGrant(row!);
+  }
+
+  async redeemCode(code: string, clientId: string): Promise<CodeGrant & { family: string }> {
+    // Refusals are returned, not thrown, inside the transaction: a throw would roll back the revocation.
+    const outcome = this.#db.transaction((): (CodeGrant & { family: string }) | string => {
+      const row = this.#codeRow(code);
+      const refusal = codeRefusal(row, clientId, this.#now());
+      if (refusal === 'used') this.#revokeFamily(familyOf(row!.code_hash));
+      if (refusal) return CODE_REFUSALS[refusal];
+      this.#db.prepare('UPDATE oauth_codes SET used_at = ? WHERE code_hash = ?').run(this.#now(), row!.code_hash);
+      return { ...codeGrant(row!), family: familyOf(row!.code_hash) };
+    })();
+    if (typeof outcome === 'string') throw new GrantError(outcome);
+    return outcome;
+  }
+
+  async issueTokens(grant: Grant, family: string): Promise<IssuedTokens> {
+    return this.#issue(grant, family);
+  }
+
+  async verifyAccess(token: string): Promise<VerifiedAccess | null> {
+    return liveAccess(this.#tokenRow(token, ACCESS_PREFIX), this.#now());
+  }
+
+  async rotateRefresh(token: string, clientId: string): Promise<{ grant: Grant; tokens: IssuedTokens }> {
+    const outcome = this.#db.transaction((): { grant: Grant; tokens: IssuedTokens } | string => {
+      const row = this.#tokenRow(token, REFRESH_PREFIX);
+      const refusal = refreshRefusal(row, clientId, this.#now());
+      if (refusal === 'spent') this.#revokeFamily(row!.family);
+      if (refusal) return REFRESH_REFUSALS[refusal];
+      // The family's live access token goes with it: one live pair per sign-in.
+      this.#revokeFamily(row!.family);
+      const grant = tokenGrant(row!);
+      return { grant, tokens: this.#issue(grant, row!.family) };
+    })();
+    if (typeof outcome === 'string') throw new GrantError(outcome);
+    return outcome;
+  }
+
+  async revoke(token: string, clientId: string): Promise<void> {
+    const row = this.#tokenRow(token, token.startsWith(REFRESH_PREFIX) ? REFRESH_PREFIX : ACCESS_PREFIX);
+    if (row && row.client_id === clientId) this.#revokeFamily(row.family);
+  }
+
+  async revokeTeammate(teammate: string): Promise<number> {
+    const result = this.#db.prepare('UPDATE oauth_tokens SET revoked_at = ? WHERE teammate = ? AND revoked_at IS NULL').run(this.#now(), teammate);
+    return Number(result.changes);
+  }
+
+  async grants(): Promise<GrantSummary[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT t.teammate, t.client_id, t.resource, MIN(f.created_at) AS created_at, MAX(t.created_at) AS refreshed_at, c.metadata
+           FROM oauth_tokens t
+           JOIN oauth_tokens f ON f.family = t.family
+           LEFT JOIN oauth_clients c ON c.client_id = t.client_id
+          WHERE t.kind = 'refresh' AND t.revoked_at IS NULL AND t.expires_at > ?
+          GROUP BY t.token_hash ORDER BY created_at`,
+      )
+      .all(this.#now()) as unknown as GrantSummaryRow[];
+    return rows.map(grantSummary);
+  }
+
+  async prune(): Promise<void> {
+    const now = this.#now();
+    this.#db.prepare('DELETE FROM oauth_codes WHERE expires_at <= ?').run(now - PRUNE_AFTER_MS);
+    this.#db.prepare('DELETE FROM oauth_tokens WHERE expires_at <= ?').run(now - PRUNE_AFTER_MS);
+    // Registration is open (rate-limited): a client that never got a token is forgotten after a month.
+    this.#db.prepare('DELETE FROM oauth_clients WHERE created_at <= ? AND client_id NOT IN (SELECT client_id FROM oauth_tokens)').run(now - IDLE_CLIENT_MS);
+  }
+
+  #issue(grant: Grant, family: string): IssuedTokens {
+    const accessToken = newSecret(ACCESS_PREFIX);
+    const refreshToken = newSecret(REFRESH_PREFIX);
+    const now = this.#now();
+    const insert = this.#db.prepare(
+      `INSERT INTO oauth_tokens (token_hash, kind, family, client_id, teammate, resource, scopes, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const scopes = JSON.stringify(grant.scopes);
+    this.#db.transaction(() => {
+      insert.run(hashToken(accessToken), 'access', family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.accessTtlMs);
+      insert.run(hashToken(refreshToken), 'refresh', family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.refreshTtlMs);
+    })();
+    return { accessToken, refreshToken, expiresIn: Math.floor(this.accessTtlMs / 1000) };
+  }
+
+  #revokeFamily(family: string): void {
+    this.#db.prepare('UPDATE oauth_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL').run(this.#now(), family);
+  }
+
+  #codeRow(code: string): CodeRow | undefined {
+    if (!hasShape(code, CODE_PREFIX)) return undefined;
+    const hash = hashToken(code);
+    const row = this.#db.prepare('SELECT * FROM oauth_codes WHERE code_hash = ?').get(hash) as CodeRow | undefined;
+    return row && timingSafeEqual(row.code_hash, hash) ? row : undefined;
+  }
+
+  #tokenRow(token: string, prefix: string): TokenRow | undefined {
+    if (!hasShape(token, prefix)) return undefined;
+    const hash = hashToken(token);
+    const row = this.#db.prepare('SELECT * FROM oauth_tokens WHERE token_hash = ?').get(hash) as TokenRow | undefined;
+    // Looked up by hash; the final comparison is constant-time anyway (as in auth/token-store.ts).
+    return row && timingSafeEqual(row.token_hash, hash) ? row : undefined;
+  }
+}

@@ -415,6 +415,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
   });
   admin.heartbeat = http.heartbeat;
   const stopRevocationWatch = watchRevocations({ tokens, endTeammate: (teammate, reason) => http.registry.endTeammate(teammate, reason), log });
+  // Sign-ins revoked through another replica: the teammate's sessions here end too (as for static tokens).
+  const stopSignInWatch = signIn?.onRevokedElsewhere((teammate) => {
+    http.registry.endTeammate(teammate, 'token revoked').then(
+      (closed) => log.info({ teammate, sessionsClosed: closed }, 'sign-ins revoked on another replica; sessions closed'),
+      (error: Error) => log.warn({ teammate, err: error.message }, 'could not close the sessions of a revoked teammate'),
+    );
+  });
   observability = new HostObservability({
     servers,
     registry: http.registry,
@@ -480,6 +487,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     async close() {
       removeHostRuntime(paths.home, process.pid);
       stopRevocationWatch();
+      stopSignInWatch?.();
       observability!.stop();
       modern.stop();
       await http.close();

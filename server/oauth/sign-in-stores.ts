@@ -9,6 +9,8 @@ export interface SignInStores {
   grants: GrantStore;
   invites: InviteStore;
   requests: SignInRequestStore;
+  /** Replicas: a teammate's sign-ins were revoked through another replica (absent on one host). */
+  onTeammateRevoked?(listener: (teammate: string) => void): () => void;
   close(): Promise<void>;
 }
 

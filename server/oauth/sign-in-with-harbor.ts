@@ -47,6 +47,8 @@ export interface SignInWithHarbor {
   admin: SignInAdmin;
   /** Drops expired codes and tokens; the host calls it now and then. */
   prune(): Promise<void>;
+  /** A teammate's sign-ins were revoked through another replica (their sessions here should end). */
+  onRevokedElsewhere(listener: (teammate: string) => void): () => void;
 }
 
 // The paths this module answers; everything else is the host's.
@@ -136,6 +138,7 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
       },
     },
     prune: () => grants.prune(),
+    onRevokedElsewhere: (listener) => options.stores.onTeammateRevoked?.(listener) ?? (() => {}),
   };
 }
 

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { authHeaders, connectClient, GENEROUS_LIMITS, startTestHost, textOf, type TestHost } from '../helpers/harbor.ts';
+import { hostStoreBackends, type HostStoreBackend } from '../helpers/host-store-backends.ts';
 import { adminFetch, MemoryOAuthClient, openAuthorize, signInAndApprove, submitSignIn } from '../helpers/oauth-browser.ts';
 
 /**
  * Sign in with Harbor end to end: the MCP SDK v1 client's own OAuth flow (discovery, dynamic
  * registration, PKCE, resource indicator) against a real host; the browser step driven here with fetch.
+ * Once per store: the home's SQLite file, and a real PostgreSQL (what replicas share).
  */
 
 async function signedInClient(h: TestHost, provider: MemoryOAuthClient, name = 'alice'): Promise<{ client: Client; redirect: URL }> {
@@ -24,9 +26,12 @@ async function signedInClient(h: TestHost, provider: MemoryOAuthClient, name = '
   return { client, redirect };
 }
 
-describe('Sign in with Harbor: the SDK client flow', () => {
+const flowCases = (backend: HostStoreBackend) => {
+  before(() => backend.start());
+  after(() => backend.stop());
+
   test('sign in, approve, call tools as the teammate; refresh rotates; revocation ends it', async () => {
-    const h = await startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both' });
+    const h = await startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both', ...backend.config() });
     try {
       const provider = new MemoryOAuthClient({ name: 'Claude Test' });
       const { client, redirect } = await signedInClient(h, provider, 'carol');
@@ -86,7 +91,7 @@ describe('Sign in with Harbor: the SDK client flow', () => {
   });
 
   test('a sign-in waiting for the owner is announced on the admin event stream (for the app\'s notification)', async () => {
-    const h = await startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both' });
+    const h = await startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both', ...backend.config() });
     const events = await adminFetch(h.url, h.host.adminSecret, 'GET', '/admin/events');
     try {
       const reader = events.body!.getReader();
@@ -112,7 +117,7 @@ describe('Sign in with Harbor: the SDK client flow', () => {
   });
 
   test('revoking a teammate ends their sign-ins and static token alike, and closes their sessions', async () => {
-    const h = await startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both' });
+    const h = await startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both', ...backend.config() });
     try {
       // Static token (the helper issued one for alice) keeps working exactly as before in "both".
       const viaHeader = await connectClient(h.url, 'docs', h.token);
@@ -142,4 +147,8 @@ describe('Sign in with Harbor: the SDK client flow', () => {
       await h.close();
     }
   });
-});
+};
+
+for (const backend of hostStoreBackends()) {
+  describe(`Sign in with Harbor: the SDK client flow on ${backend.name}`, { skip: backend.skip }, () => flowCases(backend));
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { ADMIN_SECRET_HEADER } from '../../server/admin/admin-api.ts';
 import { authHeaders, connectClient, fixtureServer, GENEROUS_LIMITS, startTestHost, type TestHost } from '../helpers/harbor.ts';
 import {
@@ -13,10 +13,12 @@ import {
   submitSignIn,
   tokenRequest,
 } from '../helpers/oauth-browser.ts';
+import { hostStoreBackends, type HostStoreBackend } from '../helpers/host-store-backends.ts';
 
 /**
  * What Sign in with Harbor refuses, each with its status, and that nothing is issued: the negatives
- * of issue 18 on a real host (HTTP on 127.0.0.1, SQLite), the protocol driven by hand.
+ * of issue 18 on a real host (HTTP on 127.0.0.1), the protocol driven by hand. The cases that keep
+ * grants run once per store: the home's SQLite file, and a real PostgreSQL (what replicas share).
  */
 
 const REDIRECT = 'http://127.0.0.1:53682/callback';
@@ -26,8 +28,11 @@ interface Clock {
   now: number;
 }
 
+/** The store of the suite running now (suites of one file run one after the other). */
+let backend: Pick<HostStoreBackend, 'config'> = { config: () => ({}) };
+
 async function oauthHost(clock: Clock, extra: object = {}, rateLimits: object = GENEROUS): Promise<TestHost> {
-  return startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both', ...extra }, { signIn: { now: () => clock.now, rateLimits } });
+  return startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both', ...backend.config(), ...extra }, { signIn: { now: () => clock.now, rateLimits } });
 }
 
 /** Register, authorize, sign in, approve: returns the code and what produced it. */
@@ -74,7 +79,7 @@ function rawRequest(url: string, method: string, headers: Record<string, string>
   });
 }
 
-describe('Sign in with Harbor refuses', () => {
+const refusalCases = () => {
   test('a wrong PKCE verifier (400 invalid_grant, nothing issued); the code then works once, and a reuse kills what it issued', async () => {
     const clock = { now: Date.now() };
     const h = await oauthHost(clock);
@@ -257,9 +262,9 @@ describe('Sign in with Harbor refuses', () => {
       await h.close();
     }
   });
-});
+};
 
-describe('invites', () => {
+const inviteCases = () => {
   test('a one-time code lets its teammate in without a second question, once', async () => {
     const clock = { now: Date.now() };
     const h = await oauthHost(clock);
@@ -293,7 +298,7 @@ describe('invites', () => {
       await h.close();
     }
   });
-});
+};
 
 describe('what is advertised', () => {
   test('auth "tokens" (the default): nothing of OAuth, a clean 404 on /.well-known/oauth-*, a 401 without resource_metadata', async () => {
@@ -390,3 +395,15 @@ describe('what is advertised', () => {
     }
   });
 });
+
+for (const store of hostStoreBackends()) {
+  describe(`on ${store.name}`, { skip: store.skip }, () => {
+    before(async () => {
+      await store.start();
+      backend = store;
+    });
+    after(() => store.stop());
+    describe('Sign in with Harbor refuses', refusalCases);
+    describe('invites', inviteCases);
+  });
+}

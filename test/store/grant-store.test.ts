@@ -222,12 +222,13 @@ describeEachBackend('grant store', (backend) => {
     assert.equal((await b.grants.verifyAccess(pair.accessToken))?.teammate, 'alice', 'B reads it once, then remembers');
     assert.ok(await b.grants.verifyAccess(bob.accessToken));
     const endedOnB: string[] = [];
-    (b.grants as unknown as { onTeammateRevoked(l: (n: string) => void): void }).onTeammateRevoked((name) => endedOnB.push(name));
+    b.onTeammateRevoked!((name) => endedOnB.push(name));
     const revokedAt = Date.now();
     assert.equal(await a.grants.revokeTeammate('alice'), 2);
     await waitFor(async () => (await b.grants.verifyAccess(pair.accessToken)) === null, 10_000, 'B to refuse the revoked token');
     t.diagnostic(`revoked through A: B refuses the remembered token ${Date.now() - revokedAt} ms after the revocation was sent`);
     await waitFor(() => endedOnB.includes('alice'), 10_000, "B to hear that alice's sign-ins ended");
+    assert.deepEqual(endedOnB, ['alice'], 'told once, by the notice from A');
     assert.ok(await b.grants.verifyAccess(bob.accessToken), "bob's sign-in is untouched");
     await a.grants.revoke(bob.refreshToken, 'client-1');
     await waitFor(async () => (await b.grants.verifyAccess(bob.accessToken)) === null, 10_000, 'B to refuse the family revoked on A');

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { hashToken } from '../../auth/token-store.ts';
 import {
@@ -100,6 +100,8 @@ export class PgGrantStore implements GrantStore {
   readonly refreshTtlMs: number;
   readonly #verified: LRUCache<string, Verified | typeof REFUSED>;
   #generation = 0;
+  /** Names this store on the channel, so it can tell its own teammate revocations from the others'. */
+  readonly #id = randomUUID();
   readonly #teammateListeners = new Set<(teammate: string) => void>();
 
   private constructor(options: PgGrantStoreOptions) {
@@ -121,7 +123,7 @@ export class PgGrantStore implements GrantStore {
     if (notice.kind === 'revoked') this.#forget((v) => notice.families.includes(v.family));
     else if (notice.kind === 'revoked-teammate') {
       this.#forget((v) => v.teammate === notice.teammate);
-      for (const listener of this.#teammateListeners) listener(notice.teammate);
+      if (notice.by !== this.#id) for (const listener of this.#teammateListeners) listener(notice.teammate);
     }
   }
 
@@ -131,7 +133,7 @@ export class PgGrantStore implements GrantStore {
     this.#verified.clear();
   }
 
-  /** A teammate's sign-ins were revoked (through any replica): e.g. to close their sessions here. */
+  /** A teammate's sign-ins were revoked through another replica: e.g. to close their sessions here. */
   onTeammateRevoked(listener: (teammate: string) => void): () => void {
     this.#teammateListeners.add(listener);
     return () => this.#teammateListeners.delete(listener);
@@ -231,7 +233,7 @@ export class PgGrantStore implements GrantStore {
   async revokeTeammate(teammate: string): Promise<number> {
     const revoked = await inTransaction(this.#pool, async (client) => {
       const { rowCount } = await client.query('UPDATE oauth_tokens SET revoked_at = $1 WHERE teammate = $2 AND revoked_at IS NULL', [this.#now(), teammate]);
-      if (rowCount) await notifyOAuth(client, { kind: 'revoked-teammate', teammate });
+      if (rowCount) await notifyOAuth(client, { kind: 'revoked-teammate', teammate, by: this.#id });
       return rowCount ?? 0;
     });
     // This replica refuses them at once, before its own notice comes back.

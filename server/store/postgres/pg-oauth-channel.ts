@@ -12,7 +12,8 @@ export const OAUTH_CHANNEL = 'harbor_oauth';
 
 export type OAuthNotice =
   | { kind: 'revoked'; families: string[] }
-  | { kind: 'revoked-teammate'; teammate: string }
+  /** `by`: the sending store, which has ended what it revoked already. */
+  | { kind: 'revoked-teammate'; teammate: string; by: string }
   | { kind: 'waiting'; approval: PendingApproval };
 
 export async function notifyOAuth(client: PgClient | PgPool, notice: OAuthNotice): Promise<void> {

@@ -43,5 +43,5 @@ export async function openPgSignInStores(options: PgSignInStoresOptions): Promis
     onConnected: () => grants.resync(),
   });
   await listener.ready;
-  return { grants, invites, requests, close: () => listener.close() };
+  return { grants, invites, requests, onTeammateRevoked: (fn) => grants.onTeammateRevoked(fn), close: () => listener.close() };
 }

@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import { BoundedCache } from '../../server/cache/bounded-cache.ts';
 import { CachedCalls } from '../../server/gateway/cached-calls.ts';
 import type { CallEvent } from '../../server/gateway/call-event.ts';
-import type { JsonRpcRequest } from '../../server/gateway/jsonrpc.ts';
+import type { JsonRpcId, JsonRpcRequest } from '../../server/gateway/jsonrpc.ts';
 import { ToolResultCache } from '../../server/gateway/tool-cache.ts';
 import { recordingPeer } from '../helpers/recording-peer.ts';
 
-const call = (name: string, args: Record<string, unknown> = {}, id = 1): JsonRpcRequest => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+const call = (name: string, args: Record<string, unknown> = {}, id: JsonRpcId = 1): JsonRpcRequest => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
 
 /** The router's view of a real tool-result cache (memory only), on a hand-moved clock. */
 function setup(tools: 'readOnly' | string[]) {

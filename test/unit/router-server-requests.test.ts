@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IdSpace } from '../../server/gateway/id-space.ts';
+import type { ClientCapabilities } from '../../server/gateway/client-peer.ts';
 import type { JsonRpcMessage, JsonRpcRequest } from '../../server/gateway/jsonrpc.ts';
 import { attributionKey, RequestAttribution } from '../../server/gateway/request-attribution.ts';
 import { ServerRequests } from '../../server/gateway/server-requests.ts';
@@ -18,7 +19,7 @@ function setup() {
   const calls = new IdSpace<RecordingPeer>({ timeoutMs: 60_000, onTimeout: () => {}, onFinished: (id) => attribution.finished(id), schedule: manualSchedule().schedule });
   const attribution: RequestAttribution<RecordingPeer> = new RequestAttribution({ holdMs: 1000, onDecided: (id, d) => requests.decided(id, d), schedule: holds.schedule });
   const requests = new ServerRequests({ serverName: 'fx', log: silentLogger, attribution, calls, sessions, send: (m) => void upstream.push(m) });
-  const join = (name: string, capabilities: object = ALL) => {
+  const join = (name: string, capabilities: ClientCapabilities = ALL) => {
     const peer = recordingPeer(name, capabilities);
     sessions.add(peer);
     return peer;

@@ -71,7 +71,11 @@ export interface GrantStore {
    * 10.5) revokes the tokens the first one issued, since one of the two callers is not the client.
    */
   redeemCode(code: string, clientId: string): Promise<CodeGrant & { family: string }>;
-  /** A new access + refresh pair in `family` (one family per sign-in; refreshes stay in it). */
+  /**
+   * A new access + refresh pair in `family` (one family per sign-in; refreshes stay in it). Refused
+   * (GrantError) when the family's code was replayed since it was redeemed: the replay revoked the
+   * family before these tokens existed, and they must not outlive it.
+   */
   issueTokens(grant: Grant, family: string): Promise<IssuedTokens>;
   verifyAccess(token: string): Promise<VerifiedAccess | null>;
   /**
@@ -117,6 +121,11 @@ export function familyOf(codeHash: Buffer): string {
   return codeHash.toString('base64url');
 }
 
+/** The code hash a family is named after (a family not made by familyOf names no code). */
+export function codeHashOf(family: string): Buffer {
+  return Buffer.from(family, 'base64url');
+}
+
 /** The rows both backends store (BLOB / BYTEA hashes, epoch-ms integers, scopes as JSON text). */
 export interface CodeRow {
   code_hash: Buffer;
@@ -128,6 +137,7 @@ export interface CodeRow {
   redirect_uri: string;
   expires_at: number;
   used_at: number | null;
+  replayed_at: number | null;
 }
 
 export interface TokenRow {

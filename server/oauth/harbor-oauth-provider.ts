@@ -93,7 +93,7 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
       // The code is spent before these checks: a code presented with the wrong redirect or audience is gone.
       if (redirectUri !== undefined && redirectUri !== grant.redirectUri) throw new InvalidGrantError('redirect_uri differs from the authorization request');
       if (resource !== undefined && canonicalResource(resource) !== grant.resource) throw new InvalidTargetError('resource differs from the authorization request');
-      return tokenResponse(await ctx.grants.issueTokens(grant, grant.family));
+      return tokenResponse(await redeem(() => ctx.grants.issueTokens(grant, grant.family)));
     },
 
     async exchangeRefreshToken(client, refreshToken, _scopes, resource): Promise<OAuthTokens> {

@@ -3,6 +3,7 @@ import { hashToken } from '../auth/token-store.ts';
 import { migrate, type SqliteDatabase } from '../store/sqlite-database.ts';
 import {
   ACCESS_PREFIX,
+  codeHashOf,
   CODE_PREFIX,
   CODE_REFUSALS,
   codeGrant,
@@ -63,6 +64,8 @@ const MIGRATIONS = [
    );
    CREATE INDEX oauth_tokens_family ON oauth_tokens (family);
    CREATE INDEX oauth_tokens_teammate ON oauth_tokens (teammate);`,
+  // A replay between a code's redemption and its tokens' issue must stop the issue (issueTokens).
+  'ALTER TABLE oauth_codes ADD COLUMN replayed_at INTEGER',
 ];
 
 /**
@@ -109,7 +112,7 @@ export class SqliteGrantStore implements GrantStore {
   async peekCode(code: string, clientId: string): Promise<CodeGrant | null> {
     const row = this.#codeRow(code);
     const refusal = codeRefusal(row, clientId, this.#now());
-    if (refusal === 'used') this.#revokeFamily(familyOf(row!.code_hash));
+    if (refusal === 'used') this.#replayed(row!);
     return refusal ? null : codeGrant(row!);
   }
 
@@ -118,7 +121,7 @@ export class SqliteGrantStore implements GrantStore {
     const outcome = this.#db.transaction((): (CodeGrant & { family: string }) | string => {
       const row = this.#codeRow(code);
       const refusal = codeRefusal(row, clientId, this.#now());
-      if (refusal === 'used') this.#revokeFamily(familyOf(row!.code_hash));
+      if (refusal === 'used') this.#replayed(row!);
       if (refusal) return CODE_REFUSALS[refusal];
       this.#db.prepare('UPDATE oauth_codes SET used_at = ? WHERE code_hash = ?').run(this.#now(), row!.code_hash);
       return { ...codeGrant(row!), family: familyOf(row!.code_hash) };
@@ -128,6 +131,8 @@ export class SqliteGrantStore implements GrantStore {
   }
 
   async issueTokens(grant: Grant, family: string): Promise<IssuedTokens> {
+    const replayed = this.#db.prepare('SELECT 1 FROM oauth_codes WHERE code_hash = ? AND replayed_at IS NOT NULL').get(codeHashOf(family));
+    if (replayed) throw new GrantError(CODE_REFUSALS.used);
     return this.#issue(grant, family);
   }
 
@@ -196,6 +201,12 @@ export class SqliteGrantStore implements GrantStore {
       insert.run(hashToken(refreshToken), 'refresh', family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.refreshTtlMs);
     })();
     return { accessToken, refreshToken, expiresIn: Math.floor(this.accessTtlMs / 1000) };
+  }
+
+  /** A used code presented again: marked (no tokens may be issued for it any more), its family revoked. */
+  #replayed(row: CodeRow): void {
+    this.#db.prepare('UPDATE oauth_codes SET replayed_at = ? WHERE code_hash = ?').run(this.#now(), row.code_hash);
+    this.#revokeFamily(familyOf(row.code_hash));
   }
 
   #revokeFamily(family: string): void {

@@ -69,6 +69,13 @@ describeEachBackend('grant store', (backend) => {
     await assert.rejects(grants.redeemCode(code, 'client-1'), /already used/);
     assert.equal(await grants.verifyAccess(tokens.accessToken), null);
 
+    // A replay between the redemption and the issue (the SDK makes them two calls): nothing is issued.
+    const raced = await grants.issueCode(CODE);
+    const winner = await grants.redeemCode(raced, 'client-1');
+    await assert.rejects(grants.redeemCode(raced, 'client-1'), /already used/);
+    await assert.rejects(grants.issueTokens(winner, winner.family), /already used/);
+    assert.deepEqual(await grants.grants(), []);
+
     const late = await grants.issueCode(CODE);
     clock.now += grants.codeTtlMs;
     assert.equal(await grants.peekCode(late, 'client-1'), null);
@@ -200,8 +207,11 @@ describeEachBackend('grant store', (backend) => {
     for (let round = 0; round < 5; round++) {
       const code = await a.grants.issueCode(CODE);
       const redeemed = await Promise.allSettled([a.grants.redeemCode(code, 'client-1'), b.grants.redeemCode(code, 'client-1')]);
-      assert.equal(redeemed.filter((r) => r.status === 'fulfilled').length, 1, 'one redemption wins');
+      const winners = redeemed.flatMap((r, i) => (r.status === 'fulfilled' ? [{ store: [a, b][i]!, grant: r.value }] : []));
+      assert.equal(winners.length, 1, 'one redemption wins');
       assert.match(String((redeemed.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason), /already used/);
+      // The loser was a replay: the winner gets no tokens either (one of the two is not the client).
+      await assert.rejects(winners[0]!.store.grants.issueTokens(winners[0]!.grant, winners[0]!.grant.family), /already used/);
 
       const pair = await a.grants.issueTokens(GRANT, `family-${round}`);
       const rotated = await Promise.allSettled([a.grants.rotateRefresh(pair.refreshToken, 'client-1'), b.grants.rotateRefresh(pair.refreshToken, 'client-1')]);

@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { hashToken } from '../../auth/token-store.ts';
 import {
   ACCESS_PREFIX,
+  codeHashOf,
   CODE_PREFIX,
   CODE_REFUSALS,
   codeGrant,
@@ -65,6 +66,8 @@ const MIGRATIONS = [
    );
    CREATE INDEX oauth_tokens_family ON oauth_tokens (family);
    CREATE INDEX oauth_tokens_teammate ON oauth_tokens (teammate);`,
+  // A replay between a code's redemption and its tokens' issue must stop the issue (issueTokens).
+  'ALTER TABLE oauth_codes ADD COLUMN replayed_at BIGINT',
 ];
 
 type Verified = VerifiedAccess & { family: string };
@@ -161,7 +164,7 @@ export class PgGrantStore implements GrantStore {
   async peekCode(code: string, clientId: string): Promise<CodeGrant | null> {
     const row = await this.#codeRow(this.#pool, code);
     const refusal = codeRefusal(row, clientId, this.#now());
-    if (refusal === 'used') await this.#revokeFamilies([familyOf(row!.code_hash)]);
+    if (refusal === 'used') await this.#replayed(row!);
     return refusal ? null : codeGrant(row!);
   }
 
@@ -178,12 +181,19 @@ export class PgGrantStore implements GrantStore {
     // Not spent by this call: say why, and revoke on a replay (also when another replica just won the race).
     const row = await this.#codeRow(this.#pool, code);
     const refusal = codeRefusal(row, clientId, now) ?? 'used';
-    if (refusal === 'used') await this.#revokeFamilies([familyOf(row!.code_hash)]);
+    if (refusal === 'used') await this.#replayed(row!);
     throw new GrantError(CODE_REFUSALS[refusal]);
   }
 
   async issueTokens(grant: Grant, family: string): Promise<IssuedTokens> {
-    return this.#issue(this.#pool, grant, family);
+    // The code's row is share-locked while the pair goes in: a replay on another replica (which
+    // marks the row, then revokes the family) either waits for this insert and revokes the pair, or
+    // committed first and this issue is refused.
+    return inTransaction(this.#pool, async (client) => {
+      const { rows } = await client.query<{ replayed_at: number | null }>('SELECT replayed_at FROM oauth_codes WHERE code_hash = $1 FOR SHARE', [codeHashOf(family)]);
+      if (rows[0] && rows[0].replayed_at !== null) throw new GrantError(CODE_REFUSALS.used);
+      return this.#issue(client, grant, family);
+    });
   }
 
   async verifyAccess(token: string): Promise<VerifiedAccess | null> {
@@ -277,6 +287,16 @@ export class PgGrantStore implements GrantStore {
       [hashToken(accessToken), hashToken(refreshToken), family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.accessTtlMs, now + this.refreshTtlMs],
     );
     return { accessToken, refreshToken, expiresIn: Math.floor(this.accessTtlMs / 1000) };
+  }
+
+  /** A used code presented again: marked (no tokens may be issued for it any more), its family revoked, at once. */
+  async #replayed(row: CodeRow): Promise<void> {
+    const family = familyOf(row.code_hash);
+    await inTransaction(this.#pool, async (client) => {
+      await client.query('UPDATE oauth_codes SET replayed_at = $1 WHERE code_hash = $2', [this.#now(), row.code_hash]);
+      await this.#revokeFamiliesIn(client, [family]);
+    });
+    this.#forget((v) => v.family === family);
   }
 
   async #revokeFamilies(families: string[]): Promise<void> {

@@ -126,6 +126,47 @@ export function codeHashOf(family: string): Buffer {
   return Buffer.from(family, 'base64url');
 }
 
+/**
+ * The tables, one schema for both backends in their own types (SQLite: BLOB, INTEGER; PostgreSQL:
+ * BYTEA, BIGINT), so the two cannot drift apart; each runs them with its own migration runner.
+ */
+export function grantMigrations(t: { bytes: string; integer: string }): string[] {
+  return [
+    `CREATE TABLE oauth_clients (
+       client_id TEXT PRIMARY KEY,
+       metadata TEXT NOT NULL,
+       created_at ${t.integer} NOT NULL
+     );
+     CREATE TABLE oauth_codes (
+       code_hash ${t.bytes} PRIMARY KEY,
+       client_id TEXT NOT NULL,
+       teammate TEXT NOT NULL,
+       resource TEXT NOT NULL,
+       scopes TEXT NOT NULL,
+       code_challenge TEXT NOT NULL,
+       redirect_uri TEXT NOT NULL,
+       expires_at ${t.integer} NOT NULL,
+       used_at ${t.integer}
+     );
+     CREATE TABLE oauth_tokens (
+       token_hash ${t.bytes} PRIMARY KEY,
+       kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+       family TEXT NOT NULL,
+       client_id TEXT NOT NULL,
+       teammate TEXT NOT NULL,
+       resource TEXT NOT NULL,
+       scopes TEXT NOT NULL,
+       created_at ${t.integer} NOT NULL,
+       expires_at ${t.integer} NOT NULL,
+       revoked_at ${t.integer}
+     );
+     CREATE INDEX oauth_tokens_family ON oauth_tokens (family);
+     CREATE INDEX oauth_tokens_teammate ON oauth_tokens (teammate);`,
+    // A replay between a code's redemption and its tokens' issue must stop the issue (issueTokens).
+    `ALTER TABLE oauth_codes ADD COLUMN replayed_at ${t.integer}`,
+  ];
+}
+
 /** The rows both backends store (BLOB / BYTEA hashes, epoch-ms integers, scopes as JSON text). */
 export interface CodeRow {
   code_hash: Buffer;

@@ -11,6 +11,7 @@ import {
   DEFAULT_GRANT_TTLS,
   familyOf,
   GrantError,
+  grantMigrations,
   grantSummary,
   hasShape,
   IDLE_CLIENT_MS,
@@ -33,40 +34,7 @@ import {
   type VerifiedAccess,
 } from './grant-store.ts';
 
-const MIGRATIONS = [
-  `CREATE TABLE oauth_clients (
-     client_id TEXT PRIMARY KEY,
-     metadata TEXT NOT NULL,
-     created_at INTEGER NOT NULL
-   );
-   CREATE TABLE oauth_codes (
-     code_hash BLOB PRIMARY KEY,
-     client_id TEXT NOT NULL,
-     teammate TEXT NOT NULL,
-     resource TEXT NOT NULL,
-     scopes TEXT NOT NULL,
-     code_challenge TEXT NOT NULL,
-     redirect_uri TEXT NOT NULL,
-     expires_at INTEGER NOT NULL,
-     used_at INTEGER
-   );
-   CREATE TABLE oauth_tokens (
-     token_hash BLOB PRIMARY KEY,
-     kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
-     family TEXT NOT NULL,
-     client_id TEXT NOT NULL,
-     teammate TEXT NOT NULL,
-     resource TEXT NOT NULL,
-     scopes TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     expires_at INTEGER NOT NULL,
-     revoked_at INTEGER
-   );
-   CREATE INDEX oauth_tokens_family ON oauth_tokens (family);
-   CREATE INDEX oauth_tokens_teammate ON oauth_tokens (teammate);`,
-  // A replay between a code's redemption and its tokens' issue must stop the issue (issueTokens).
-  'ALTER TABLE oauth_codes ADD COLUMN replayed_at INTEGER',
-];
+const MIGRATIONS = grantMigrations({ bytes: 'BLOB', integer: 'INTEGER' });
 
 /**
  * The grant store in the home's SQLite file (one host). The work is synchronous (node:sqlite); the

@@ -11,6 +11,7 @@ import {
   DEFAULT_GRANT_TTLS,
   familyOf,
   GrantError,
+  grantMigrations,
   grantSummary,
   hasShape,
   IDLE_CLIENT_MS,
@@ -35,40 +36,7 @@ import {
 import { inTransaction, migratePostgres, type PgClient, type PgPool } from '../postgres-database.ts';
 import { notifyOAuth, type OAuthNotice } from './pg-oauth-channel.ts';
 
-const MIGRATIONS = [
-  `CREATE TABLE oauth_clients (
-     client_id TEXT PRIMARY KEY,
-     metadata TEXT NOT NULL,
-     created_at BIGINT NOT NULL
-   );
-   CREATE TABLE oauth_codes (
-     code_hash BYTEA PRIMARY KEY,
-     client_id TEXT NOT NULL,
-     teammate TEXT NOT NULL,
-     resource TEXT NOT NULL,
-     scopes TEXT NOT NULL,
-     code_challenge TEXT NOT NULL,
-     redirect_uri TEXT NOT NULL,
-     expires_at BIGINT NOT NULL,
-     used_at BIGINT
-   );
-   CREATE TABLE oauth_tokens (
-     token_hash BYTEA PRIMARY KEY,
-     kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
-     family TEXT NOT NULL,
-     client_id TEXT NOT NULL,
-     teammate TEXT NOT NULL,
-     resource TEXT NOT NULL,
-     scopes TEXT NOT NULL,
-     created_at BIGINT NOT NULL,
-     expires_at BIGINT NOT NULL,
-     revoked_at BIGINT
-   );
-   CREATE INDEX oauth_tokens_family ON oauth_tokens (family);
-   CREATE INDEX oauth_tokens_teammate ON oauth_tokens (teammate);`,
-  // A replay between a code's redemption and its tokens' issue must stop the issue (issueTokens).
-  'ALTER TABLE oauth_codes ADD COLUMN replayed_at BIGINT',
-];
+const MIGRATIONS = grantMigrations({ bytes: 'BYTEA', integer: 'BIGINT' });
 
 type Verified = VerifiedAccess & { family: string };
 /** lru-cache stores no null: a token known not to grant access (unknown, revoked or expired: all final). */

@@ -151,7 +151,13 @@ test('a tampered, foreign or malformed state and bad inputResponses get -32602; 
   try {
     const round = interim(await t.translator.serve(t.router, t.caller(), t.call('greet'), null));
     const answer = { 'elicitation-1': { action: 'accept', content: { name: 'Dee' } } };
-    const tampered = round.requestState.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    // A decoded MAC byte flipped and re-encoded: changing the last base64url character may only touch
+    // its unused low bits (1 in 16 times the bytes stayed the same and the "tampered" state verified).
+    const [body, mac] = round.requestState.split('.') as [string, string];
+    const macBytes = Buffer.from(mac, 'base64url');
+    macBytes[10] = macBytes[10]! ^ 0x01;
+    const tampered = `${body}.${macBytes.toString('base64url')}`;
+    assert.notEqual(tampered, round.requestState);
     for (const [who, params] of [
       ['alice', { inputResponses: answer, requestState: tampered }],
       ['bob', { inputResponses: answer, requestState: round.requestState }],

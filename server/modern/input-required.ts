@@ -1,7 +1,8 @@
 import type { ClientPeer } from '../gateway/client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import type { Envelope } from './envelope.ts';
-import { ModernCall, type NotificationSink } from './modern-call.ts';
+import { scheduleUnref, type Schedule } from '../gateway/unref-timer.ts';
+import { DEFAULT_COALESCE_MS, ModernCall, type NotificationSink, type RoundTiming } from './modern-call.ts';
 import { PendingCalls } from './pending-calls.ts';
 import { ENVELOPE_KEYS, INPUT_REQUIRED_METHODS, ModernErrorCode } from './protocol.ts';
 import { requestDigest, type RequestStateCodec } from './request-state.ts';
@@ -29,6 +30,10 @@ export interface TranslatorOptions {
   /** This replica's name, written into each requestState so a retry elsewhere can be forwarded here. */
   replica?: string;
   now?: () => number;
+  /** How long a round waits for more of a call's server→client requests (DEFAULT_COALESCE_MS, modern-call.ts). */
+  coalesceMs?: number;
+  /** The coalescing window's timer; tests drive it. */
+  schedule?: Schedule;
 }
 
 /**
@@ -45,10 +50,12 @@ export class InputRequiredTranslator {
   readonly pending: PendingCalls<ModernCall>;
   readonly #pending: PendingCalls<ModernCall>;
   readonly #routers = new WeakMap<ModernCall, RouterPort>();
+  readonly #timing: RoundTiming;
 
   constructor(options: TranslatorOptions) {
     this.#codec = options.codec;
     this.#replica = options.replica;
+    this.#timing = { coalesceMs: options.coalesceMs ?? DEFAULT_COALESCE_MS, schedule: options.schedule ?? scheduleUnref };
     this.#pending = this.pending = new PendingCalls<ModernCall>({
       ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
       ...(options.maxPending !== undefined ? { maxEntries: options.maxPending } : {}),
@@ -76,7 +83,7 @@ export class InputRequiredTranslator {
     signal?: AbortSignal,
   ): Promise<JsonRpcResponse> {
     if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, signal);
-    const call = new ModernCall(caller.teammate, caller.envelope.clientCapabilities, request);
+    const call = new ModernCall(caller.teammate, caller.envelope.clientCapabilities, request, this.#timing);
     call.refuse = (upstreamRequest, why) => router.fromClient(call, errorResponse(upstreamRequest.id, ErrorCode.MethodNotFound, why));
     // mrtr "Supported Requests": only tools/call, prompts/get and resources/read may answer input_required.
     call.acceptsInput = INPUT_REQUIRED_METHODS.has(request.method);

@@ -1,5 +1,6 @@
 import type { ClientCapabilities, ClientPeer } from '../gateway/client-peer.ts';
 import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
+import type { Schedule } from '../gateway/unref-timer.ts';
 
 /** One server→client request of the upstream, waiting for the modern caller's answer. */
 export interface OutstandingInput {
@@ -12,6 +13,24 @@ export interface OutstandingInput {
 }
 
 export type NotificationSink = (message: JsonRpcNotification) => void;
+
+/**
+ * How long a round waits, after the call's latest server→client request, for more before it answers
+ * input_required. A legacy server that asks several things at once (Promise.all) writes them
+ * back-to-back, but they may reach Harbor in separate reads of its stdout (under load, or past a pipe
+ * buffer): answering on the first would send the caller one round per read. The trade-off: every
+ * input_required round answers this much later (nothing next to a person or a model answering it),
+ * and a request later than the window is not lost, it goes in the next round; so correctness never
+ * depends on the window, only how many rounds a client sees. A call's result ends the round at once.
+ */
+export const DEFAULT_COALESCE_MS = 50;
+
+export interface RoundTiming {
+  /** The quiet window above (DEFAULT_COALESCE_MS). */
+  coalesceMs: number;
+  /** Injectable timer (tests drive it by hand). */
+  schedule: Schedule;
+}
 
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
@@ -54,12 +73,15 @@ export class ModernCall implements ClientPeer {
   #progressToken: JsonRpcId | undefined;
   #logLevel: string | undefined;
   #wake: (() => void) | null = null;
+  readonly #timing: RoundTiming;
+  #cancelQuiet: (() => void) | null = null;
 
-  constructor(teammate: string, capabilities: ClientCapabilities, request: JsonRpcRequest) {
+  constructor(teammate: string, capabilities: ClientCapabilities, request: JsonRpcRequest, timing: RoundTiming) {
     this.teammate = teammate;
     this.capabilities = capabilities;
     this.request = request;
     this.upstreamId = request.id;
+    this.#timing = timing;
   }
 
   /** A round begins: notifications go to this round's response stream, with its own progress token. */
@@ -72,14 +94,25 @@ export class ModernCall implements ClientPeer {
   closeRound(): void {
     this.#sink = null;
     this.#wake = null;
+    this.#quiet(null);
   }
 
-  /** Resolves when the call has something to answer the round with: its result, or input to ask for. */
+  /**
+   * Resolves when the call has something to answer the round with: its result (at once), or input to
+   * ask for, once no further request of the call came for `coalesceMs` (DEFAULT_COALESCE_MS).
+   */
   settled(): Promise<void> {
-    if (this.final || this.outstanding.size > 0) return Promise.resolve();
+    if (this.final) return Promise.resolve();
     return new Promise((resolve) => {
       this.#wake = resolve;
+      if (this.outstanding.size > 0) this.#quiet(resolve);
     });
+  }
+
+  /** (Re)starts the quiet window that ends the round with `wake`; null just stops it. */
+  #quiet(wake: (() => void) | null): void {
+    this.#cancelQuiet?.();
+    this.#cancelQuiet = wake ? this.#timing.schedule(wake, this.#timing.coalesceMs) : null;
   }
 
   /** Called by the router when it refuses the upstream a request this call's capabilities lack. */
@@ -92,6 +125,7 @@ export class ModernCall implements ClientPeer {
     if (isResponse(message)) {
       if (message.id !== this.upstreamId || this.final) return;
       this.final = message;
+      this.#quiet(null);
       this.#wake?.();
       return;
     }
@@ -113,7 +147,9 @@ export class ModernCall implements ClientPeer {
     }
     const key = `${prefix}-${++this.#seq}`;
     this.outstanding.set(key, { key, gatewayId: request.id, method: request.method, params: request.params ?? {} });
-    this.#wake?.();
+    // A round is waiting: it answers once the upstream stops asking (DEFAULT_COALESCE_MS). Between
+    // rounds the request simply waits for the next one.
+    if (this.#wake) this.#quiet(this.#wake);
   }
 
   #notify(message: JsonRpcNotification): void {

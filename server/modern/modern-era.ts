@@ -16,6 +16,8 @@ export const MODERN_CACHE_TTL_MS = 60_000;
 export interface ModernEraOptions {
   ttlMs?: number;
   inputTtlMs?: number;
+  /** How long an input_required round waits for more of a call's server→client requests (DEFAULT_COALESCE_MS). */
+  coalesceMs?: number;
   /**
    * Replicas: the requestState key they share (HARBOR_STATE_SECRET or the database's), this
    * replica's name and the directory of the others, so a continuation landing on the wrong replica
@@ -35,6 +37,7 @@ export function startModernEra(options: ModernEraOptions = {}): { options: Moder
   const translator = new InputRequiredTranslator({
     codec,
     ...(options.inputTtlMs !== undefined ? { ttlMs: options.inputTtlMs } : {}),
+    ...(options.coalesceMs !== undefined ? { coalesceMs: options.coalesceMs } : {}),
     ...(shared ? { replica: shared.replica } : {}),
   });
   const stop = translator.pending.startSweeping();

@@ -109,12 +109,17 @@ export async function loadAppAsset(path: string): Promise<AppAsset> {
   return { status: 200, contentType, body };
 }
 
+/** `/app` and `/app/*`: the dashboard's files. */
+export function isAppPath(path: string): boolean {
+  return path === '/app' || path.startsWith('/app/');
+}
+
 /**
  * Answers GET/HEAD for `/app` and `/app/*`; returns false for any other path so the caller routes it on.
  * `/app` redirects to `/app/` so the page's relative URLs resolve (the `#secret=` fragment survives a redirect).
  */
 export async function serveAppAsset(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
-  if (path !== '/app' && !path.startsWith('/app/')) return false;
+  if (!isAppPath(path)) return false;
   const headers = {
     'Content-Security-Policy': APP_CSP,
     'X-Content-Type-Options': 'nosniff',

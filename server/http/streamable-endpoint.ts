@@ -35,47 +35,39 @@ export interface Caller {
   viaTunnel: boolean;
 }
 
-/** Streamable HTTP (2025-03-26 … 2025-11-25): one endpoint, POST / GET / DELETE. */
-export async function handleStreamable(
-  req: IncomingMessage,
-  res: ServerResponse,
-  hosted: HostedServer,
-  caller: Caller,
-  ctx: EndpointContext,
-): Promise<void> {
-  if (req.method !== 'POST' && isModernGetOrDelete(req)) {
-    // The 2026-07-28 era has no GET stream and no session to delete (streamable-http).
-    sendError(res, 405, `Method ${req.method} not allowed in protocol 2026-07-28: POST only`, { headers: { Allow: 'POST' } });
+/**
+ * Streamable HTTP (2025-03-26 … 2025-11-25, and 2026-07-28 beside it): one endpoint, POST / GET / DELETE,
+ * each a route of the host's table (host-server.ts), which answers the 405 of any other method.
+ */
+export function handleStreamableGet(req: IncomingMessage, res: ServerResponse, hosted: HostedServer, caller: Caller, ctx: EndpointContext): void {
+  if (refusedAsModern(req, res)) return;
+  if (!acceptsEventStream(req)) {
+    sendError(res, 406, 'Not Acceptable: a GET stream needs Accept: text/event-stream');
     return;
   }
-  switch (req.method) {
-    case 'POST':
-      return handlePost(req, res, hosted, caller, ctx);
-    case 'GET': {
-      if (!acceptsEventStream(req)) {
-        sendError(res, 406, 'Not Acceptable: a GET stream needs Accept: text/event-stream');
-        return;
-      }
-      const session = findSession(req, res, hosted, caller, ctx);
-      if (!session) return;
-      const lastEventId = header(req, 'last-event-id');
-      const refused = session.handleGet(res, lastEventId);
-      if (refused) sendError(res, refused.status, refused.message);
-      return;
-    }
-    case 'DELETE': {
-      const session = findSession(req, res, hosted, caller, ctx);
-      if (!session) return;
-      await ctx.registry.end(session.id, 'deleted by client');
-      res.writeHead(200).end();
-      return;
-    }
-    default:
-      sendError(res, 405, `Method ${req.method} not allowed`, { headers: { Allow: 'GET, POST, DELETE' } });
-  }
+  const session = findSession(req, res, hosted, caller, ctx);
+  if (!session) return;
+  const lastEventId = header(req, 'last-event-id');
+  const refused = session.handleGet(res, lastEventId);
+  if (refused) sendError(res, refused.status, refused.message);
 }
 
-async function handlePost(
+export async function handleStreamableDelete(req: IncomingMessage, res: ServerResponse, hosted: HostedServer, caller: Caller, ctx: EndpointContext): Promise<void> {
+  if (refusedAsModern(req, res)) return;
+  const session = findSession(req, res, hosted, caller, ctx);
+  if (!session) return;
+  await ctx.registry.end(session.id, 'deleted by client');
+  res.writeHead(200).end();
+}
+
+/** The 2026-07-28 era has no GET stream and no session to delete (streamable-http): a 405 naming POST. */
+function refusedAsModern(req: IncomingMessage, res: ServerResponse): boolean {
+  if (!isModernGetOrDelete(req)) return false;
+  sendError(res, 405, `Method ${req.method} not allowed in protocol 2026-07-28: POST only`, { headers: { Allow: 'POST' } });
+  return true;
+}
+
+export async function handleStreamablePost(
   req: IncomingMessage,
   res: ServerResponse,
   hosted: HostedServer,

@@ -5,7 +5,7 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
 import type { Logger } from '../logger.ts';
 import { unsupportedVersion } from '../modern/envelope.ts';
 import { ListenBridge } from '../modern/listen-bridge.ts';
-import type { NotificationSink } from '../modern/modern-call.ts';
+import { abortCall, callCancel, type NotificationSink } from '../modern/modern-call.ts';
 import { serveModern, type ModernExchangeOptions, type ModernOutcome } from '../modern/modern-exchange.ts';
 import { sendJson } from './http-errors.ts';
 import { SseStream, type Heartbeat } from './sse-stream.ts';
@@ -57,10 +57,10 @@ export async function handleModernPost(
     sendJson(res, forwarded.status, forwarded.response);
     return;
   }
-  const cancel = new AbortController();
+  const cancel = callCancel();
   // 'close' also fires after a finished response: only an unfinished one is a cancellation.
   res.once('close', () => {
-    if (!res.writableFinished) cancel.abort();
+    if (!res.writableFinished) abortCall(cancel);
   });
   // The answer is JSON unless the request gets a notification (progress, opted-in logs) or runs past
   // MODERN_SSE_AFTER_MS: then an SSE stream scoped to it, so the status of a refusal stays a real 4xx
@@ -73,7 +73,7 @@ export async function handleModernPost(
   timer?.unref();
   let outcome: ModernOutcome;
   try {
-    outcome = await serveModern(ctx.modern, port, teammate, req.headers, message, sink, cancel.signal);
+    outcome = await serveModern(ctx.modern, port, teammate, req.headers, message, sink, cancel);
   } catch (error) {
     // initializeResult() fails when the upstream cannot start: the caller hears why, as on the legacy path.
     const id = isRequest(message) ? message.id : null;
@@ -81,7 +81,7 @@ export async function handleModernPost(
   } finally {
     clearTimeout(timer);
   }
-  if (cancel.signal.aborted) return;
+  if (cancel.aborted) return;
   const open = stream as SseStream | null;
   switch (outcome.kind) {
     case 'accepted':

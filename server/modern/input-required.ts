@@ -2,7 +2,7 @@ import type { ClientPeer } from '../gateway/client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import type { Envelope } from './envelope.ts';
 import { scheduleUnref, type Schedule } from '../gateway/unref-timer.ts';
-import { DEFAULT_COALESCE_MS, ModernCall, type NotificationSink, type RoundTiming } from './modern-call.ts';
+import { DEFAULT_COALESCE_MS, ModernCall, type CallCancel, type NotificationSink, type RoundTiming } from './modern-call.ts';
 import { PendingCalls } from './pending-calls.ts';
 import { ENVELOPE_KEYS, INPUT_REQUIRED_METHODS, ModernErrorCode } from './protocol.ts';
 import { requestDigest, type RequestStateCodec } from './request-state.ts';
@@ -80,9 +80,9 @@ export class InputRequiredTranslator {
     caller: ModernCaller,
     request: JsonRpcRequest,
     sink: NotificationSink | null,
-    signal?: AbortSignal,
+    cancel?: CallCancel,
   ): Promise<JsonRpcResponse> {
-    if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, signal);
+    if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, cancel);
     const call = new ModernCall(caller.teammate, caller.envelope.clientCapabilities, request, this.#timing);
     call.refuse = (upstreamRequest, why) => router.fromClient(call, errorResponse(upstreamRequest.id, ErrorCode.MethodNotFound, why));
     // mrtr "Supported Requests": only tools/call, prompts/get and resources/read may answer input_required.
@@ -90,7 +90,7 @@ export class InputRequiredTranslator {
     router.attach(call);
     call.openRound(progressTokenOf(request), caller.envelope.logLevel, sink);
     router.fromClient(call, toLegacy(request));
-    return this.#settle(router, call, caller, request.id, signal);
+    return this.#settle(router, call, caller, request.id, cancel);
   }
 
   async #resume(
@@ -98,7 +98,7 @@ export class InputRequiredTranslator {
     caller: ModernCaller,
     request: JsonRpcRequest,
     sink: NotificationSink | null,
-    signal: AbortSignal | undefined,
+    cancel: CallCancel | undefined,
   ): Promise<JsonRpcResponse> {
     const params = request.params ?? {};
     const verdict = this.#codec.verify(params.requestState, { teammate: caller.teammate, request: requestDigest(request.method, params) });
@@ -124,12 +124,12 @@ export class InputRequiredTranslator {
       call.outstanding.delete(key);
       router.fromClient(call, { jsonrpc: '2.0', id: input.gatewayId, result: responses[key] });
     }
-    return this.#settle(router, call, caller, request.id, signal);
+    return this.#settle(router, call, caller, request.id, cancel);
   }
 
-  async #settle(router: RouterPort, call: ModernCall, caller: ModernCaller, clientId: JsonRpcId, signal: AbortSignal | undefined): Promise<JsonRpcResponse> {
-    // Closing the response stream cancels the call (streamable-http "Cancellation"): the signal.
-    const aborted = await settledOrAborted(call, signal);
+  async #settle(router: RouterPort, call: ModernCall, caller: ModernCaller, clientId: JsonRpcId, cancel: CallCancel | undefined): Promise<JsonRpcResponse> {
+    // Closing the response stream cancels the call (streamable-http "Cancellation"): `cancel`.
+    const aborted = await call.settled(cancel);
     call.closeRound();
     if (aborted) {
       this.#abandon(call, router, 'the caller cancelled the request');
@@ -188,19 +188,6 @@ export class InputRequiredTranslator {
     // detach sends notifications/cancelled for the call still in flight upstream.
     router.detach(call);
   }
-}
-
-function settledOrAborted(call: ModernCall, signal: AbortSignal | undefined): Promise<boolean> {
-  if (!signal) return call.settled().then(() => false);
-  if (signal.aborted) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onAbort = (): void => resolve(true);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void call.settled().then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(false);
-    });
-  });
 }
 
 function failed(response: JsonRpcResponse): boolean {

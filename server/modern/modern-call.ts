@@ -32,6 +32,29 @@ export interface RoundTiming {
   schedule: Schedule;
 }
 
+/**
+ * The caller of a round went away (its response closed before the answer; streamable-http
+ * "Cancellation"): a flag and one listener the round sets, not an AbortSignal, whose EventTarget
+ * listener and second promise per call were a measurable part of the modern path's garbage
+ * (bench/echo-eras.ts).
+ */
+export interface CallCancel {
+  aborted: boolean;
+  onAbort: (() => void) | null;
+}
+
+/** A fresh CallCancel; `abort()` it when the caller goes away. */
+export function callCancel(): CallCancel {
+  return { aborted: false, onAbort: null };
+}
+
+/** Marks the caller gone and ends the round waiting on it, if any. */
+export function abortCall(cancel: CallCancel): void {
+  if (cancel.aborted) return;
+  cancel.aborted = true;
+  cancel.onAbort?.();
+}
+
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 const KEY_PREFIX: Readonly<Record<string, string>> = {
@@ -72,7 +95,11 @@ export class ModernCall implements ClientPeer {
   #sink: NotificationSink | null = null;
   #progressToken: JsonRpcId | undefined;
   #logLevel: string | undefined;
-  #wake: (() => void) | null = null;
+  /** Ends the waiting round: true when its caller went away. */
+  #wake: ((aborted: boolean) => void) | null = null;
+  #cancel: CallCancel | undefined;
+  /** The quiet window ran out: the round answers with the input it has. */
+  readonly #ring = (): void => this.#wake?.(false);
   readonly #timing: RoundTiming;
   #cancelQuiet: (() => void) | null = null;
 
@@ -94,25 +121,33 @@ export class ModernCall implements ClientPeer {
   closeRound(): void {
     this.#sink = null;
     this.#wake = null;
-    this.#quiet(null);
+    if (this.#cancel) this.#cancel.onAbort = null;
+    this.#cancel = undefined;
+    this.#quiet(false);
   }
 
   /**
    * Resolves when the call has something to answer the round with: its result (at once), or input to
-   * ask for, once no further request of the call came for `coalesceMs` (DEFAULT_COALESCE_MS).
+   * ask for, once no further request of the call came for `coalesceMs` (DEFAULT_COALESCE_MS). True
+   * instead when `cancel` says the caller went away (before or while it waits).
    */
-  settled(): Promise<void> {
-    if (this.final) return Promise.resolve();
+  settled(cancel?: CallCancel): Promise<boolean> {
+    if (cancel?.aborted) return Promise.resolve(true);
+    if (this.final) return Promise.resolve(false);
     return new Promise((resolve) => {
       this.#wake = resolve;
-      if (this.outstanding.size > 0) this.#quiet(resolve);
+      if (cancel) {
+        this.#cancel = cancel;
+        cancel.onAbort = () => resolve(true);
+      }
+      if (this.outstanding.size > 0) this.#quiet(true);
     });
   }
 
-  /** (Re)starts the quiet window that ends the round with `wake`; null just stops it. */
-  #quiet(wake: (() => void) | null): void {
+  /** (Re)starts the quiet window that ends the waiting round (`run`), or just stops it. */
+  #quiet(run: boolean): void {
     this.#cancelQuiet?.();
-    this.#cancelQuiet = wake ? this.#timing.schedule(wake, this.#timing.coalesceMs) : null;
+    this.#cancelQuiet = run ? this.#timing.schedule(this.#ring, this.#timing.coalesceMs) : null;
   }
 
   /** Called by the router when it refuses the upstream a request this call's capabilities lack. */
@@ -125,8 +160,8 @@ export class ModernCall implements ClientPeer {
     if (isResponse(message)) {
       if (message.id !== this.upstreamId || this.final) return;
       this.final = message;
-      this.#quiet(null);
-      this.#wake?.();
+      this.#quiet(false);
+      this.#wake?.(false);
       return;
     }
     if (isRequest(message)) {
@@ -149,7 +184,7 @@ export class ModernCall implements ClientPeer {
     this.outstanding.set(key, { key, gatewayId: request.id, method: request.method, params: request.params ?? {} });
     // A round is waiting: it answers once the upstream stops asking (DEFAULT_COALESCE_MS). Between
     // rounds the request simply waits for the next one.
-    if (this.#wake) this.#quiet(this.#wake);
+    if (this.#wake) this.#quiet(true);
   }
 
   #notify(message: JsonRpcNotification): void {

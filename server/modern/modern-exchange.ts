@@ -5,7 +5,7 @@ import { discoverResult, type UpstreamInitializeResult } from './discover.ts';
 import { checkVersion, parseEnvelope, type ModernRefusal } from './envelope.ts';
 import type { InputRequiredTranslator, RouterPort } from './input-required.ts';
 import { honouredFilter, parseFilter, type SubscriptionFilter } from './listen-bridge.ts';
-import type { NotificationSink } from './modern-call.ts';
+import type { CallCancel, NotificationSink } from './modern-call.ts';
 import { MODERN_PROTOCOL_VERSIONS, ModernErrorCode, REMOVED_METHODS } from './protocol.ts';
 import { checkRequestHeaders, type HeaderBag } from './request-headers.ts';
 import { learnToolList, toolCallHeaderRefusal } from './tool-call-headers.ts';
@@ -61,7 +61,7 @@ export async function serveModern(
   headers: HeaderBag,
   message: JsonRpcMessage,
   sink: NotificationSink | null,
-  signal?: AbortSignal,
+  cancel?: CallCancel,
 ): Promise<ModernOutcome> {
   if (!isRequest(message)) {
     if ('method' in message) return { kind: 'accepted' };
@@ -88,9 +88,9 @@ export async function serveModern(
     return { kind: 'listen', request: message, filter: honouredFilter(filter.filter, init.capabilities ?? {}) };
   }
   const caller = { teammate, server: server.name, envelope: parsed.envelope };
-  const paramMismatch = await toolCallHeaderRefusal(options, server.router, caller, message, headers, signal);
+  const paramMismatch = await toolCallHeaderRefusal(options, server.router, caller, message, headers, cancel);
   if (paramMismatch) return refused(message.id, paramMismatch);
-  const response = await options.translator.serve(server.router, caller, message, sink, signal);
+  const response = await options.translator.serve(server.router, caller, message, sink, cancel);
   learnToolList(options, server.router, message, response);
   if (response.error) {
     // The upstream's own "method not found" is the revision's 404 (transports: unknown RPC method).

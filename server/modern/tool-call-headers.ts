@@ -1,6 +1,7 @@
 import type { JsonRpcRequest, JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import type { ModernRefusal } from './envelope.ts';
 import type { InputRequiredTranslator, ModernCaller, RouterPort } from './input-required.ts';
+import type { CallCancel } from './modern-call.ts';
 import { checkParamHeaders, paramHeadersOf } from './param-headers.ts';
 import type { HeaderBag } from './request-headers.ts';
 import type { ToolSchemas } from './tool-schemas.ts';
@@ -23,7 +24,7 @@ export async function toolCallHeaderRefusal(
   caller: ModernCaller,
   message: JsonRpcRequest,
   headers: HeaderBag,
-  signal?: AbortSignal,
+  cancel?: CallCancel,
 ): Promise<ModernRefusal | null> {
   const tool = message.params?.name;
   if (message.method !== 'tools/call' || !deps.toolSchemas || typeof tool !== 'string') return null;
@@ -37,7 +38,7 @@ export async function toolCallHeaderRefusal(
       method: 'tools/list',
       params: { ...(cursor !== undefined ? { cursor } : {}), _meta: message.params?._meta },
     };
-    const answer = await deps.translator.serve(router, caller, list, null, signal);
+    const answer = await deps.translator.serve(router, caller, list, null, cancel);
     return answer.error ? null : answer.result;
   });
   const declarations = paramHeadersOf(schema);

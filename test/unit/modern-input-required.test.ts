@@ -9,6 +9,7 @@ import { UpstreamRouter } from '../../server/gateway/upstream-router.ts';
 import { silentLogger } from '../../server/logger.ts';
 import type { Envelope } from '../../server/modern/envelope.ts';
 import { InputRequiredTranslator, type ModernCaller } from '../../server/modern/input-required.ts';
+import { abortCall, callCancel } from '../../server/modern/modern-call.ts';
 import { RequestStateCodec } from '../../server/modern/request-state.ts';
 import { waitFor } from '../helpers/harbor.ts';
 
@@ -226,10 +227,10 @@ test('the legacy upstream never sees the envelope or MRTR fields; other _meta pa
 test('closing the caller stream (abort) cancels the call upstream and answers an error', async () => {
   const t = setup();
   try {
-    const controller = new AbortController();
-    const pending = t.translator.serve(t.router, t.caller(), t.call('wait_for_cancel'), null, controller.signal);
+    const cancel = callCancel();
+    const pending = t.translator.serve(t.router, t.caller(), t.call('wait_for_cancel'), null, cancel);
     await waitFor(() => t.router.inFlightCount === 1, 5000, 'the call upstream');
-    controller.abort();
+    abortCall(cancel);
     const response = await pending;
     assert.match(response.error!.message, /cancelled/);
     await waitFor(() => t.events.includes('cancelled upstream'), 5000, 'notifications/cancelled upstream');

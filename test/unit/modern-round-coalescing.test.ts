@@ -8,7 +8,7 @@ import type { JsonRpcRequest } from '../../server/gateway/jsonrpc.ts';
 import { UpstreamRouter } from '../../server/gateway/upstream-router.ts';
 import { silentLogger } from '../../server/logger.ts';
 import { InputRequiredTranslator } from '../../server/modern/input-required.ts';
-import { ModernCall } from '../../server/modern/modern-call.ts';
+import { abortCall, callCancel, ModernCall } from '../../server/modern/modern-call.ts';
 import { RequestStateCodec } from '../../server/modern/request-state.ts';
 import { waitFor } from '../helpers/harbor.ts';
 import { manualSchedule } from '../helpers/recording-peer.ts';
@@ -24,7 +24,7 @@ const toolCall = (id: number, name: string, extra: Record<string, unknown> = {})
 const upstreamRequest = (id: number, method: string): JsonRpcRequest => ({ jsonrpc: '2.0', id, method, params: {} });
 
 /** Resolves to whether `promise` settled by the end of this turn's microtasks. */
-async function settledYet(promise: Promise<void>): Promise<boolean> {
+async function settledYet(promise: Promise<unknown>): Promise<boolean> {
   let done = false;
   void promise.then(() => (done = true));
   await nextTurn();
@@ -57,6 +57,20 @@ test("the call's result ends the round at once, and cancels a running window", a
   call.deliver({ jsonrpc: '2.0', id: 7, result: { content: [] } });
   assert.equal(await settledYet(round), true, 'no timer fired');
   assert.equal(timer.live().length, 0);
+});
+
+test('the caller going away ends a waiting round (true), and a round of a caller already gone at once', async () => {
+  const timer = manualSchedule();
+  const call = new ModernCall('alice', ALL_CAPS, toolCall(1, 'ask'), { coalesceMs: 50, schedule: timer.schedule });
+  const cancel = callCancel();
+  const round = call.settled(cancel);
+  call.deliver(upstreamRequest(101, 'elicitation/create'));
+  abortCall(cancel);
+  assert.equal(await round, true);
+  call.closeRound();
+  assert.equal(timer.live().length, 0, 'the window stopped with the round');
+  assert.equal(cancel.onAbort, null, 'the round let go of the cancel');
+  assert.equal(await call.settled(cancel), true);
 });
 
 test('a request arriving between rounds waits for the next one, which still coalesces', async () => {

@@ -48,6 +48,29 @@ export function pathUnder<In extends { path: string }>(prefix: string): PathMatc
   return (input) => (input.path === prefix || input.path.startsWith(under) ? input : null);
 }
 
+/** A path a regular expression reads; its groups are passed on raw (still percent-encoded) as `params`. */
+export function patternPath<In extends { path: string }>(pattern: RegExp): PathMatcher<In, In & { params: string[] }> {
+  return (input) => {
+    const match = pattern.exec(input.path);
+    return match ? { ...input, params: match.slice(1) } : null;
+  };
+}
+
+/**
+ * Routes from `[method, pattern, handler]` rows (the admin API's form): one route a pattern, the rows
+ * of one pattern its methods in row order. Patterns are told apart by their source, so two different
+ * patterns that read one path are two routes, and the first answers the 405 alone.
+ */
+export function patternRoutes<In extends { path: string }>(rows: ReadonlyArray<readonly [string, RegExp, Handler<In & { params: string[] }>]>): Array<Route<In>> {
+  const byPattern = new Map<string, { pattern: RegExp; methods: Record<string, Handler<In & { params: string[] }>> }>();
+  for (const [method, pattern, handler] of rows) {
+    const entry = byPattern.get(pattern.source) ?? { pattern, methods: {} };
+    entry.methods[method] = handler;
+    byPattern.set(pattern.source, entry);
+  }
+  return [...byPattern.values()].map(({ pattern, methods }) => route(patternPath<In>(pattern), byMethod(methods)));
+}
+
 /** The routes in order, then `unmatched` (a 404) when none reads the path. */
 export function routeTable<In>(routes: ReadonlyArray<Route<In>>, unmatched: Handler<In>): Handler<In> {
   return (req, res, input) => {

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { sendJson } from '../../server/http/http-errors.ts';
 import { call, serveTable } from '../helpers/table-server.ts';
-import { byMethod, exactPath, guarded, pathUnder, route, routeTable, type Guard, type Handler } from '../../server/http/route-table.ts';
+import { byMethod, exactPath, guarded, pathUnder, patternRoutes, route, routeTable, type Guard, type Handler } from '../../server/http/route-table.ts';
 
 interface Place {
   path: string;
@@ -36,6 +36,13 @@ before(async () => {
     route(exactPath('/rejects'), async () => {
       throw new Error('async rejection');
     }),
+    // The admin API's form: rows of [method, pattern, handler], one route a pattern.
+    ...patternRoutes<Place>([
+      ['GET', /^\/rows$/, answer('rows GET')],
+      ['GET', /^\/rows\/([^/]+)$/, (_req, res, input) => sendJson(res, 200, { params: input.params })],
+      ['POST', /^\/rows$/, answer('rows POST')],
+      ['DELETE', /^\/rows\/([^/]+)$/, (_req, res, input) => sendJson(res, 200, { deleted: input.params })],
+    ]),
     route((input) => (/^\/items\/\d+$/.test(input.path) ? { ...input, id: Number(input.path.slice(7)) } : null), (_req, res, input) => sendJson(res, 200, { id: input.id })),
   ], (_req, res, input) => sendJson(res, 404, { unmatched: input.path }));
   served = await serveTable(guarded([place], table));
@@ -61,6 +68,17 @@ test('first match wins; a path prefix covers itself and what is under it, not a 
   const sibling = await call(served.port, 'GET', '/underneath');
   assert.equal(sibling.status, 404);
   assert.deepEqual(JSON.parse(sibling.body), { unmatched: '/underneath' });
+});
+
+test('pattern rows: one route a pattern, its methods in row order, the groups passed on raw', async () => {
+  assert.equal(JSON.parse((await call(served.port, 'POST', '/rows')).body).what, 'rows POST');
+  assert.deepEqual(JSON.parse((await call(served.port, 'GET', '/rows/b%C3%B6b')).body), { params: ['b%C3%B6b'] });
+  assert.deepEqual(JSON.parse((await call(served.port, 'DELETE', '/rows/x')).body), { deleted: ['x'] });
+  const wrong = await call(served.port, 'PUT', '/rows');
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.allow, 'GET, POST');
+  assert.equal((await call(served.port, 'PATCH', '/rows/x')).headers.allow, 'GET, DELETE');
+  assert.equal((await call(served.port, 'GET', '/rows/x/y')).status, 404);
 });
 
 test('a matcher passes on what it read from the path', async () => {

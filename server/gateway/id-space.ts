@@ -104,6 +104,11 @@ export class IdSpace<P> {
     return this.#bySession.get(session)?.get(clientId);
   }
 
+  /** Whether a session has calls in flight (O(1), no allocation: asked on every detach). */
+  hasCalls(session: P): boolean {
+    return this.#bySession.has(session);
+  }
+
   /** Gateway ids of a session's calls in flight. */
   callsOf(session: P): number[] {
     return [...(this.#bySession.get(session)?.values() ?? [])];

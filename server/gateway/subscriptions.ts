@@ -3,6 +3,8 @@
  * `notifications/resources/updated` reaches those sessions only, and the upstream hears an
  * unsubscribe only when the last holder lets go (one upstream subscription serves every session).
  */
+const NONE_RELEASED: readonly string[] = Object.freeze([]);
+
 export class Subscriptions<P> {
   /** URI → sessions holding it; a URI nobody holds is absent. */
   readonly #holders = new Map<string, Set<P>>();
@@ -24,14 +26,14 @@ export class Subscriptions<P> {
   }
 
   /** A session ended: returns the URIs nobody holds any more (to unsubscribe upstream). */
-  release(peer: P): string[] {
-    const released: string[] = [];
+  release(peer: P): readonly string[] {
+    let released: string[] | undefined; // allocated only when needed: this runs on every detach
     for (const [uri, holders] of this.#holders) {
       if (!holders.delete(peer) || holders.size > 0) continue;
       this.#holders.delete(uri); // deleting the current entry is safe while iterating a Map
-      released.push(uri);
+      (released ??= []).push(uri);
     }
-    return released;
+    return released ?? NONE_RELEASED;
   }
 
   /** Who receives an update of `uri`. */

@@ -121,9 +121,12 @@ export class UpstreamRouter {
   detach(session: ClientPeer): void {
     if (!this.#sessions.delete(session)) return;
     this.#waiting.dropSession(session);
-    for (const gatewayId of this.#calls.callsOf(session)) {
-      this.#calls.finish(gatewayId);
-      this.#sendUpstream({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: gatewayId, reason: 'client session ended' } });
+    // hasCalls first: a modern call detaches once per call, nearly always with nothing in flight (no array then).
+    if (this.#calls.hasCalls(session)) {
+      for (const gatewayId of this.#calls.callsOf(session)) {
+        this.#calls.finish(gatewayId);
+        this.#sendUpstream({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: gatewayId, reason: 'client session ended' } });
+      }
     }
     this.#serverRequests.sessionEnded(session);
     for (const uri of this.#subscriptions.release(session)) this.#own.send('resources/unsubscribe', { uri }).catch(() => {});

@@ -71,7 +71,8 @@ export class WaitingCalls<P> {
 
   /** A session ended: its waiting calls are dropped unanswered. */
   dropSession(session: P): void {
-    this.#calls = this.#calls.filter((w) => w.session !== session);
+    // Runs on every detach (a modern call detaches once per call): no new array unless there is something to drop.
+    if (this.#calls.some((w) => w.session === session)) this.#calls = this.#calls.filter((w) => w.session !== session);
   }
 
   /**

@@ -88,7 +88,8 @@ export async function serveModern(
     return { kind: 'listen', request: message, filter: honouredFilter(filter.filter, init.capabilities ?? {}) };
   }
   const caller = { teammate, server: server.name, envelope: parsed.envelope };
-  const paramMismatch = await toolCallHeaderRefusal(options, server.router, caller, message, headers, cancel);
+  const checked = toolCallHeaderRefusal(options, server.router, caller, message, headers, cancel);
+  const paramMismatch = checked instanceof Promise ? await checked : checked;
   if (paramMismatch) return refused(message.id, paramMismatch);
   const response = await options.translator.serve(server.router, caller, message, sink, cancel);
   learnToolList(options, server.router, message, response);

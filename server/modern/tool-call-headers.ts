@@ -18,20 +18,35 @@ export interface ToolCallHeaderDeps {
  * known (each page carries the caller's envelope, as the caller's own tools/list would). A retry
  * (requestState) carries the same arguments and headers, so it is checked like the first round.
  */
-export async function toolCallHeaderRefusal(
+export function toolCallHeaderRefusal(
   deps: ToolCallHeaderDeps,
   router: RouterPort,
   caller: ModernCaller,
   message: JsonRpcRequest,
   headers: HeaderBag,
   cancel?: CallCancel,
-): Promise<ModernRefusal | null> {
+): ModernRefusal | null | Promise<ModernRefusal | null> {
   const tool = message.params?.name;
   if (message.method !== 'tools/call' || !deps.toolSchemas || typeof tool !== 'string') return null;
-  // The usual case answers without a promise: the modern path's cost per call is measured (bench/echo-eras.ts).
+  // The usual case answers without a promise (the caller awaits only a Promise): the modern path's
+  // cost per call is measured (bench/echo-eras.ts).
   const fresh = deps.toolSchemas.known(router, tool);
+  if (fresh) return refusalFor(fresh.schema, message, headers);
+  return fetchedRefusal(deps, deps.toolSchemas, router, caller, message, headers, tool, cancel);
+}
+
+async function fetchedRefusal(
+  deps: ToolCallHeaderDeps,
+  schemas: ToolSchemas,
+  router: RouterPort,
+  caller: ModernCaller,
+  message: JsonRpcRequest,
+  headers: HeaderBag,
+  tool: string,
+  cancel: CallCancel | undefined,
+): Promise<ModernRefusal | null> {
   let page = 0;
-  const schema = fresh ? fresh.schema : await deps.toolSchemas.schemaOf(router, tool, async (cursor) => {
+  const schema = await schemas.schemaOf(router, tool, async (cursor) => {
     const list: JsonRpcRequest = {
       jsonrpc: '2.0',
       id: `harbor-tool-schemas-${page++}`,
@@ -41,6 +56,10 @@ export async function toolCallHeaderRefusal(
     const answer = await deps.translator.serve(router, caller, list, null, cancel);
     return answer.error ? null : answer.result;
   });
+  return refusalFor(schema, message, headers);
+}
+
+function refusalFor(schema: unknown, message: JsonRpcRequest, headers: HeaderBag): ModernRefusal | null {
   const declarations = paramHeadersOf(schema);
   return declarations.length ? checkParamHeaders(declarations, message.params?.arguments, headers) : null;
 }

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { AuditLog } from './access/audit-log.ts';
-import { buildConnectionBundle } from './access/connection-bundle.ts';
 import { SessionCap } from './access/session-cap.ts';
 import { TokenBucket } from './access/token-bucket.ts';
 import type { AdminDeps, AdminEvent } from './admin/admin-api.ts';
@@ -37,6 +36,9 @@ import type { ShareState } from './admin/host-api.ts';
 import { DOCS_SERVER_NAME, isServerName, SERVER_NAME_RULE } from './gateway/server-name.ts';
 import { parseLogFileLine } from './supervision/log-file-line.ts';
 import { HARBOR_VERSION } from './version.ts';
+import { activityService } from './services/activity.ts';
+import { statusService } from './services/status.ts';
+import { teammatesService } from './services/teammates.ts';
 import type { SignInWithHarborOptions } from './oauth/sign-in-with-harbor.ts';
 import type { SignInStoreOptions } from './oauth/sign-in-stores.ts';
 
@@ -288,35 +290,24 @@ export async function startHost(options: HostOptions): Promise<Host> {
   });
   signIn?.prune().catch((error: Error) => log.warn({ err: error.message }, 'could not prune expired sign-in grants'));
 
-  const admin: Omit<AdminDeps, 'tokens' | 'servers' | 'registry'> = {
+  // Teammates, activity and status: server/services/, which the CLI also uses when no host answers.
+  const rules = alertRules(config.alerts);
+  const status = statusService({
+    url: () => runtimeUrl, share: () => share, servers: () => servers.values(), sessions: () => http.registry, docs: () => docs,
+    caches: () => [toolCache, embeddingsCache], cacheLimits: config.cache, embeddings: () => embeddings, observability: () => observability!, alertRules: rules,
+  });
+  const admin: AdminDeps = {
     secret: adminSecret,
     ...(signIn ? { signIn: signIn.admin } : {}),
     heartbeat: undefined,
-    status: () => ({
-      version: HARBOR_VERSION,
-      host: {
-        pid: process.pid,
-        uptimeSeconds: Math.round(process.uptime()),
-        rssBytes: process.memoryUsage().rss,
-        url: runtimeUrl,
-        publicUrl: share.publicUrl,
-      },
-      docs: docs ? { folder: docs.folder, documents: docs.count, indexing: docs.indexing } : null,
-      caches: [toolCache, embeddingsCache].filter((c) => c !== null).map((c) => c.stats()),
-      cacheLimits: { memoryMb: config.cache.memoryMb, diskMb: config.cache.diskMb },
-      embeddings: embeddings ? embeddings.stats() : null,
-      health: observability!.health(),
-      share: { ...share, connections: http.registry.viaTunnel },
+    teammates: teammatesService({
+      tokens, serverNames: () => servers.keys(), baseUrl: () => share.publicUrl ?? runtimeUrl,
+      signIns: signIn?.admin, endSessions: (teammate, reason) => http.registry.endTeammate(teammate, reason),
     }),
-    connectionBundles: (teammate, token) => {
-      const scope = tokens.list().find((t) => t.name === teammate)?.scope ?? null;
-      return [...servers.keys()]
-        .filter((name) => !scope || scope.includes(name))
-        .map((serverName) => buildConnectionBundle({ serverName, baseUrl: share.publicUrl ?? runtimeUrl, token, teammate }));
-    },
-    metrics: () => ({ ...observability!.metrics.json(), alerts: observability!.alertStatus(), health: observability!.health() }),
-    history: (metric, since) => observability!.history.query(metric, since),
-    activity: (query) => audit.query(query),
+    status: status.status,
+    metrics: status.metrics,
+    history: status.history,
+    activity: activityService(audit).query,
     logs: (name, lines) => {
       if (name === 'host') return tailFile(paths.hostLog, lines);
       const hosted = servers.get(name);
@@ -410,7 +401,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     health: () => ({ ...observability!.health(), version: HARBOR_VERSION }),
     metrics: { text: () => observability!.metrics.metricsText(), get contentType() { return observability!.metrics.contentType; } },
     onServerError: () => observability?.observe({ server: '', method: 'http', tool: undefined, durationMs: 0, error: 'http_5xx' }),
-    admin: (req, res, path, url, registry) => handleAdmin(req, res, path, url, { ...admin, tokens, servers, registry }),
+    admin: (req, res, path, url) => handleAdmin(req, res, path, url, admin),
     ...(signIn ? { oauth: signIn.gate } : {}),
   });
   admin.heartbeat = http.heartbeat;
@@ -428,7 +419,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     httpServer: http.server,
     db,
     history: store.history,
-    rules: alertRules(config.alerts),
+    rules,
     hostMemoryLimitBytes: config.hostMemoryLimitMb * 1024 * 1024,
     share: (): ShareStatus => ({ state: share.state, shared: share.state !== 'off', ...(share.lastError ? { detail: share.lastError } : {}) }),
     log,

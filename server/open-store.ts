@@ -193,16 +193,65 @@ async function openPostgresStore(url: string, replica: string, log: Logger) {
 }
 
 /** Just the tokens, for the CLI (`harbor token …` with no host answering, or with HARBOR_DATABASE_URL). */
-export async function openTokenStore(options: Pick<StoreOptions, 'paths' | 'configUrl' | 'env' | 'log'>): Promise<{ tokens: TokenStore; close: () => Promise<void> }> {
+export function openTokenStore(options: CliStoreOptions): Promise<{ tokens: TokenStore; close: () => Promise<void> }> {
+  return openForCli<{ tokens: TokenStore }>(options, {
+    sqlite: (db) => {
+      const tokens = new SqliteTokenStore(db);
+      return { part: { tokens }, close: () => tokens.close() };
+    },
+    postgres: async (pool, url) => {
+      const tokens = await PgTokenStore.open({ pool, url, ...(options.log ? { log: options.log } : {}) });
+      return {
+        part: { tokens },
+        async close() {
+          try {
+            await tokens.drain();
+          } finally {
+            await tokens.close();
+          }
+        },
+      };
+    },
+  });
+}
+
+/** Just the audit log, for the CLI (`harbor activity` with no host answering). */
+export function openAuditStore(options: CliStoreOptions): Promise<{ audit: AuditStore; close: () => Promise<void> }> {
+  return openForCli<{ audit: AuditStore }>(options, {
+    sqlite: (db) => {
+      const audit = new SqliteAuditStore(db);
+      return { part: { audit }, close: () => audit.close() };
+    },
+    postgres: async (pool) => {
+      const audit = await PgAuditStore.open(pool);
+      return { part: { audit }, close: () => audit.close() };
+    },
+  });
+}
+
+type CliStoreOptions = Pick<StoreOptions, 'paths' | 'configUrl' | 'env' | 'log'>;
+type CliPart<T> = { part: T; close: () => Promise<void> };
+
+/** One concern of the store for a short-lived CLI command: the home's file, or one PostgreSQL connection. */
+async function openForCli<T>(
+  options: CliStoreOptions,
+  open: { sqlite: (db: SqliteDatabase) => CliPart<T>; postgres: (pool: PgPool, url: string) => Promise<CliPart<T>> },
+): Promise<T & { close: () => Promise<void> }> {
   const url = databaseUrl(options.configUrl, options.env ?? process.env);
   if (!url) {
     const db = openDatabase(options.paths.database);
-    const tokens = new SqliteTokenStore(db);
+    let opened: CliPart<T>;
+    try {
+      opened = open.sqlite(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     return {
-      tokens,
+      ...opened.part,
       async close() {
         try {
-          await tokens.close();
+          await opened.close();
         } finally {
           db.close();
         }
@@ -211,14 +260,13 @@ export async function openTokenStore(options: Pick<StoreOptions, 'paths' | 'conf
   }
   const pool = openPostgres(url, { max: 1 });
   try {
-    const tokens = await PgTokenStore.open({ pool, url, ...(options.log ? { log: options.log } : {}) });
+    const opened = await open.postgres(pool, url);
     return {
-      tokens,
+      ...opened.part,
       async close() {
         try {
-          await tokens.drain();
+          await opened.close();
         } finally {
-          await tokens.close();
           await pool.end();
         }
       },

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildConnectionBundle } from '../../server/access/connection-bundle.ts';
 import { serverUrl } from '../../server/access/server-url.ts';
-import type { HostStatus } from '../../server/admin/host-api.ts';
+import type { ActivityEntry, HostStatus } from '../../server/admin/host-api.ts';
+import { loadConfig } from '../../server/config/load-config.ts';
+import { alertRules } from '../../server/metrics/alert-rules.ts';
+import { withOfflineActivity } from '../../server/services/offline-services.ts';
+import { describeThreshold, type AlertThreshold, type AssembledStatus, type HostMetrics } from '../../server/services/status.ts';
 import type { SupervisorInfo } from '../../server/supervision/supervisor.ts';
 import { AdminClient } from '../core/admin-client.ts';
 import { runningDashboardUrl } from './dashboard.ts';
@@ -52,7 +56,7 @@ export async function share(args: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const status = await admin.request<StatusAnswer>('GET', '/admin/status');
+  const status = await admin.assembledStatus();
   process.stdout.write(`Shared at ${state.publicUrl} (${state.mode} tunnel, ${state.state})\n`);
   if (state.degradedReason) process.stdout.write(`Note: ${state.degradedReason}.\n`);
   if (state.mode === 'quick') process.stdout.write('A quick tunnel gets a new URL each time it restarts; teammates\' tokens stay valid.\n');
@@ -69,9 +73,6 @@ export async function unshare(): Promise<void> {
   process.stdout.write('Sharing stopped; the public URL no longer reaches this host.\n');
 }
 
-/** The status answer as the HostApi contract has it, with the parts this command prints present. */
-type StatusAnswer = HostStatus & Required<Pick<HostStatus, 'health' | 'share' | 'cacheLimits'>>;
-
 export async function status(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
   const paths = homePaths();
@@ -82,7 +83,7 @@ export async function status(args: string[]): Promise<void> {
     process.exitCode = 3;
     return;
   }
-  const answer = await admin.request<StatusAnswer>('GET', '/admin/status');
+  const answer = await admin.assembledStatus();
   let controller: { host: SupervisorInfo | null } | null = null;
   try {
     controller = JSON.parse(readFileSync(paths.controller, 'utf8')) as { host: SupervisorInfo | null };
@@ -140,33 +141,30 @@ export async function status(args: string[]): Promise<void> {
     }
   }
   printTable(rows);
-  const metrics = await admin.request<MetricsAnswer>('GET', '/admin/metrics');
+  const metrics = await admin.metrics();
   process.stdout.write('\n');
-  printMetrics(metrics, answer);
+  printMetrics(metrics, answer, metrics.alertRules ?? rulesFromConfig(paths.config, paths.docs));
 }
 
-interface MetricsAnswer {
-  latency: Record<string, { p50: number; p95: number; p99: number; count: number }>;
-  errorRate: number | null;
-  memory: Array<{ process: string; rssBytes: number; limitBytes: number | null; ratio: number | null }>;
-  cacheHitRatio: Record<string, number | null>;
-  connections: { sockets: number; sessions: number; streams: number; trend: string };
-  rateLimitRemaining: number | null;
-  alerts: Array<{ state: string; message: string }>;
+/** A host older than the status service sends no rules: those config.json sets, as it would have. */
+function rulesFromConfig(file: string, docsFolder: string): AlertThreshold[] {
+  return alertRules(loadConfig(file, { docsFolder }).config.alerts);
 }
 
-function printMetrics(m: MetricsAnswer, status: StatusAnswer): void {
+/** The six metrics of DESIGN.md section 7, each beside the rule in effect that alerts on it. */
+function printMetrics(m: HostMetrics, status: AssembledStatus, rules: readonly AlertThreshold[]): void {
   const pct = (ratio: number | null) => (ratio === null ? '-' : `${(ratio * 100).toFixed(1)} %`);
+  const when = (ruleId: string) => describeThreshold(rules, ruleId);
   const worst = Object.entries(m.latency).sort((a, b) => b[1].p95 - a[1].p95)[0];
   const rows = [['METRIC', 'VALUE', 'ALERT WHEN']];
-  rows.push(['p95 latency (5 min)', worst ? `${Math.round(worst[1].p95)} ms (${worst[0]})` : '-', '> 2 s']);
-  rows.push(['error rate (5 min)', pct(m.errorRate), '> 5 % for 5 min']);
+  rows.push(['p95 latency (5 min)', worst ? `${Math.round(worst[1].p95)} ms (${worst[0]})` : '-', when('latency-p95-high')]);
+  rows.push(['error rate (5 min)', pct(m.errorRate), when('error-rate-high')]);
   const memory = [...m.memory].sort((a, b) => (b.ratio ?? 0) - (a.ratio ?? 0))[0];
-  rows.push(['memory of limit', memory ? `${pct(memory.ratio)} (${memory.process})` : '-', '> 80 % for 10 min']);
+  rows.push(['memory of limit', memory ? `${pct(memory.ratio)} (${memory.process})` : '-', when('memory-high')]);
   const caches = Object.entries(m.cacheHitRatio);
-  rows.push(['cache hit ratio', caches.length ? caches.map(([name, r]) => `${name} ${pct(r)}`).join(', ') : 'no cache', '< 70 %']);
-  rows.push(['connections', `${m.connections.sockets} sockets, ${m.connections.sessions} sessions, ${m.connections.streams} streams (${m.connections.trend})`, 'rising for 30 min']);
-  rows.push(['rate limit remaining', pct(m.rateLimitRemaining), '< 10 %']);
+  rows.push(['cache hit ratio', caches.length ? caches.map(([name, r]) => `${name} ${pct(r)}`).join(', ') : 'no cache', when('cache-hit-low')]);
+  rows.push(['connections', `${m.connections.sockets} sockets, ${m.connections.sessions} sessions, ${m.connections.streams} streams (${m.connections.trend})`, when('connections-leak')]);
+  rows.push(['rate limit remaining', pct(m.rateLimitRemaining), when('ratelimit-low')]);
   printTable(rows);
   for (const alert of m.alerts) process.stdout.write(`${alert.state === 'firing' ? 'ALERT' : 'pending'}: ${alert.message}\n`);
   if (status.caches?.length) {
@@ -183,24 +181,13 @@ export async function activity(args: string[]): Promise<void> {
     options: { teammate: { type: 'string' }, server: { type: 'string' }, limit: { type: 'string', default: '50' }, json: { type: 'boolean', default: false } },
     strict: true,
   });
-  const admin = await AdminClient.connect(homePaths().home);
+  const paths = homePaths();
+  const admin = await AdminClient.connect(paths.home);
+  // One query string for both ways: the running host's, or the same activity service over the store.
   const query = new URLSearchParams({ limit: values.limit });
   if (values.teammate) query.set('teammate', values.teammate);
   if (values.server) query.set('server', values.server);
-  let entries: Array<{ at: number; teammate: string; server: string; method: string; tool?: string; durationMs: number; ok: boolean; error?: string }>;
-  if (admin) entries = (await admin.request<{ entries: typeof entries }>('GET', `/admin/activity?${query}`)).entries;
-  else {
-    // The host is not running: read the log straight from the database.
-    const { openDatabase } = await import('../../server/store/sqlite-database.ts');
-    const db = openDatabase(homePaths().database);
-    try {
-      const { SqliteAuditStore } = await import('../../server/access/sqlite-audit-store.ts');
-      const store = new SqliteAuditStore(db);
-      entries = await store.query({ ...(values.teammate ? { teammate: values.teammate } : {}), ...(values.server ? { server: values.server } : {}), limit: Number(values.limit) });
-    } finally {
-      db.close();
-    }
-  }
+  const entries: ActivityEntry[] = admin ? await admin.activity(query) : await withOfflineActivity({ paths }, (activity) => activity.query(query));
   if (values.json) {
     process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
     return;

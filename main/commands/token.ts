@@ -1,16 +1,18 @@
 import { parseArgs } from 'node:util';
-import { buildConnectionBundle, renderConnectionText, type ConnectionBundle } from '../../server/access/connection-bundle.ts';
+import { renderConnectionText } from '../../server/access/connection-bundle.ts';
 import { REVOCATION_CHECK_MS } from '../../server/auth/revocation-watch.ts';
-import type { TokenStore } from '../../server/auth/token-store.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { isAlive } from '../../server/supervision/process-tree.ts';
-import { loadConfig } from '../../server/config/load-config.ts';
-import { isServerName, SERVER_NAME_RULE } from '../../server/gateway/server-name.ts';
-import { databaseUrl, openTokenStore } from '../../server/open-store.ts';
-import type { HarborPaths } from '../../server/harbor-home.ts';
-import { AdminClient } from '../core/admin-client.ts';
+import { usesSharedStore, withOfflineTeammates } from '../../server/services/offline-services.ts';
+import { scopeProblem } from '../../server/services/teammates.ts';
+import { AdminClient, isNoAnswer } from '../core/admin-client.ts';
 import { date, homePaths, printTable, UsageError } from './common.ts';
 
+/**
+ * `harbor token add|list|revoke`: the running host does the work when it answers (a revocation then
+ * closes open sessions at once); otherwise the same teammates service over the store
+ * (server/services/). This file only reads flags and writes what happened.
+ */
 export async function token(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   const { values, positionals } = parseArgs({
@@ -25,47 +27,33 @@ export async function token(args: string[]): Promise<void> {
   });
   const paths = homePaths();
   const name = positionals.join(' ').trim();
-  // A running host does the work itself, so a revocation closes open sessions at once.
-  const admin = sub === 'add' || sub === 'revoke' ? await AdminClient.connect(paths.home) : null;
   switch (sub) {
     case 'add': {
       if (!name) throw new UsageError('usage: harbor token add <name> [--scope server,...] [--expires-days N] [--json]');
       const scope = values.scope ? values.scope.split(',').map((s) => s.trim()).filter(Boolean) : null;
-      const badScope = scope?.find((s) => !isServerName(s));
-      if (badScope !== undefined) throw new UsageError(`--scope: "${badScope.slice(0, 120)}" is not a server name (${SERVER_NAME_RULE})`);
+      const problem = scopeProblem(scope);
+      if (problem) throw new UsageError(`--scope: ${problem}`);
       let expiresAt: number | null = null;
       if (values['expires-days'] !== undefined) {
         const days = Number(values['expires-days']);
         if (!(days > 0)) throw new UsageError(`--expires-days must be a positive number, got "${values['expires-days']}"`);
         expiresAt = Date.now() + days * 86_400_000;
       }
-      let token: string;
-      let bundles: ConnectionBundle[];
-      if (admin) {
-        try {
-          const answer = await admin.request<{ token: string; bundles: ConnectionBundle[] }>('POST', '/admin/teammates', { name, scope, expiresAt });
-          token = answer.token;
-          bundles = answer.bundles;
-        } catch (error) {
-          throw new UsageError((error as Error).message);
-        }
-      } else {
-        token = await withStore(paths, (store) => store.issue(name, { scope, expiresAt }).token);
-        const { config } = loadConfig(paths.config, { docsFolder: paths.docs });
-        const base = `http://127.0.0.1:${config.port}`;
-        const names = [...(config.docs ? ['docs'] : []), ...Object.keys(config.mcpServers)].filter((n) => !scope || scope.includes(n));
-        bundles = names.map((serverName) => buildConnectionBundle({ serverName, baseUrl: base, token, teammate: name }));
-      }
+      const admin = await AdminClient.connect(paths.home);
+      const { token, bundles } = admin
+        ? await admin.issueTeammate(name, { scope, expiresAt }).catch(asUsageError)
+        : await withOfflineTeammates({ paths }, (teammates) => teammates.issue(name, { scope, expiresAt }));
       if (values.json) {
         process.stdout.write(JSON.stringify({ name, token, bundles }) + '\n');
         return;
       }
       process.stdout.write(`Token for ${name} (shown once; Harbor keeps only its hash):\n\n  ${token}\n\n`);
-      process.stdout.write(renderConnectionText(bundles));
+      process.stdout.write(renderConnectionText(bundles ?? []));
       return;
     }
     case 'list': {
-      const teammates = await withStore(paths, (store) => store.list());
+      const admin = await AdminClient.connect(paths.home);
+      const teammates = admin ? await admin.teammates() : await withOfflineTeammates({ paths }, (t) => t.list());
       if (values.json) {
         process.stdout.write(JSON.stringify(teammates, null, 2) + '\n');
         return;
@@ -83,9 +71,10 @@ export async function token(args: string[]): Promise<void> {
     }
     case 'revoke': {
       if (!name) throw new UsageError('usage: harbor token revoke <name>');
+      const admin = await AdminClient.connect(paths.home);
       if (admin) {
         try {
-          const answer = await admin.request<{ sessionsClosed: number }>('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
+          const answer = await admin.revokeTeammate(name);
           process.stdout.write(`Revoked ${name}; closed ${answer.sessionsClosed} open session(s).\n`);
           return;
         } catch (error) {
@@ -93,8 +82,9 @@ export async function token(args: string[]): Promise<void> {
           if (!isNoAnswer(error)) throw new UsageError((error as Error).message);
         }
       }
-      if (!(await withStore(paths, (store) => store.revoke(name)))) throw new UsageError(`no active token for "${name}"`);
-      if (sharedStore(paths)) {
+      const revoked = await withOfflineTeammates({ paths }, (teammates) => teammates.revoke(name));
+      if (!revoked.tokenRevoked) throw new UsageError(`no active token for "${name}"`);
+      if (usesSharedStore({ paths })) {
         process.stdout.write(`Revoked ${name} in the shared database; every replica refuses it within a second and closes their streams.\n`);
         return;
       }
@@ -117,29 +107,7 @@ export async function token(args: string[]): Promise<void> {
 /** Exit status of a revocation written to the file while the running host did not answer (as `status` uses 3). */
 const HOST_DID_NOT_ANSWER = 3;
 
-/** A timeout or a refused connection, as opposed to an answer from the host. */
-function isNoAnswer(error: unknown): boolean {
-  const name = (error as Error).name;
-  return name === 'TimeoutError' || name === 'AbortError' || error instanceof TypeError;
-}
-
-/** `store.url` of config.json, for the CLI as for the host (HARBOR_DATABASE_URL wins). */
-function configStoreUrl(paths: HarborPaths): string | undefined {
-  if (process.env.HARBOR_DATABASE_URL) return undefined;
-  return loadConfig(paths.config, { docsFolder: paths.docs }).config.store.url;
-}
-
-/** Tokens kept in PostgreSQL (replicas), not in this home's SQLite file. */
-function sharedStore(paths: HarborPaths): boolean {
-  return databaseUrl(configStoreUrl(paths)) !== null;
-}
-
-/** The home's SQLite file, or PostgreSQL with HARBOR_DATABASE_URL / store.url; what `use` changed is stored before this resolves. */
-async function withStore<T>(paths: HarborPaths, use: (store: TokenStore) => T): Promise<T> {
-  const { tokens, close } = await openTokenStore({ paths, configUrl: configStoreUrl(paths) });
-  try {
-    return use(tokens);
-  } finally {
-    await close();
-  }
+/** The host's refusal (a taken name, a bad scope), said as the CLI says its own. */
+function asUsageError(error: unknown): never {
+  throw new UsageError((error as Error).message);
 }

@@ -1,12 +1,14 @@
 import { request as httpRequest } from '../../server/node-http.ts';
-import { ADMIN_SECRET_HEADER, type HostApi, type HostStatus, type Teammate } from '../../server/admin/host-api.ts';
+import { ADMIN_SECRET_HEADER, type ActivityEntry, type HostApi, type HostStatus, type NewTeammate, type Teammate } from '../../server/admin/host-api.ts';
+import type { IssueOptions } from '../../server/auth/token-store.ts';
+import type { AssembledStatus, HostMetrics } from '../../server/services/status.ts';
 import { readAdminSecret } from '../../server/admin/admin-secret.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 
 export class HostNotRunningError extends Error {}
 
 /** The CLI's way to a running host: its admin API, found through `<home>/host.json` and `<home>/admin.secret`. */
-export class AdminClient implements Pick<HostApi, 'status' | 'teammates'> {
+export class AdminClient implements Pick<HostApi, 'status' | 'teammates' | 'revokeTeammate'> {
   readonly baseUrl: string;
   readonly #secret: string;
 
@@ -38,8 +40,32 @@ export class AdminClient implements Pick<HostApi, 'status' | 'teammates'> {
     return this.request('GET', '/admin/status');
   }
 
+  /** This version's host answers with every part (server/services/status.ts). */
+  assembledStatus(): Promise<AssembledStatus> {
+    return this.request('GET', '/admin/status');
+  }
+
+  metrics(): Promise<HostMetrics> {
+    return this.request('GET', '/admin/metrics');
+  }
+
   async teammates(): Promise<Teammate[]> {
     return (await this.request<{ teammates: Teammate[] }>('GET', '/admin/teammates')).teammates;
+  }
+
+  /** A token, with its scope and expiry, and the bundles for the servers it reaches. */
+  issueTeammate(name: string, options: IssueOptions = {}): Promise<NewTeammate> {
+    return this.request('POST', '/admin/teammates', { name, scope: options.scope ?? null, expiresAt: options.expiresAt ?? null });
+  }
+
+  /** Their token and sign-ins revoked, their open sessions closed. */
+  revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }> {
+    return this.request('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
+  }
+
+  /** GET /admin/activity with this query string (teammate, server, limit, before). */
+  async activity(params: URLSearchParams): Promise<ActivityEntry[]> {
+    return (await this.request<{ entries: ActivityEntry[] }>('GET', `/admin/activity?${params}`)).entries;
   }
 
   async request<T = unknown>(method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<T> {
@@ -50,6 +76,15 @@ export class AdminClient implements Pick<HostApi, 'status' | 'teammates'> {
     if (res.status < 200 || res.status > 299) throw new Error(payload.error?.message ?? `HTTP ${res.status}`);
     return payload;
   }
+}
+
+/**
+ * The host did not answer (a timeout, a refused or dropped connection), as opposed to answering
+ * with a refusal: the CLI then does the work on the store itself.
+ */
+export function isNoAnswer(error: unknown): boolean {
+  const { name, code } = error as { name?: string; code?: unknown };
+  return name === 'TimeoutError' || name === 'AbortError' || error instanceof TypeError || code === 'ECONNREFUSED' || code === 'ECONNRESET';
 }
 
 /**

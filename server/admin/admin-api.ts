@@ -1,18 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { mergedSnippets, type ConnectionBundle } from '../access/connection-bundle.ts';
-import type { TokenStore } from '../auth/token-store.ts';
-import type { HostedServer } from '../gateway/hosted-server.ts';
 import { sendError, sendJson } from '../http/http-errors.ts';
 import { parseBoundedJson } from '../gateway/bounded-json.ts';
 import { BodyTooLargeError, readBody, sendBodyTooLarge } from '../http/read-body.ts';
 import { isForwarded, isLoopbackPeer } from '../http/request-guard.ts';
-import type { SessionRegistry } from '../http/session-registry.ts';
 import { Heartbeat, SseStream } from '../http/sse-stream.ts';
 import { describeIssues } from '../config/load-config.ts';
 import { secretMatches } from './admin-secret.ts';
-import { ADMIN_SECRET_HEADER, type ExportRequest, type ExportResult, type HostStatus, type ShareState } from './host-api.ts';
+import { ADMIN_SECRET_HEADER, type ActivityEntry, type ConnectionBundle, type ExportRequest, type ExportResult, type HostStatus, type ShareState, type Snippet, type Teammate } from './host-api.ts';
 
 export { ADMIN_SECRET_HEADER };
 
@@ -22,18 +18,26 @@ export interface AdminEvent {
   [key: string]: unknown;
 }
 
-/** What the host provides to the admin API; optional parts answer 501 when absent. */
+/**
+ * What the host provides to the admin API; optional parts answer 501 when absent. The handlers are
+ * thin: the work is in server/services/ (teammates, activity, status), which the CLI uses too when
+ * no host answers; typed here structurally, as admin/ does not import services/ (they import the
+ * HostApi contract beside this file).
+ */
 export interface AdminDeps {
   secret: string;
-  tokens: TokenStore;
-  servers: Map<string, HostedServer>;
-  registry: SessionRegistry;
-  /** Status without the parts this API adds itself; more fields (caches, limits) pass through. */
-  status: () => Omit<HostStatus, 'sessions' | 'servers'> & Record<string, unknown>;
-  connectionBundles?: (teammate: string, token: string) => ConnectionBundle[];
-  metrics?: () => Record<string, unknown>;
+  /** server/services/teammates.ts; a bad scope throws with `status` 400, a bad or taken name is 409. */
+  teammates: {
+    list(): Teammate[];
+    issue(name: string, options: { scope: string[] | null; expiresAt: number | null }): { teammate: Teammate; token: string; bundles: ConnectionBundle[]; merged: Snippet[] };
+    revoke(name: string): Promise<{ tokenRevoked: boolean; signInTokensRevoked: number | null; sessionsClosed: number }>;
+  };
+  /** server/services/status.ts: the assembled status, sessions and servers included. */
+  status: () => HostStatus;
+  metrics?: () => object;
   history?: (metric: string, since: number) => unknown;
-  activity?: (query: { teammate?: string; server?: string; limit?: number; before?: number }) => Promise<unknown>;
+  /** server/services/activity.ts: GET /admin/activity's query string in, newest first. */
+  activity?: (params: URLSearchParams) => Promise<ActivityEntry[]>;
   logs?: (process: string, lines: number) => unknown | null;
   share?: {
     get: () => ShareState;
@@ -107,8 +111,7 @@ const SIGN_IN_ROUTES: Array<[string, RegExp, Handler]> = [
 ];
 
 const ROUTES: Array<[string, RegExp, Handler]> = [
-  ['GET', /^\/admin\/status$/, (_req, res, _p, _u, deps) =>
-    sendJson(res, 200, { ...deps.status(), sessions: deps.registry.size, servers: [...deps.servers.values()].map((s) => s.status()) } satisfies HostStatus)],
+  ['GET', /^\/admin\/status$/, (_req, res, _p, _u, deps) => sendJson(res, 200, deps.status())],
   ['GET', /^\/admin\/metrics$/, (_req, res, _p, _u, deps) => (deps.metrics ? sendJson(res, 200, deps.metrics()) : notAvailable(res, 'metrics'))],
   ['GET', /^\/admin\/metrics\/history$/, (_req, res, _p, url, deps) => {
     if (!deps.history) return notAvailable(res, 'metric history');
@@ -117,39 +120,30 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     const since = Number(url.searchParams.get('since') ?? Date.now() - 3_600_000);
     sendJson(res, 200, { series: deps.history(metric, Number.isFinite(since) ? since : Date.now() - 3_600_000) });
   }],
-  ['GET', /^\/admin\/teammates$/, (_req, res, _p, _u, deps) => sendJson(res, 200, { teammates: deps.tokens.list() })],
+  ['GET', /^\/admin\/teammates$/, (_req, res, _p, _u, deps) => sendJson(res, 200, { teammates: deps.teammates.list() })],
   ['POST', /^\/admin\/teammates$/, async (req, res, _p, _u, deps) => {
     const body = await jsonBody(req);
     if (typeof body.name !== 'string') return sendError(res, 400, 'name is required');
     const scope = Array.isArray(body.scope) ? body.scope.map(String) : null;
     const expiresAt = typeof body.expiresAt === 'number' ? body.expiresAt : null;
     try {
-      const { token, teammate } = deps.tokens.issue(body.name, { scope, expiresAt });
-      const bundles = deps.connectionBundles?.(teammate.name, token) ?? [];
-      // One snippet per client over all the servers (one mcpServers block), beside the per-server bundles.
-      sendJson(res, 201, { teammate, token, bundles, merged: mergedSnippets(bundles) });
+      // The bundles, and one snippet per client over all the servers (`merged`: one mcpServers block).
+      sendJson(res, 201, deps.teammates.issue(body.name, { scope, expiresAt }));
     } catch (error) {
-      sendError(res, 409, (error as Error).message);
+      sendError(res, statusOf(error) === 400 ? 400 : 409, (error as Error).message);
     }
   }],
   ['DELETE', /^\/admin\/teammates\/([^/]+)$/, async (_req, res, [name], _u, deps) => {
-    // A teammate's static token and their sign-ins go together.
-    const tokenRevoked = deps.tokens.revoke(name!);
-    const signInTokensRevoked = (await deps.signIn?.revokeTeammate(name!)) ?? 0;
-    if (!tokenRevoked && signInTokensRevoked === 0) return sendError(res, 404, `no active token or sign-in for "${name}"`);
-    const closed = await deps.registry.endTeammate(name!, 'token revoked');
-    sendJson(res, 200, { revoked: name, sessionsClosed: closed, ...(deps.signIn ? { signInTokensRevoked } : {}) });
+    const revoked = await deps.teammates.revoke(name!);
+    if (!revoked.tokenRevoked && !revoked.signInTokensRevoked) return sendError(res, 404, `no active token or sign-in for "${name}"`);
+    const { sessionsClosed, signInTokensRevoked } = revoked;
+    sendJson(res, 200, { revoked: name, sessionsClosed, ...(signInTokensRevoked !== null ? { signInTokensRevoked } : {}) });
   }],
   ...SIGN_IN_ROUTES,
   ['GET', /^\/admin\/activity$/, async (_req, res, _p, url, deps) => {
     if (!deps.activity) return notAvailable(res, 'activity');
-    const teammate = url.searchParams.get('teammate') ?? undefined;
-    const server = url.searchParams.get('server') ?? undefined;
-    const limit = Number(url.searchParams.get('limit') ?? 100);
-    // Paging back: only entries older than `before` (epoch ms), newest first.
-    const before = url.searchParams.has('before') ? Number(url.searchParams.get('before')) : undefined;
-    if (before !== undefined && !Number.isFinite(before)) return sendError(res, 400, 'before must be a time in epoch milliseconds');
-    sendJson(res, 200, { entries: await deps.activity({ ...(teammate ? { teammate } : {}), ...(server ? { server } : {}), limit, ...(before !== undefined ? { before } : {}) }) });
+    // teammate, server, limit, and `before` (epoch ms) to page back; a bad `before` is a 400.
+    sendJson(res, 200, { entries: await deps.activity(url.searchParams) });
   }],
   ['GET', /^\/admin\/logs$/, (_req, res, _p, url, deps) => {
     if (!deps.logs) return notAvailable(res, 'logs');
@@ -240,6 +234,9 @@ function statusOf(error: unknown): number {
   if (error instanceof AdminInputError || error instanceof SyntaxError) return 400;
   if (error instanceof AdminUnavailableError) return 503;
   if (error instanceof AdminStatusError) return error.status;
+  // The services' refusals (server/services/input-error.ts) carry theirs.
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return status;
   return 500;
 }
 

@@ -7,15 +7,11 @@ import { ServiceInputError } from '../../server/services/input-error.ts';
 import { withOfflineActivity } from '../../server/services/offline-services.ts';
 import { tempHome } from '../helpers/harbor.ts';
 
-const call = (i: number): AuditEntry => ({
-  teammate: i % 2 ? 'ana' : 'bo',
-  server: i % 3 ? 'docs' : 'memory',
-  method: 'tools/call',
-  tool: 'search',
-  durationMs: i,
-  ok: true,
-  at: 1_000_000 + i,
-});
+/** Call i: ana on odd i, bo on even; memory every third, else docs; i ms long, at 1_000_000 + i. */
+function call(i: number): AuditEntry {
+  const who = { teammate: i % 2 ? 'ana' : 'bo', server: i % 3 ? 'docs' : 'memory' };
+  return { ...who, method: 'tools/call', tool: 'search', durationMs: i, ok: true, at: 1_000_000 + i };
+}
 
 test('the filter: teammate, server, limit (default 100) and before; an empty value is no filter; a bad before is a 400', () => {
   assert.deepEqual(activityFilter(new URLSearchParams()), { limit: 100 });

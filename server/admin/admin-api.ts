@@ -5,6 +5,7 @@ import { sendError, sendJson } from '../http/http-errors.ts';
 import { parseBoundedJson } from '../gateway/bounded-json.ts';
 import { BodyTooLargeError, readBody, sendBodyTooLarge } from '../http/read-body.ts';
 import { isForwarded, isLoopbackPeer } from '../http/request-guard.ts';
+import { patternRoutes, routeTable, type Handler as RouteHandler } from '../http/route-table.ts';
 import { Heartbeat, SseStream } from '../http/sse-stream.ts';
 import { describeIssues } from '../config/load-config.ts';
 import { secretMatches } from './admin-secret.ts';
@@ -249,22 +250,17 @@ function decodeParams(raw: string[]): string[] | null {
   }
 }
 
-/** The app's and the CLI's API. Teammate-facing routes never reach here. */
-export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, url: URL, deps: AdminDeps): Promise<void> {
-  const refused = adminRefusal(req, deps.secret);
-  if (refused) {
-    sendError(res, refused.status, refused.message);
-    return;
-  }
-  const allowed: string[] = [];
-  for (const [method, pattern, handler] of ROUTES) {
-    const match = pattern.exec(path);
-    if (!match) continue;
-    if (method !== req.method) {
-      allowed.push(method);
-      continue;
-    }
-    const params = decodeParams(match.slice(1));
+/** An admin request as the table's routes read it. */
+interface AdminRequest {
+  path: string;
+  url: URL;
+  deps: AdminDeps;
+}
+
+/** A row's handler on the table: its path parameters decoded once, its errors answered with their status. */
+function answered(handler: Handler): RouteHandler<AdminRequest & { params: string[] }> {
+  return async (req, res, { params: raw, url, deps }) => {
+    const params = decodeParams(raw);
     if (!params) return sendError(res, 400, 'Bad Request: malformed percent-encoding in the path');
     try {
       await handler(req, res, params, url, deps);
@@ -272,11 +268,21 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
       if (error instanceof BodyTooLargeError) sendBodyTooLarge(res, error);
       else sendError(res, statusOf(error), (error as Error).message);
     }
+  };
+}
+
+/** The host's route table (http/route-table.ts): a known path with another method is a 405 with Allow. */
+const ADMIN_TABLE = routeTable<AdminRequest>(
+  patternRoutes(ROUTES.map(([method, pattern, handler]) => [method, pattern, answered(handler)] as const)),
+  (req, res, { path }) => sendError(res, 404, `no admin route ${req.method} ${path.slice(0, 100)}`),
+);
+
+/** The app's and the CLI's API. Teammate-facing routes never reach here. */
+export async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, url: URL, deps: AdminDeps): Promise<void> {
+  const refused = adminRefusal(req, deps.secret);
+  if (refused) {
+    sendError(res, refused.status, refused.message);
     return;
   }
-  if (allowed.length > 0) {
-    sendError(res, 405, `Method ${req.method} not allowed on ${path.slice(0, 100)}`, { headers: { Allow: allowed.join(', ') } });
-    return;
-  }
-  sendError(res, 404, `no admin route ${req.method} ${path.slice(0, 100)}`);
+  await ADMIN_TABLE(req, res, { path, url, deps });
 }

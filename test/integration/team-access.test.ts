@@ -195,7 +195,7 @@ describe('team access', () => {
       const created = await admin(h.url, h.host.adminSecret, 'POST', '/admin/teammates', { name: 'dana' });
       assert.equal(created.status, 201);
       const { token, bundles } = (await created.json()) as { token: string; bundles: Array<{ url: string; snippets: Array<{ client: string; text: string }> }> };
-      assert.equal(bundles[0]!.url, `${h.url}/mcp/docs`);
+      assert.equal(bundles[0]!.url, `${h.url}/docs/mcp`);
       assert.ok(bundles[0]!.snippets.find((s) => s.client === 'claude-code')!.text.includes(token));
       assert.equal((await admin(h.url, h.host.adminSecret, 'POST', '/admin/teammates', { name: 'dana' })).status, 409);
       const status = (await (await admin(h.url, h.host.adminSecret, 'GET', '/admin/status')).json()) as { health: { state: string } };

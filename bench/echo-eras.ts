@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { listDescendants } from '../server/supervision/process-tree.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
-import { killAllGatewaysNow, ROOT, startGateway, type RunningGateway } from './echo/gateways.ts';
+import { ROOT, runBenchMain, startGateway, type RunningGateway } from './echo/gateways.ts';
 import { McpHttpSession } from './echo/mcp-http-session.ts';
 import { McpModernCaller } from './echo/mcp-modern-caller.ts';
 
@@ -181,14 +181,4 @@ async function main(): Promise<void> {
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAllGatewaysNow();
-    process.exit(130);
-  });
-}
-main().catch((error: Error) => {
-  killAllGatewaysNow();
-  process.stderr.write(`${error.stack ?? error.message}\n`);
-  process.exit(1);
-});
+await runBenchMain(main);

@@ -28,7 +28,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import pidusage from 'pidusage';
 import { listDescendants } from '../server/supervision/process-tree.ts';
 import { runClosedLoop, type LoadOptions, type LoadResult } from './echo/closed-loop.ts';
-import { EVERYTHING, ROOT, killAllGatewaysNow, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
+import { EVERYTHING, ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
 import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
@@ -409,17 +409,4 @@ async function main(): Promise<void> {
   }
 }
 
-const interrupt = () => {
-  killAllGatewaysNow();
-  process.exit(130);
-};
-process.on('SIGINT', interrupt);
-process.on('SIGTERM', interrupt);
-process.on('exit', killAllGatewaysNow);
-try {
-  await main();
-} catch (error) {
-  console.error(error);
-  killAllGatewaysNow();
-  process.exitCode = 1;
-}
+await runBenchMain(main);

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { listDescendants } from '../server/supervision/process-tree.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
-import { ROOT, killAllGatewaysNow, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
+import { ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
 import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
@@ -321,17 +321,4 @@ async function main(): Promise<void> {
   }
 }
 
-const interrupt = () => {
-  killAllGatewaysNow();
-  process.exit(130);
-};
-process.on('SIGINT', interrupt);
-process.on('SIGTERM', interrupt);
-process.on('exit', killAllGatewaysNow);
-try {
-  await main();
-} catch (error) {
-  console.error(error);
-  killAllGatewaysNow();
-  process.exitCode = 1;
-}
+await runBenchMain(main);

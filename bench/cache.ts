@@ -7,13 +7,13 @@
  *
  * Writes bench/results/cache.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { fileURLToPath } from 'node:url';
+import { resultsPath, writeReport } from './echo/bench-report.ts';
 import { sqliteCacheStoreFactory } from '../server/cache/sqlite-cache-store.ts';
 import { createEmbeddingsCache, EmbeddingsClient } from '../server/upstream-api/embeddings-client.ts';
 import { startEmbeddingsApi } from '../test/fixtures/embeddings-api.ts';
@@ -160,9 +160,8 @@ async function main(): Promise<void> {
         evictions: full.evictions,
       },
     };
-    const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'cache.json');
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    const out = resultsPath('cache.json');
+    writeReport(out, result);
 
     const r = result.results;
     const m = result.memory;

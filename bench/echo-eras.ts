@@ -13,14 +13,14 @@
  * The eras alternate in order round by round; the median round is reported, all rounds are kept.
  * Writes bench/results/echo-eras.json (not with --only or --harbor-node-options unless --out is given).
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release } from 'node:os';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { listDescendants } from '../server/supervision/process-tree.ts';
+import { reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
-import { ROOT, runBenchMain, startGateway, type RunningGateway } from './echo/gateways.ts';
+import { runBenchMain, startGateway, type RunningGateway } from './echo/gateways.ts';
 import { McpHttpSession } from './echo/mcp-http-session.ts';
 import { McpModernCaller } from './echo/mcp-modern-caller.ts';
 
@@ -173,10 +173,9 @@ async function main(): Promise<void> {
     runs,
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  const out = args.out ?? (args['harbor-node-options'] || args.only ? undefined : join(ROOT, 'bench/results/echo-eras.json'));
+  const out = reportPath(args, 'echo-eras.json');
   if (out) {
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    writeReport(out, report);
     process.stderr.write(`wrote ${out}\n`);
   }
 }

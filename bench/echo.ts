@@ -16,17 +16,15 @@
  * reported, all rounds are kept. Writes bench/results/echo.json (not with --only or
  * --harbor-node-options unless --out is given).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import pidusage from 'pidusage';
 import { listDescendants } from '../server/supervision/process-tree.ts';
+import { gitHead, reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadOptions, type LoadResult } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
 import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
@@ -273,20 +271,6 @@ async function benchGateway(name: GatewayName): Promise<TargetResult> {
   }
 }
 
-/** The commit measured, and whether Harbor's source had uncommitted changes (others work in this tree). */
-function gitHead(): { commit: string; dirtyHarborFiles: string[] } | null {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'main', 'server'], { cwd: ROOT, encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.slice(3));
-    return { commit, dirtyHarborFiles: dirty };
-  } catch {
-    return null;
-  }
-}
-
 function ratio(a: number | undefined, b: number | undefined): number | null {
   if (a === undefined || b === undefined || b === 0) return null;
   return Math.round((a / b) * 100) / 100;
@@ -401,10 +385,9 @@ async function main(): Promise<void> {
   printTable(results);
   console.log('\nratios:', JSON.stringify(ratios));
   console.log('targets:', JSON.stringify(targets));
-  const out = args.out ?? (args.only || args['harbor-node-options'] ? undefined : join(dirname(fileURLToPath(import.meta.url)), 'results', 'echo.json'));
+  const out = reportPath(args, 'echo.json');
   if (out) {
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    writeReport(out, report);
     console.log(`wrote ${out}`);
   }
 }

@@ -18,13 +18,12 @@
  * --supergateway-idle-sessions (default 50) idle sessions and its bytes per session are reported for that
  * many. Writes bench/results/footprint.json (not with --only or --harbor-node-options unless --out).
  */
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { listDescendants } from '../server/supervision/process-tree.ts';
+import { reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
 import { ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
 import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
@@ -313,10 +312,9 @@ async function main(): Promise<void> {
     results,
     targets,
   };
-  const out = args.out ?? (args.only || args['harbor-node-options'] ? undefined : join(dirname(fileURLToPath(import.meta.url)), 'results', 'footprint.json'));
+  const out = reportPath(args, 'footprint.json');
   if (out) {
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    writeReport(out, report);
     console.log(`wrote ${out}`);
   }
 }

@@ -12,15 +12,16 @@
  *
  * Writes bench/results/rate-limit.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startHost } from '../server/host.ts';
 import { silentLogger } from '../server/logger.ts';
+import { resultsPath, writeReport } from './echo/bench-report.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -136,10 +137,6 @@ for (const scenario of picked) {
   results.push(result);
   process.stdout.write(`  ${result.calls} calls, ${result.failed} failed (${((result.failedRatio ?? 0) * 100).toFixed(1)} %), p50 ${result.latencyMs.p50} ms, p95 ${result.latencyMs.p95} ms\n`);
 }
-const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'rate-limit.json');
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(
-  out,
-  `${JSON.stringify({ at: new Date().toISOString(), node: process.version, setup: { seconds: SECONDS, teammates: TEAMMATES, thinkMs: THINK_MS, apiMs: API_MS, ratePerKeyPerSecond: RATE_PER_KEY }, results }, null, 2)}\n`,
-);
+const out = resultsPath('rate-limit.json');
+writeReport(out, { at: new Date().toISOString(), node: process.version, setup: { seconds: SECONDS, teammates: TEAMMATES, thinkMs: THINK_MS, apiMs: API_MS, ratePerKeyPerSecond: RATE_PER_KEY }, results });
 process.stdout.write(`wrote ${out}\n`);

@@ -15,7 +15,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { carryConfig } from '../main/core/export/carry-config.ts';
@@ -28,6 +28,7 @@ import { walkChildren } from '../server/supervision/process-tree.ts';
 // The deploy tests' rewrite of the exported nginx.conf for loopback (ports, pid, logs, temp paths):
 // the bench runs exactly the nginx those tests prove, rather than a second copy of the rewrite.
 import { NGINX, rewriteNginxConf } from '../test/deploy/nginx-harness.ts';
+import { gitHead, resultsPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, freePort, runBenchMain, spawnGroup, stopChild, waitForOutput, waitForPort } from './echo/gateways.ts';
 import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
@@ -330,16 +331,6 @@ function ratio(a: number | undefined, b: number | undefined): number | null {
   return a === undefined || b === undefined || b === 0 ? null : Math.round((a / b) * 100) / 100;
 }
 
-function gitHead(): { commit: string; dirtyHarborFiles: string[] } | null {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'main', 'server'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.slice(3));
-    return { commit, dirtyHarborFiles: dirty };
-  } catch {
-    return null;
-  }
-}
-
 function printTable(best: Map<Generator, Map<TargetName, TargetResult>>): void {
   const cpuNames = ['harbor-1', 'harbor-1-upstream', 'harbor-2', 'harbor-2-upstream', 'nginx', 'generator'];
   const rows = [['target', 'generator', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'sessions', ...cpuNames.map((n) => `${n} cores`)]];
@@ -503,9 +494,8 @@ async function main(): Promise<void> {
   printTable(best);
   console.log('\nratios:', JSON.stringify(ratios));
   for (const note of report.notes) console.log(`- ${note}`);
-  const out = args.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'replicas.json');
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const out = args.out ?? resultsPath('replicas.json');
+  writeReport(out, report);
   console.log(`wrote ${out}`);
 }
 

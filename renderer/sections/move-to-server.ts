@@ -72,5 +72,5 @@ function renderResult(result: ExportResult): Node[] {
     h('h4', {}, 'Next steps'),
     // The first path (compose on a VM) open: the quickest way to a running server.
     ...result.nextSteps.map((step, i) => h('details', { class: 'snippet deploy-path', open: i === 0 }, h('summary', {}, step.title), h('pre', {}, step.text))),
-  ].filter((node): node is HTMLElement => node !== null);
+  ].filter((node) => node !== null);
 }

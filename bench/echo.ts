@@ -27,7 +27,7 @@ import { listDescendants } from '../server/supervision/process-tree.ts';
 import { gitHead, reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadOptions, type LoadResult } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
-import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
+import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -195,26 +195,6 @@ async function benchDirect(): Promise<TargetResult> {
   } finally {
     await client.close();
   }
-}
-
-async function openSessions(target: HttpTarget, count: number): Promise<McpHttpSession[]> {
-  const sessions: McpHttpSession[] = [];
-  try {
-    // One at a time, as teammates arrive; a gateway that spawns per session is not stampeded.
-    for (let i = 0; i < count; i++) {
-      const session = new McpHttpSession(target);
-      sessions.push(session);
-      await session.open();
-    }
-  } catch (error) {
-    await closeSessions(sessions);
-    throw error;
-  }
-  return sessions;
-}
-
-async function closeSessions(sessions: McpHttpSession[]): Promise<void> {
-  await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
 }
 
 function httpCall(sessions: McpHttpSession[]) {

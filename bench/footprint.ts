@@ -26,7 +26,7 @@ import { listDescendants } from '../server/supervision/process-tree.ts';
 import { reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
 import { ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
-import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
+import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +48,8 @@ const SETTLE_MS = 3_000;
 const PEAK_SAMPLE_MS = 500;
 /** Idle sessions are opened this many at a time: fast, yet no stampede on a gateway that spawns per session. */
 const OPEN_BATCH = 25;
+// Closed in batches: a thousand DELETEs at once would measure the gateway's burst handling, not its memory.
+const CLOSE_BATCH = 100;
 const KB = 1024;
 
 /** One process of a gateway's tree. */
@@ -173,27 +175,6 @@ function difference(after: Sample, before: Sample): Record<string, number> {
   return Object.fromEntries(Object.keys(a).map((role) => [role, Math.round((a[role]! - (b[role] ?? 0)) * 10) / 10]));
 }
 
-/** Opens `count` sessions, OPEN_BATCH at a time; on a failure closes what it opened and throws. */
-async function openSessions(target: HttpTarget, count: number): Promise<McpHttpSession[]> {
-  const sessions: McpHttpSession[] = [];
-  try {
-    for (let i = 0; i < count; i += OPEN_BATCH) {
-      const batch = Array.from({ length: Math.min(OPEN_BATCH, count - i) }, () => new McpHttpSession(target));
-      sessions.push(...batch);
-      await Promise.all(batch.map((s) => s.open()));
-    }
-  } catch (error) {
-    await closeSessions(sessions);
-    throw error;
-  }
-  return sessions;
-}
-
-async function closeSessions(sessions: McpHttpSession[]): Promise<void> {
-  // In batches: a thousand DELETEs at once would measure the gateway's burst handling, not its memory.
-  for (let i = 0; i < sessions.length; i += 100) await Promise.all(sessions.slice(i, i + 100).map((s) => s.close().catch(() => undefined)));
-}
-
 /** The closed loop of echo calls over the sessions, with the per-role peak sampled throughout. */
 async function loadWithPeak(gateway: RunningGateway, sessions: McpHttpSession[]): Promise<{ load: LoadResult; peak: Record<string, number> }> {
   const peak: Record<string, number> = {};
@@ -223,18 +204,18 @@ async function benchGateway(name: GatewayName): Promise<GatewayResult> {
   try {
     await sleep(SETTLE_MS);
     const idle = await sample(gateway.pid, name);
-    const busy = await openSessions(gateway.target, CLIENTS);
+    const busy = await openSessions(gateway.target, CLIENTS, OPEN_BATCH);
     const { load, peak } = await loadWithPeak(gateway, busy);
     const afterLoad = await sample(gateway.pid, name);
-    await closeSessions(busy);
+    await closeSessions(busy, CLOSE_BATCH);
     await sleep(SETTLE_MS);
     const beforeIdleSessions = await sample(gateway.pid, name);
     const idleCount = name === 'supergateway' ? Math.min(IDLE_SESSIONS, Number(args['supergateway-idle-sessions'])) : IDLE_SESSIONS;
     console.error(`footprint: ${name}: opening ${idleCount} idle sessions`);
-    const idleSessions = await openSessions(gateway.target, idleCount);
+    const idleSessions = await openSessions(gateway.target, idleCount, OPEN_BATCH);
     await sleep(SETTLE_MS);
     const withIdleSessions = await sample(gateway.pid, name);
-    await closeSessions(idleSessions);
+    await closeSessions(idleSessions, CLOSE_BATCH);
     const added = difference(withIdleSessions, beforeIdleSessions);
     return {
       name,

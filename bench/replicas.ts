@@ -31,7 +31,7 @@ import { NGINX, rewriteNginxConf } from '../test/deploy/nginx-harness.ts';
 import { gitHead, resultsPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, freePort, runBenchMain, spawnGroup, stopChild, waitForOutput, waitForPort } from './echo/gateways.ts';
-import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
+import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -270,22 +270,6 @@ async function wrkLoad(url: string, token: string, sessions: McpHttpSession[], t
   };
 }
 
-async function openSessions(target: HttpTarget): Promise<McpHttpSession[]> {
-  const sessions: McpHttpSession[] = [];
-  try {
-    // One at a time, as teammates arrive: nginx spreads the initializes round-robin over the replicas.
-    for (let i = 0; i < CLIENTS; i++) {
-      const session = new McpHttpSession(target);
-      sessions.push(session);
-      await session.open();
-    }
-  } catch (error) {
-    await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
-    throw error;
-  }
-  return sessions;
-}
-
 function countByReplica(sessions: McpHttpSession[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const s of sessions) {
@@ -314,13 +298,13 @@ async function benchTarget(name: TargetName, token: string, tokensFile: string):
     const base = withNginx ? `http://127.0.0.1:${nginxPort}` : `http://127.0.0.1:${replicas[0]!.port}`;
     const trees = Object.fromEntries(procs.map((p) => [p.name, p.pid]));
     const url = `${base}/mcp/everything`;
-    const sessions = await openSessions({ url, headers: { authorization: `Bearer ${token}` } });
+    const sessions = await openSessions({ url, headers: { authorization: `Bearer ${token}` } }, CLIENTS);
     try {
       const node = await nodeLoad(sessions, trees);
       const wrk = await wrkLoad(url, token, sessions, trees);
       return { name, replicas: count, nginx: withNginx, sessionsPerReplica: countByReplica(sessions), node, wrk, loadAverageBefore };
     } finally {
-      await Promise.all(sessions.map((s) => s.close().catch(() => undefined)));
+      await closeSessions(sessions);
     }
   } finally {
     for (const p of procs.reverse()) await p.stop();

@@ -99,6 +99,33 @@ export class McpHttpSession {
   }
 }
 
+/**
+ * Opens `count` sessions on the target, `batch` at a time (by default one at a time, as teammates
+ * arrive: a gateway that spawns per session is not stampeded, and nginx spreads the initializes
+ * round-robin); on a failure closes what it opened and throws.
+ */
+export async function openSessions(target: HttpTarget, count: number, batch = 1): Promise<McpHttpSession[]> {
+  const sessions: McpHttpSession[] = [];
+  try {
+    for (let i = 0; i < count; i += batch) {
+      const opening = Array.from({ length: Math.min(batch, count - i) }, () => new McpHttpSession(target));
+      sessions.push(...opening);
+      await Promise.all(opening.map((s) => s.open()));
+    }
+  } catch (error) {
+    await closeSessions(sessions);
+    throw error;
+  }
+  return sessions;
+}
+
+/** Closes the sessions, `batch` at a time (by default all at once); a failed DELETE is not an error. */
+export async function closeSessions(sessions: McpHttpSession[], batch = Infinity): Promise<void> {
+  for (let i = 0; i < sessions.length; i += batch) {
+    await Promise.all(sessions.slice(i, i + batch).map((s) => s.close().catch(() => undefined)));
+  }
+}
+
 /** A tools/call answer's result; throws on no answer, a JSON-RPC error or a tool error. */
 export function toolResultOf(answer: JsonRpcAnswer | undefined): unknown {
   if (!answer) throw new Error('no answer');

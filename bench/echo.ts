@@ -24,7 +24,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import pidusage from 'pidusage';
 import { listDescendants } from '../server/supervision/process-tree.ts';
-import { gitHead, reportPath, writeReport } from './echo/bench-report.ts';
+import { gitHead, ratio, reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadOptions, type LoadResult } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
 import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
@@ -249,11 +249,6 @@ async function benchGateway(name: GatewayName): Promise<TargetResult> {
   } finally {
     await gateway.stop();
   }
-}
-
-function ratio(a: number | undefined, b: number | undefined): number | null {
-  if (a === undefined || b === undefined || b === 0) return null;
-  return Math.round((a / b) * 100) / 100;
 }
 
 function printTable(results: TargetResult[]): void {

@@ -28,7 +28,7 @@ import { walkChildren } from '../server/supervision/process-tree.ts';
 // The deploy tests' rewrite of the exported nginx.conf for loopback (ports, pid, logs, temp paths):
 // the bench runs exactly the nginx those tests prove, rather than a second copy of the rewrite.
 import { NGINX, rewriteNginxConf } from '../test/deploy/nginx-harness.ts';
-import { gitHead, resultsPath, writeReport } from './echo/bench-report.ts';
+import { gitHead, ratio, resultsPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, freePort, runBenchMain, spawnGroup, stopChild, waitForOutput, waitForPort } from './echo/gateways.ts';
 import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
@@ -309,10 +309,6 @@ async function benchTarget(name: TargetName, token: string, tokensFile: string):
   } finally {
     for (const p of procs.reverse()) await p.stop();
   }
-}
-
-function ratio(a: number | undefined, b: number | undefined): number | null {
-  return a === undefined || b === undefined || b === 0 ? null : Math.round((a / b) * 100) / 100;
 }
 
 function printTable(best: Map<Generator, Map<TargetName, TargetResult>>): void {

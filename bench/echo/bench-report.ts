@@ -19,6 +19,12 @@ export function gitHead(): { commit: string; dirtyHarborFiles: string[] } | null
   }
 }
 
+/** a / b to two decimals for a report's ratios; null where either side is missing or b is 0. */
+export function ratio(a: number | undefined, b: number | undefined): number | null {
+  if (a === undefined || b === undefined || b === 0) return null;
+  return Math.round((a / b) * 100) / 100;
+}
+
 export interface ReportArgs {
   out?: string | undefined;
   only?: string | undefined;

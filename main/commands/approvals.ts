@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { date, printTable, UsageError } from './common.ts';
+import { date, printList, UsageError } from './common.ts';
 import { signInAdmin, signInRequest } from './sign-in-admin.ts';
 
 export const APPROVALS_HELP = `Usage: harbor approvals [--json]
@@ -36,18 +36,13 @@ export async function approvals(args: string[]): Promise<void> {
     return;
   }
   const { approvals: pending } = await signInRequest<{ approvals: Approval[] }>(await signInAdmin(), 'GET', '/admin/approvals');
-  if (values.json) {
-    process.stdout.write(JSON.stringify(pending, null, 2) + '\n');
-    return;
-  }
-  if (pending.length === 0) {
-    process.stdout.write('No sign-in requests are waiting.\n');
-    return;
-  }
-  const rows = [['ID', 'NAME', 'CLIENT', 'INVITED', 'ASKED', 'WAITS UNTIL']];
-  for (const a of pending) rows.push([a.id, a.teammate, a.client, a.invited ? 'yes' : 'NO', date(a.requestedAt), date(a.expiresAt)]);
-  printTable(rows);
-  process.stdout.write(`\nharbor approve <id> lets them in; harbor deny <id> refuses.\n`);
+  const printed = printList(pending, {
+    json: values.json,
+    empty: 'No sign-in requests are waiting.',
+    header: ['ID', 'NAME', 'CLIENT', 'INVITED', 'ASKED', 'WAITS UNTIL'],
+    row: (a) => [a.id, a.teammate, a.client, a.invited ? 'yes' : 'NO', date(a.requestedAt), date(a.expiresAt)],
+  });
+  if (printed === 'table') process.stdout.write(`\nharbor approve <id> lets them in; harbor deny <id> refuses.\n`);
 }
 
 /** `harbor approve <id>` and `harbor deny <id>`. */

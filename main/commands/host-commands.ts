@@ -10,7 +10,7 @@ import { describeThreshold, type AlertThreshold, type AssembledStatus, type Host
 import type { SupervisorInfo } from '../../server/supervision/supervisor.ts';
 import { AdminClient } from '../core/admin-client.ts';
 import { runningDashboardUrl } from './dashboard.ts';
-import { date, homePaths, printTable, UsageError } from './common.ts';
+import { date, homePaths, printList, printTable, UsageError } from './common.ts';
 
 type ShareAnswer = NonNullable<HostStatus['share']>;
 
@@ -188,15 +188,10 @@ export async function activity(args: string[]): Promise<void> {
   if (values.teammate) query.set('teammate', values.teammate);
   if (values.server) query.set('server', values.server);
   const entries: ActivityEntry[] = admin ? await admin.activity(query) : await withOfflineActivity({ paths }, (activity) => activity.query(query));
-  if (values.json) {
-    process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
-    return;
-  }
-  if (entries.length === 0) {
-    process.stdout.write('No activity recorded yet.\n');
-    return;
-  }
-  const rows = [['WHEN', 'TEAMMATE', 'SERVER', 'CALL', 'MS', 'RESULT']];
-  for (const e of entries) rows.push([date(e.at), e.teammate, e.server, e.tool ?? e.method, String(e.durationMs), e.ok ? 'ok' : `failed: ${e.error ?? ''}`.slice(0, 60)]);
-  printTable(rows);
+  printList(entries, {
+    json: values.json,
+    empty: 'No activity recorded yet.',
+    header: ['WHEN', 'TEAMMATE', 'SERVER', 'CALL', 'MS', 'RESULT'],
+    row: (e) => [date(e.at), e.teammate, e.server, e.tool ?? e.method, String(e.durationMs), e.ok ? 'ok' : `failed: ${e.error ?? ''}`.slice(0, 60)],
+  });
 }

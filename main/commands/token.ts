@@ -6,7 +6,7 @@ import { isAlive } from '../../server/supervision/process-tree.ts';
 import { usesSharedStore, withOfflineTeammates } from '../../server/services/offline-services.ts';
 import { scopeProblem } from '../../server/services/teammates.ts';
 import { AdminClient, isNoAnswer } from '../core/admin-client.ts';
-import { date, homePaths, printTable, UsageError } from './common.ts';
+import { date, homePaths, printList, UsageError } from './common.ts';
 
 /**
  * `harbor token add|list|revoke`: the running host does the work when it answers (a revocation then
@@ -54,19 +54,12 @@ export async function token(args: string[]): Promise<void> {
     case 'list': {
       const admin = await AdminClient.connect(paths.home);
       const teammates = admin ? await admin.teammates() : await withOfflineTeammates({ paths }, (t) => t.list());
-      if (values.json) {
-        process.stdout.write(JSON.stringify(teammates, null, 2) + '\n');
-        return;
-      }
-      if (teammates.length === 0) {
-        process.stdout.write('No teammates yet. Add one with: harbor token add <name>\n');
-        return;
-      }
-      const rows = [['NAME', 'CREATED', 'LAST USED', 'CALLS', 'STATUS']];
-      for (const t of teammates) {
-        rows.push([t.name, date(t.createdAt), date(t.lastUsedAt), String(t.calls), t.revokedAt ? `revoked ${date(t.revokedAt)}` : 'active']);
-      }
-      printTable(rows);
+      printList(teammates, {
+        json: values.json,
+        empty: 'No teammates yet. Add one with: harbor token add <name>',
+        header: ['NAME', 'CREATED', 'LAST USED', 'CALLS', 'STATUS'],
+        row: (t) => [t.name, date(t.createdAt), date(t.lastUsedAt), String(t.calls), t.revokedAt ? `revoked ${date(t.revokedAt)}` : 'active'],
+      });
       return;
     }
     case 'revoke': {

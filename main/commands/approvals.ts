@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { PendingApproval } from '../../server/oauth/sign-in-requests.ts';
 import { date, printList, UsageError } from './common.ts';
 import { signInAdmin, signInRequest } from './sign-in-admin.ts';
 
@@ -10,15 +11,6 @@ Sign-in requests waiting for you: who asks (and whether you invited that name), 
 and until when the request waits (10 minutes after it was sent). Approve and their client gets its
 tokens; deny and it is told so. Nobody signs in without your approval or your one-time code.
 `;
-
-interface Approval {
-  id: string;
-  teammate: string;
-  client: string;
-  invited: boolean;
-  requestedAt: number;
-  expiresAt: number;
-}
 
 function parse(args: string[]) {
   return parseArgs({
@@ -35,7 +27,7 @@ export async function approvals(args: string[]): Promise<void> {
     process.stdout.write(APPROVALS_HELP);
     return;
   }
-  const { approvals: pending } = await signInRequest<{ approvals: Approval[] }>(await signInAdmin(), 'GET', '/admin/approvals');
+  const { approvals: pending } = await signInRequest<{ approvals: PendingApproval[] }>(await signInAdmin(), 'GET', '/admin/approvals');
   const printed = printList(pending, {
     json: values.json,
     empty: 'No sign-in requests are waiting.',
@@ -54,6 +46,6 @@ export async function decide(args: string[], approve: boolean): Promise<void> {
   }
   const [id] = positionals;
   if (!id || positionals.length > 1) throw new UsageError(`usage: harbor ${approve ? 'approve' : 'deny'} <id> (see harbor approvals)`);
-  const { approval } = await signInRequest<{ approval: Approval }>(await signInAdmin(), 'POST', `/admin/approvals/${encodeURIComponent(id)}/${approve ? 'approve' : 'deny'}`);
+  const { approval } = await signInRequest<{ approval: PendingApproval }>(await signInAdmin(), 'POST', `/admin/approvals/${encodeURIComponent(id)}/${approve ? 'approve' : 'deny'}`);
   process.stdout.write(approve ? `Approved: ${approval.teammate} can connect from ${approval.client}.\n` : `Denied: ${approval.teammate} (${approval.client}) was refused.\n`);
 }

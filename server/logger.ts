@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { restartDelay, type RestartDelayOptions } from './supervision/backoff.ts';
+import { backoffDelay, logRetryDelay } from './supervision/backoff.ts';
 
 export type { Logger };
 
@@ -43,14 +43,11 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 type Destination = ReturnType<typeof pino.destination>;
 
-/** Retries of a log file that failed: a write refused, or its folder could not be made on a full disk. */
-const RETRY_DELAY: RestartDelayOptions = { initialMs: 100, factor: 2, maxMs: 5_000, resetAfterMs: 0 };
-
 /**
  * A failed write (ENOSPC, EPIPE) must not end the process: an unhandled 'error' event would. sonic-boom
  * keeps the failed buffer and tries it again with the next line it accepts; once its bound is reached
  * it accepts none, so a timer retries (an empty write is sonic-boom's public way to restart writing) after
- * a growing delay, and a file that could not be opened is reopened the same way. Logging thus resumes by
+ * a growing delay (logRetryDelay), and a file that could not be opened is reopened the same way. Logging thus resumes by
  * itself when space returns. Lines that did not fit in the bound meanwhile are counted, and the count is
  * logged with the first write that works again.
  */
@@ -67,7 +64,7 @@ function resilient(destination: Destination, name: string): Destination {
       if (state.destroyed) return;
       if (state.fd < 0 && state.file) destination.reopen();
       else destination.write('');
-    }, restartDelay(attempt++, RETRY_DELAY));
+    }, backoffDelay(attempt++, logRetryDelay));
     retry.unref();
   });
   destination.on('ready', () => {

@@ -31,6 +31,13 @@ export function backoffDelay(attempt: number, options: BackoffOptions, random: (
   return options.jitter === 'full' ? Math.floor(random() * ceiling) : Math.round(ceiling);
 }
 
+/**
+ * Trying a log file again after a failed write (ENOSPC, EIO, a folder that could not be made): 100 ms,
+ * doubling while it keeps failing, at most 5 s. Both of Harbor's log writers use it: the rotating log of
+ * each supervised process (supervision/rotating-log.ts) and pino's destination (logger.ts).
+ */
+export const logRetryDelay: BackoffOptions = { initialMs: 100, factor: 2, maxMs: 5_000 };
+
 /** Restart delay policy: a backoff that is forgotten after `resetAfterMs` online. */
 export interface RestartDelayOptions extends BackoffOptions {
   /** A child that stayed online this long is considered healthy again: the next crash starts from `initialMs`. */

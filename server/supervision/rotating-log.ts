@@ -1,6 +1,6 @@
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { restartDelay, type RestartDelayOptions } from './backoff.ts';
+import { backoffDelay, logRetryDelay } from './backoff.ts';
 
 /** The stream a line came from: the child's stdout or stderr, or the supervisor's own notes about it. */
 export type LogStream = 'stdout' | 'stderr' | 'supervisor';
@@ -29,13 +29,12 @@ export interface RotatingLogOptions {
   now?: () => number;
 }
 
-/**
+/*
  * After a failed write (ENOSPC, EIO, a vanished folder) the file is tried again on the first line written
- * after this delay, growing while it keeps failing; lines in between are dropped and counted, and the count
- * is the first thing written once the disk takes lines again. A timer is not needed: nothing to write,
- * nothing to retry.
+ * after logRetryDelay (backoff.ts), growing while it keeps failing; lines in between are dropped and counted,
+ * and the count is the first thing written once the disk takes lines again. A timer is not needed: nothing
+ * to write, nothing to retry.
  */
-const RETRY_DELAY: RestartDelayOptions = { initialMs: 100, factor: 2, maxMs: 5_000, resetAfterMs: 0 };
 
 /**
  * Captured output of one supervised process: appended to a size-rotated file (bounded on disk: `files × maxBytes`)
@@ -175,7 +174,7 @@ export class RotatingLog {
       this.#dropped += inFlight + this.#pending.length;
       this.#pending = [];
       this.#pendingBytes = 0;
-      this.#retryAt = this.#now() + restartDelay(this.#failures++, RETRY_DELAY);
+      this.#retryAt = this.#now() + backoffDelay(this.#failures++, logRetryDelay);
       const handle = this.#handle;
       this.#handle = null;
       await handle?.close().catch(() => {});

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { JsonRpcId } from './jsonrpc.ts';
+import { scheduleUnref, type Schedule } from './unref-timer.ts';
 
 /**
  * Who caused a shared upstream's server→client request (sampling, elicitation, roots), proven, never
@@ -54,7 +55,7 @@ export interface RequestAttributionOptions<P> {
   /** Requests held at once; one past it is refused at once. */
   maxHeld?: number;
   /** Injectable timer (tests drive it); returns its cancel function. */
-  schedule?: (run: () => void, ms: number) => () => void;
+  schedule?: Schedule;
 }
 
 /** Methods whose calls may lead to server→client requests, and what names them. */
@@ -72,12 +73,6 @@ export function attributionKey(method: string, params: Record<string, unknown> |
   return typeof value === 'string' ? `${method}:${value.slice(0, 512)}` : null;
 }
 
-function defaultSchedule(run: () => void, ms: number): () => void {
-  const timer = setTimeout(run, ms);
-  timer.unref();
-  return () => clearTimeout(timer);
-}
-
 export class RequestAttribution<P> {
   // Bounded: resources/read keys are URIs, as many as a server has resources. Forgetting one only
   // sends its next call through the lane once more.
@@ -86,11 +81,11 @@ export class RequestAttribution<P> {
   readonly #held = new Map<JsonRpcId, Held>();
   #lane: number | null = null;
   readonly #options: RequestAttributionOptions<P>;
-  readonly #schedule: (run: () => void, ms: number) => () => void;
+  readonly #schedule: Schedule;
 
   constructor(options: RequestAttributionOptions<P>) {
     this.#options = options;
-    this.#schedule = options.schedule ?? defaultSchedule;
+    this.#schedule = options.schedule ?? scheduleUnref;
   }
 
   get heldCount(): number {

@@ -49,6 +49,14 @@ export interface HostedServerStatus {
   pool?: PoolStatus;
 }
 
+/** What a 2026-07-28 call goes through (modernPort; modern-exchange.ts ModernServerPort). */
+export interface ModernPort {
+  name: string;
+  router: UpstreamRouter | UpstreamPool;
+  isolated: boolean;
+  initializeResult: () => ReturnType<UpstreamRouter['initializeResult']>;
+}
+
 /** One entry of `mcpServers` as served at /mcp/<name>: picks the router each session talks through. */
 export class HostedServer {
   readonly name: string;
@@ -58,6 +66,7 @@ export class HostedServer {
   readonly #routers = new Map<ClientPeer, UpstreamRouter>();
   #pool: UpstreamPool | null = null;
   readonly #pooled = new Set<ClientPeer>();
+  #modernPort: ModernPort | null = null;
 
   constructor(options: HostedServerOptions) {
     this.name = options.name;
@@ -142,8 +151,13 @@ export class HostedServer {
    * (a fresh process per connection), so these servers speak the 2025 era only and modern callers
    * are told so with -32022 (their clients fall back to initialize).
    */
-  modernPort(): { name: string; router: UpstreamRouter | UpstreamPool; isolated: boolean; initializeResult: () => ReturnType<UpstreamRouter['initializeResult']> } | null {
+  modernPort(): ModernPort | null {
     if (this.mode === 'isolated') return null;
+    // Built once (until close()), not per call: its object and closure were per-call garbage (bench/echo-eras.ts).
+    return (this.#modernPort ??= this.#newModernPort());
+  }
+
+  #newModernPort(): ModernPort {
     const pool = this.#sharedPool();
     if (pool) return { name: this.name, router: pool, isolated: false, initializeResult: () => pool.initializeResult() };
     const router = this.#sharedRouter();
@@ -160,6 +174,7 @@ export class HostedServer {
     if (this.#shared) routers.add(this.#shared);
     this.#routers.clear();
     this.#shared = null;
+    this.#modernPort = null;
     this.#pooled.clear();
     for (const router of this.#pool?.routers ?? []) routers.delete(router);
     if (this.#pool) await this.#pool.close(); // closes its copies' routers, #shared among them

@@ -4,6 +4,7 @@ import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcR
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
 import type { Logger } from '../logger.ts';
 import { unsupportedVersion } from '../modern/envelope.ts';
+import { FixedDelaySweep } from '../modern/fixed-delay-sweep.ts';
 import { ListenBridge } from '../modern/listen-bridge.ts';
 import { abortCall, callCancel, type NotificationSink } from '../modern/modern-call.ts';
 import { serveModern, type ModernExchangeOptions, type ModernOutcome } from '../modern/modern-exchange.ts';
@@ -17,6 +18,9 @@ import { SseStream, type Heartbeat } from './sse-stream.ts';
  * get one; 10 s is far below the idle cut of the proxies in front of Harbor (60 s and more).
  */
 export const MODERN_SSE_AFTER_MS = 10_000;
+
+/** Every modern POST's switch to SSE on one coarse timer (fixed-delay-sweep.ts): up to a second late. */
+const sseUpgrades = new FixedDelaySweep({ delayMs: MODERN_SSE_AFTER_MS, tickMs: 1000 });
 
 export interface ModernPostContext {
   modern: ModernExchangeOptions;
@@ -69,8 +73,7 @@ export async function handleModernPost(
   const upgrade = (): SseStream => (stream ??= openStream(res, ctx));
   const canStream = ctx.allowStream && acceptsEventStream(req);
   const sink: NotificationSink | null = canStream ? (notification) => void upgrade().send(JSON.stringify(notification)) : null;
-  const timer = canStream && isRequest(message) ? setTimeout(upgrade, MODERN_SSE_AFTER_MS) : undefined;
-  timer?.unref();
+  const deadline = canStream && isRequest(message) ? sseUpgrades.add(upgrade) : undefined;
   let outcome: ModernOutcome;
   try {
     outcome = await serveModern(ctx.modern, port, teammate, req.headers, message, sink, cancel);
@@ -79,7 +82,7 @@ export async function handleModernPost(
     const id = isRequest(message) ? message.id : null;
     outcome = { kind: 'response', status: 200, response: errorResponse(id, ErrorCode.UpstreamUnavailable, `server "${hosted.name}" is not available: ${(error as Error).message}`) };
   } finally {
-    clearTimeout(timer);
+    if (deadline) sseUpgrades.cancel(deadline);
   }
   if (cancel.aborted) return;
   const open = stream as SseStream | null;

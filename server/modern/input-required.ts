@@ -73,7 +73,8 @@ export class InputRequiredTranslator {
 
   /**
    * One modern request: a first round, or (with `requestState`) a retry. `sink` gets the round's
-   * notifications (progress, opted-in logs) for its response stream.
+   * notifications (progress, opted-in logs) for its response stream. The response is always a fresh
+   * object (the router's may be shared, e.g. by the tool cache): the caller may set its fields.
    */
   async serve(
     router: RouterPort,

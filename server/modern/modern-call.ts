@@ -88,7 +88,8 @@ export class ModernCall implements ClientPeer {
   final: JsonRpcResponse | undefined;
   /** A client capability the upstream asked for and the envelope lacked: if the call then fails, it is -32021. */
   missing: string | undefined;
-  readonly outstanding = new Map<string, OutstandingInput>();
+  // Made on first use, as is #ring: nearly every call asks nothing, and each was per-call garbage (bench/echo-eras.ts).
+  #outstanding: Map<string, OutstandingInput> | null = null;
   /** Refuses a server→client request outright (wrong method for input, or the caller went away). */
   refuse: (request: JsonRpcRequest, why: string) => void = () => {};
   #seq = 0;
@@ -99,7 +100,7 @@ export class ModernCall implements ClientPeer {
   #wake: ((aborted: boolean) => void) | null = null;
   #cancel: CallCancel | undefined;
   /** The quiet window ran out: the round answers with the input it has. */
-  readonly #ring = (): void => this.#wake?.(false);
+  #ring: (() => void) | null = null;
   readonly #timing: RoundTiming;
   #cancelQuiet: (() => void) | null = null;
 
@@ -109,6 +110,11 @@ export class ModernCall implements ClientPeer {
     this.request = request;
     this.upstreamId = request.id;
     this.#timing = timing;
+  }
+
+  /** The upstream's server→client requests waiting for the caller's answers, by Harbor's key. */
+  get outstanding(): Map<string, OutstandingInput> {
+    return (this.#outstanding ??= new Map());
   }
 
   /** A round begins: notifications go to this round's response stream, with its own progress token. */
@@ -140,14 +146,14 @@ export class ModernCall implements ClientPeer {
         this.#cancel = cancel;
         cancel.onAbort = () => resolve(true);
       }
-      if (this.outstanding.size > 0) this.#quiet(true);
+      if (this.#outstanding?.size) this.#quiet(true);
     });
   }
 
   /** (Re)starts the quiet window that ends the waiting round (`run`), or just stops it. */
   #quiet(run: boolean): void {
     this.#cancelQuiet?.();
-    this.#cancelQuiet = run ? this.#timing.schedule(this.#ring, this.#timing.coalesceMs) : null;
+    this.#cancelQuiet = run ? this.#timing.schedule((this.#ring ??= () => this.#wake?.(false)), this.#timing.coalesceMs) : null;
   }
 
   /** Called by the router when it refuses the upstream a request this call's capabilities lack. */

@@ -107,5 +107,8 @@ export async function serveModern(
         policy: { ttlMs: options.ttlMs, cacheScope: cacheScopeFor(message.method, server.isolated) },
         serverInfo: init.serverInfo,
       });
-  return { kind: 'response', status: 200, response: { ...response, result } };
+  // translator.serve answers with a response of its own making (never the router's shared one): set
+  // the decorated result on it rather than copy it, one object less per call (bench/echo-eras.ts).
+  response.result = result;
+  return { kind: 'response', status: 200, response };
 }

@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { connectClient, EVERYTHING, GENEROUS_LIMITS, ROOT, waitFor } from '../helpers/harbor.ts';
+import { connectClient, EVERYTHING, GENEROUS_LIMITS, issueThroughAdmin, ROOT, waitFor } from '../helpers/harbor.ts';
 import { postgresMissing, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { freePort, harborCli, NGINX, rewriteNginxConf, startNginx, startReplica, type Nginx, type Replica } from './nginx-harness.ts';
 
@@ -126,14 +126,8 @@ async function firstRound(url: string): Promise<{ state: string; owner: string }
 }
 
 /** A new teammate issued through harbor-1's admin API; its token. */
-async function issue(name: string): Promise<string> {
-  const issued = await fetch(`${direct('harbor-1')}/admin/teammates`, {
-    method: 'POST',
-    headers: { 'x-harbor-admin-secret': ADMIN_SECRET, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name }),
-  });
-  assert.equal(issued.status, 201);
-  return ((await issued.json()) as { token: string }).token;
+function issue(name: string): Promise<string> {
+  return issueThroughAdmin(direct('harbor-1'), ADMIN_SECRET, name);
 }
 
 const forwardedLines = () => replicas.flatMap((r) => r.lines.filter((l) => l.msg === 'continuation forwarded to the replica holding its call').map(() => r.name));

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ADMIN_SECRET_HEADER } from '../../server/admin/admin-api.ts';
 import { startHost, type Host, type HostOptions } from '../../server/host.ts';
 import { silentLogger } from '../../server/logger.ts';
 
@@ -50,6 +51,20 @@ export function everythingConfig(mode: 'shared' | 'serial' | 'isolated' = 'share
     mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], mode, ...extra } },
     limits: GENEROUS_LIMITS,
   };
+}
+
+/**
+ * A teammate's token issued through a host's admin API (POST /admin/teammates, as `harbor token add`
+ * does against a running host), for hosts a test reaches from outside; throws unless it answers 201.
+ */
+export async function issueThroughAdmin(url: string, adminSecret: string, name = 'alice'): Promise<string> {
+  const issued = await fetch(`${url}/admin/teammates`, {
+    method: 'POST',
+    headers: { [ADMIN_SECRET_HEADER]: adminSecret, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  if (issued.status !== 201) throw new Error(`could not issue a token for ${name}: ${issued.status} ${await issued.text()}`);
+  return ((await issued.json()) as { token: string }).token;
 }
 
 export function authHeaders(token: string): Record<string, string> {

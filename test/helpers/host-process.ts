@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { treeRss } from '../../server/supervision/process-tree.ts';
-import { ROOT, tempHome } from './harbor.ts';
+import { issueThroughAdmin, ROOT, tempHome } from './harbor.ts';
 
 export interface HostProcess {
   url: string;
@@ -66,13 +66,7 @@ export async function startHostProcess(config: object, options: { readyTimeoutMs
         reject(new Error(`host exited (${code}) before ready: ${stderr}`));
       });
     });
-    const minted = await fetch(`${ready.url}/admin/teammates`, {
-      method: 'POST',
-      headers: { 'x-harbor-admin-secret': secret, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ name: 'alice' }),
-    });
-    if (minted.status !== 201) throw new Error(`could not mint a token: ${minted.status} ${await minted.text()}`);
-    const { token } = (await minted.json()) as { token: string };
+    const token = await issueThroughAdmin(ready.url, secret);
     return {
       url: ready.url,
       pid: child.pid!,

@@ -13,12 +13,11 @@
  * The eras alternate in order round by round; the median round is reported, all rounds are kept.
  * Writes bench/results/echo-eras.json (not with --only or --harbor-node-options unless --out is given).
  */
-import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { listDescendants } from '../server/supervision/process-tree.ts';
 import { reportPath, writeReport } from './echo/bench-report.ts';
+import { argvOf, isUpstream, processCpuMs } from './echo/proc-stats.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
 import { runBenchMain, startGateway, type RunningGateway } from './echo/gateways.ts';
 import { McpHttpSession } from './echo/mcp-http-session.ts';
@@ -41,7 +40,6 @@ const WARMUP_MS = Number(args.warmup) * 1000;
 const CLIENTS = Number(args.clients);
 const ROUNDS = Math.max(1, Number(args.rounds));
 const MAX_CALLS_PER_CALLER = 200_000;
-const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 type Era = 'legacy' | 'modern';
 
@@ -60,33 +58,14 @@ interface EraRun extends LoadResult {
   upstreamCpuMsPerCall: number;
 }
 
-/** User + system CPU of a process so far, in ms (utime and stime of /proc/<pid>/stat); 0 once gone. */
-function cpuMs(pid: number): number {
-  try {
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
-  } catch {
-    return 0;
-  }
-}
-
-function isUpstream(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('server-everything');
-  } catch {
-    return false;
-  }
-}
-
 /** Harbor's own processes (the serve supervisor and its host) and the upstream's, CPU so far. */
 async function treeCpu(root: number): Promise<{ harbor: number; upstream: number }> {
   const pids = [root, ...(await listDescendants(root))];
   let harbor = 0;
   let upstream = 0;
   for (const pid of pids) {
-    if (isUpstream(pid)) upstream += cpuMs(pid);
-    else harbor += cpuMs(pid);
+    if (isUpstream(argvOf(pid))) upstream += processCpuMs(pid);
+    else harbor += processCpuMs(pid);
   }
   return { harbor, upstream };
 }

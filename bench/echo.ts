@@ -16,7 +16,6 @@
  * reported, all rounds are kept. Writes bench/results/echo.json (not with --only or
  * --harbor-node-options unless --out is given).
  */
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -27,6 +26,7 @@ import { listDescendants } from '../server/supervision/process-tree.ts';
 import { gitHead, ratio, reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadOptions, type LoadResult } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
+import { argvOf, isUpstream, procKb } from './echo/proc-stats.ts';
 import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
@@ -110,7 +110,7 @@ async function sampleTree(pid: number, perProcess = true): Promise<TreeSample> {
   const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
   const upstream = (p: number) => isUpstream(argvOf(p));
   const upstreamBytes = [pid, ...descendants].filter(upstream).reduce((sum, p) => sum + rss(p), 0);
-  const pss = [pid, ...descendants].reduce((sum, p) => sum + readKb(`/proc/${p}/smaps_rollup`, 'Pss'), 0);
+  const pss = [pid, ...descendants].reduce((sum, p) => sum + procKb(`/proc/${p}/smaps_rollup`)('Pss'), 0);
   return {
     rssMb: mb(rss(pid) + childrenBytes),
     gatewayRssMb: mb(rss(pid)),
@@ -118,34 +118,21 @@ async function sampleTree(pid: number, perProcess = true): Promise<TreeSample> {
     gatewayOwnRssMb: mb(Math.max(0, rss(pid) + childrenBytes - upstreamBytes)),
     upstreamRssMb: mb(upstreamBytes),
     pssMb: mb(pss * 1024),
-    gatewayAnonMb: mb(readKb(`/proc/${pid}/status`, 'RssAnon') * 1024),
+    gatewayAnonMb: mb(procKb(`/proc/${pid}/status`)('RssAnon') * 1024),
     ...(perProcess
       ? {
           perProcess: [pid, ...descendants].map((p) => ({
             pid: p,
             command: commandOf(p),
             rssMb: mb(rss(p)),
-            anonMb: mb(readKb(`/proc/${p}/status`, 'RssAnon') * 1024),
-            pssMb: mb(readKb(`/proc/${p}/smaps_rollup`, 'Pss') * 1024),
+            anonMb: mb(procKb(`/proc/${p}/status`)('RssAnon') * 1024),
+            pssMb: mb(procKb(`/proc/${p}/smaps_rollup`)('Pss') * 1024),
           })),
         }
       : {}),
     processes: 1 + descendants.length,
     childProcesses: descendants.length,
   };
-}
-
-function argvOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-/** An upstream server process, or the shell a gateway wraps one in (the gateways name it in their own argv too). */
-function isUpstream(argv: string[]): boolean {
-  return /(^|\/)sh$/.test(argv[0] ?? '') || (argv[1] ?? '').includes('server-everything');
 }
 
 /** The command line, paths shortened to the project root, for telling processes of a tree apart. */
@@ -160,16 +147,6 @@ function commandOf(pid: number): string {
       .slice(0, 160);
   } catch {
     return '?';
-  }
-}
-
-/** A `Name:  123 kB` field of a /proc file; 0 when the process is gone or the field is absent. */
-function readKb(file: string, field: string): number {
-  try {
-    const match = readFileSync(file, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
   }
 }
 

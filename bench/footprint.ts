@@ -18,7 +18,6 @@
  * --supergateway-idle-sessions (default 50) idle sessions and its bytes per session are reported for that
  * many. Writes bench/results/footprint.json (not with --only or --harbor-node-options unless --out).
  */
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -26,6 +25,7 @@ import { listDescendants } from '../server/supervision/process-tree.ts';
 import { reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
 import { ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
+import { argvOf, isUpstream, procKb } from './echo/proc-stats.ts';
 import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
@@ -94,17 +94,6 @@ interface GatewayResult {
   bytesPerIdleSession: number;
 }
 
-/** The `Name:  123 kB` fields of a /proc file, as a lookup that answers 0 when the process is gone. */
-function procKb(file: string): (name: string) => number {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    // exited between listing and reading
-  }
-  return (name) => Number(text.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
-}
-
 function memoryKb(pid: number): { rss: number; anon: number; file: number; uss: number; pss: number } {
   const status = procKb(`/proc/${pid}/status`);
   const rollup = procKb(`/proc/${pid}/smaps_rollup`);
@@ -115,22 +104,6 @@ function memoryKb(pid: number): { rss: number; anon: number; file: number; uss: 
     uss: rollup('Private_Clean') + rollup('Private_Dirty'),
     pss: rollup('Pss'),
   };
-}
-
-function argvOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-/**
- * An upstream server, or the shell a gateway wraps one in: not the gateway's own memory. By the script
- * node runs (argv[1]): supergateway and mcp-proxy name the upstream among their own arguments.
- */
-function isUpstream(argv: string[]): boolean {
-  return /(^|\/)sh$/.test(argv[0] ?? '') || (argv[1] ?? '').includes('server-everything');
 }
 
 function roleOf(root: number, pid: number, argv: string[]): string {

@@ -13,7 +13,7 @@
  * Writes bench/results/replicas.json (unless --out names another file).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ import { walkChildren } from '../server/supervision/process-tree.ts';
 // the bench runs exactly the nginx those tests prove, rather than a second copy of the rewrite.
 import { NGINX, rewriteNginxConf } from '../test/deploy/nginx-harness.ts';
 import { gitHead, ratio, resultsPath, writeReport } from './echo/bench-report.ts';
+import { processCpuMs } from './echo/proc-stats.ts';
 import { runClosedLoop } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, freePort, runBenchMain, spawnGroup, stopChild, waitForOutput, waitForPort } from './echo/gateways.ts';
 import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
@@ -51,8 +52,6 @@ const HARBOR_CLI = join(ROOT, 'dist/main/cli.js');
 /** The port the bundle's replicas listen on (main/commands/export.ts), rewritten to loopback ports. */
 const CONTAINER_PORT = 7837;
 const WRK = '/usr/bin/wrk';
-/** /proc counts CPU in clock ticks: USER_HZ, 100 on Linux (`getconf CLK_TCK`). */
-const MS_PER_TICK = 1000 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 const WRK_SCRIPT = fileURLToPath(new URL('replicas-wrk.lua', import.meta.url));
 
 type TargetName = 'one-replica-direct' | 'one-replica-nginx' | 'two-replicas-nginx';
@@ -157,18 +156,6 @@ async function startNginx(replicas: Array<{ name: string; port: number }>, port:
     throw error;
   }
   return { name: 'nginx', pid: child.pid as number, stop: () => stopChild(child) };
-}
-
-/** CPU ms (user + system) of one process so far, from /proc/<pid>/stat; 0 once it is gone. */
-function processCpuMs(pid: number): number {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
-  } catch {
-    return 0;
-  }
 }
 
 /**

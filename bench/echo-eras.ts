@@ -20,7 +20,7 @@ import { reportPath, writeReport } from './echo/bench-report.ts';
 import { argvOf, isUpstream, processCpuMs } from './echo/proc-stats.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
 import { runBenchMain, startGateway, type RunningGateway } from './echo/gateways.ts';
-import { McpHttpSession } from './echo/mcp-http-session.ts';
+import { checkEcho, McpHttpSession } from './echo/mcp-http-session.ts';
 import { McpModernCaller } from './echo/mcp-modern-caller.ts';
 
 const { values: args } = parseArgs({
@@ -68,11 +68,6 @@ async function treeCpu(root: number): Promise<{ harbor: number; upstream: number
     else harbor += processCpuMs(pid);
   }
   return { harbor, upstream };
-}
-
-function checkEcho(result: unknown, message: string): void {
-  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
-  if (!content.map((c) => c.text ?? '').join('').includes(message)) throw new Error(`wrong echo: ${JSON.stringify(result).slice(0, 100)}`);
 }
 
 async function runEra(gateway: RunningGateway, era: Era, callers: number, round: number): Promise<EraRun> {

@@ -27,7 +27,7 @@ import { gitHead, ratio, reportPath, writeReport } from './echo/bench-report.ts'
 import { runClosedLoop, type LoadOptions, type LoadResult } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
 import { argvOf, isUpstream, procKb } from './echo/proc-stats.ts';
-import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
+import { checkEcho, closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,12 +94,6 @@ interface TargetResult {
 
 function loadOptions(callers: number): LoadOptions {
   return { callers, warmupMs: WARMUP_MS, durationMs: DURATION_MS, maxCallsPerCaller: MAX_CALLS_PER_CALLER };
-}
-
-function checkEcho(result: unknown, message: string): void {
-  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
-  const text = content.map((c) => c.text ?? '').join('');
-  if (!text.includes(message)) throw new Error(`wrong echo: ${text.slice(0, 100)}`);
 }
 
 async function sampleTree(pid: number, perProcess = true): Promise<TreeSample> {

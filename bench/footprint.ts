@@ -26,7 +26,7 @@ import { reportPath, writeReport } from './echo/bench-report.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
 import { ROOT, runBenchMain, startGateway, type GatewayName, type RunningGateway } from './echo/gateways.ts';
 import { argvOf, isUpstream, procKb } from './echo/proc-stats.ts';
-import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
+import { checkEcho, closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -160,8 +160,7 @@ async function loadWithPeak(gateway: RunningGateway, sessions: McpHttpSession[])
     const load = await runClosedLoop(
       async (caller, seq) => {
         const message = `c${caller}-${seq}`;
-        const result = (await sessions[caller]!.callTool('echo', { message })) as { content?: Array<{ text?: string }> };
-        if (!(result.content ?? []).some((c) => c.text?.includes(message))) throw new Error('wrong echo');
+        checkEcho(await sessions[caller]!.callTool('echo', { message }), message);
       },
       { callers: sessions.length, warmupMs: Number(args.warmup) * 1000, durationMs: Number(args.duration) * 1000, maxCallsPerCaller: 1_000_000 },
     );

@@ -32,7 +32,7 @@ import { gitHead, ratio, resultsPath, writeReport } from './echo/bench-report.ts
 import { processCpuMs } from './echo/proc-stats.ts';
 import { runClosedLoop } from './echo/closed-loop.ts';
 import { EVERYTHING, ROOT, freePort, runBenchMain, spawnGroup, stopChild, waitForOutput, waitForPort } from './echo/gateways.ts';
-import { closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
+import { checkEcho, closeSessions, McpHttpSession, openSessions } from './echo/mcp-http-session.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -208,8 +208,7 @@ function nodeLoad(sessions: McpHttpSession[], trees: Record<string, number>): Pr
   const work = () =>
     runClosedLoop(async (caller, seq) => {
       const message = `c${caller}-${seq}`;
-      const result = (await (sessions[caller] as McpHttpSession).callTool('echo', { message })) as { content?: Array<{ text?: string }> };
-      if (!(result.content ?? []).some((c) => c.text?.includes(message))) throw new Error('wrong echo');
+      checkEcho(await (sessions[caller] as McpHttpSession).callTool('echo', { message }), message);
     }, { callers: CLIENTS, warmupMs: WARMUP_MS, durationMs: DURATION_MS, maxCallsPerCaller: MAX_CALLS_PER_CALLER });
   return withCpuWindow(() => ({ ...trees, generator: process.pid }), WARMUP_MS, WARMUP_MS + DURATION_MS, work).then(({ result, cpu }) => ({
     throughputPerSecond: result.throughputPerSecond,

@@ -126,6 +126,13 @@ export async function closeSessions(sessions: McpHttpSession[], batch = Infinity
   }
 }
 
+/** Throws unless a tools/call `echo` result's text carries the message sent: every bench checks every answer. */
+export function checkEcho(result: unknown, message: string): void {
+  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+  const text = content.map((c) => c.text ?? '').join('');
+  if (!text.includes(message)) throw new Error(`wrong echo: ${text.slice(0, 100)}`);
+}
+
 /** A tools/call answer's result; throws on no answer, a JSON-RPC error or a tool error. */
 export function toolResultOf(answer: JsonRpcAnswer | undefined): unknown {
   if (!answer) throw new Error('no answer');

@@ -25,6 +25,9 @@ async function frozenFixture(liveness: object): Promise<{ h: TestHost; client: C
   const h = await startTestHost({ mcpServers: { fx: fixtureServer() }, limits: GENEROUS_LIMITS }, { liveness });
   const client = await connectClient(h.url, 'fx', h.token);
   const pid = Number(textOf(await client.callTool({ name: 'pid', arguments: {} })));
+  // The first call of a tool never seen finishing runs alone (request-attribution.ts: it might ask its
+  // caller something); one finished sleep lets the test's calls be in flight together.
+  await client.callTool({ name: 'sleep', arguments: { ms: 1 } });
   const hosted = h.host.servers.get('fx')!;
   return { h, client, pid, inFlight: () => hosted.status().upstreams.reduce((n, u) => n + u.inFlight, 0) };
 }

@@ -84,8 +84,7 @@ const inFlightCalls = (host: Host) =>
  * live in each server's router and the count is all that is needed here.
  */
 async function drainAndClose(host: Host, drainMs: number, log: Logger): Promise<void> {
-  host.http.server.close();
-  host.http.server.closeIdleConnections();
+  host.stopAccepting();
   const deadline = Date.now() + drainMs;
   while (inFlightCalls(host) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
   const left = inFlightCalls(host);
@@ -120,7 +119,7 @@ export async function serveContainer(options: { config?: string; port?: number }
     adminSecret: settings.adminSecret ?? randomBytes(32).toString('base64url'),
     log,
   });
-  for (const name of settings.allowedHosts) host.http.guard.allowHost(name);
+  for (const name of settings.allowedHosts) host.allowHost(name);
   log.info({ url: host.url, servers: [...host.servers.keys()], admin: settings.adminSecret !== undefined }, 'container ready');
 
   let stopping = false;

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts';
 import type { LivenessOptions } from './liveness-probe.ts';
+import type { LogLine } from '../supervision/rotating-log.ts';
 import type { SupervisorInfo } from '../supervision/supervisor.ts';
 import type { ClientPeer } from './client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.ts';
@@ -167,6 +168,18 @@ export class HostedServer {
   /** The shared upstream (not for isolated mode, where each session has its own). */
   sharedUpstream(): Upstream {
     return this.#sharedRouter().upstream;
+  }
+
+  /** The shared process's last log lines; null in isolated mode (one process per session) or in process. */
+  logTail(lines: number): LogLine[] | null {
+    if (this.mode === 'isolated') return null;
+    return this.sharedUpstream().logTail?.(lines) ?? null;
+  }
+
+  /** Restarts the shared process (copy 0 of a pool); nothing to restart in isolated mode or in process. */
+  async restart(reason: string): Promise<void> {
+    if (this.mode === 'isolated') return;
+    await this.sharedUpstream().restart?.(reason);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../logger.ts';
+import type { LogLine } from '../supervision/rotating-log.ts';
 import { Supervisor, type SupervisorInfo } from '../supervision/supervisor.ts';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, type DecodedLine } from './line-decoder.ts';
 import type { JsonRpcMessage } from './jsonrpc.ts';
@@ -92,6 +93,14 @@ export class StdioUpstream implements Upstream {
 
   info(): SupervisorInfo {
     return this.supervisor.info();
+  }
+
+  logTail(lines: number): LogLine[] {
+    return this.supervisor.log.tail(lines);
+  }
+
+  restart(reason: string): Promise<void> {
+    return this.supervisor.restart(reason);
   }
 
   /** Starts the child if it is not running, and waits until it (or its restarted successor) is online. */

@@ -1,3 +1,4 @@
+import type { LogLine } from '../supervision/rotating-log.ts';
 import type { SupervisorInfo } from '../supervision/supervisor.ts';
 import type { JsonRpcMessage } from './jsonrpc.ts';
 import type { UnreadableLine } from './upstream-line.ts';
@@ -34,4 +35,8 @@ export interface Upstream {
   readonly pid?: number | undefined;
   /** The supervised process behind it, for status; absent in process. */
   info?(): SupervisorInfo;
+  /** The last lines the process wrote (its rotated log); absent in process (no process, no log). */
+  logTail?(lines: number): LogLine[];
+  /** A planned restart of the process (the user, a frozen server); absent in process. */
+  restart?(reason: string): Promise<void>;
 }

@@ -27,8 +27,6 @@ export interface ObservedCall {
 
 export interface HostObservabilityOptions {
   servers: Map<string, HostedServer>;
-  registry: SessionRegistry;
-  httpServer: Server;
   db: SqliteDatabase;
   /** Where history lives when not in `db` (PostgreSQL, one set per replica: server/open-store.ts). */
   history?: MetricHistory;
@@ -42,6 +40,12 @@ export interface HostObservabilityOptions {
   log: Logger;
   sampleMs?: number;
   historyMs?: number;
+}
+
+/** What is sampled of the HTTP server: its sessions and its sockets. */
+export interface ObservedHttp {
+  registry: Pick<SessionRegistry, 'all'>;
+  server: Pick<Server, 'getConnections'>;
 }
 
 const RESTART_MEMORY_MS = 60 * 60 * 1000;
@@ -58,6 +62,7 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
   readonly #supervisors = new Map<Supervisor, { server: string; restarts: RestartRecord[] }>();
   readonly #timers: NodeJS.Timeout[] = [];
   #lastHealth: Health | null = null;
+  #http: ObservedHttp | null = null;
 
   constructor(options: HostObservabilityOptions) {
     super();
@@ -96,6 +101,15 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
   /** One answered call; on the hot path, so counters only. */
   observe(call: ObservedCall): void {
     this.metrics.observeRequest({ server: call.server, method: call.method, tool: call.tool ?? null, durationMs: call.durationMs, error: call.error });
+  }
+
+  /**
+   * Samples the HTTP server's sessions, streams and sockets from now on. A method, not an option: the
+   * HTTP server is built after this (it answers /health and /metrics from here), as `watch` follows
+   * supervisors that start later.
+   */
+  watchHttp(http: ObservedHttp): void {
+    this.#http = http;
   }
 
   /** Follows a supervised upstream's restarts for the health sentences. */
@@ -143,15 +157,17 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
       if (info.pid) metrics.setProcessMemory(label, info.rssBytes, info.memoryLimitBytes);
       else metrics.removeProcess(label);
     }
-    const sessions: Record<string, number> = {};
-    let streams = 0;
-    for (const session of this.#options.registry.all()) {
-      sessions[session.server.name] = (sessions[session.server.name] ?? 0) + 1;
-      streams += session.openStreams;
+    if (this.#http) {
+      const sessions: Record<string, number> = {};
+      let streams = 0;
+      for (const session of this.#http.registry.all()) {
+        sessions[session.server.name] = (sessions[session.server.name] ?? 0) + 1;
+        streams += session.openStreams;
+      }
+      this.#http.server.getConnections((error, sockets) => {
+        metrics.setConnections({ sockets: error ? 0 : sockets, streams, sessions });
+      });
     }
-    this.#options.httpServer.getConnections((error, sockets) => {
-      metrics.setConnections({ sockets: error ? 0 : sockets, streams, sessions });
-    });
     for (const cache of this.#options.caches?.() ?? []) metrics.setCacheStats(cache.name, cache.hits, cache.misses);
     for (const limit of this.#options.rateLimits?.() ?? []) metrics.setRateLimit(limit.name, limit.remaining, limit.limit);
     for (const hosted of this.#options.servers.values()) {

@@ -42,7 +42,7 @@ async function ensureAppRoute(host: TestHost): Promise<void> {
   const probe = await fetch(`${host.url}/app/`);
   await probe.body?.cancel();
   if (probe.ok) return;
-  const server = host.host.http.server;
+  const server = host.host.httpServer;
   const original = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {

@@ -40,7 +40,7 @@ function rawRequestUntil(url: string, head: string, body: string, enough: (text:
 /** Peak unsent bytes over every connection the host accepted, sampled until stopped. */
 function watchBuffered(h: TestHost): { peak: () => number; sockets: Set<Socket>; stop: () => void } {
   const sockets = new Set<Socket>();
-  h.host.http.server.on('connection', (s: Socket) => sockets.add(s));
+  h.host.httpServer.on('connection', (s: Socket) => sockets.add(s));
   let peak = 0;
   const timer = setInterval(() => {
     for (const s of sockets) peak = Math.max(peak, s.writableLength);
@@ -91,7 +91,7 @@ describe('slow SSE readers', () => {
       assert.equal(progress, 5);
       await other.close();
 
-      const live = h.host.http.registry.get(session.sessionId);
+      const live = h.host.sessions.get(session.sessionId);
       assert.ok(live instanceof StreamableSession);
       await waitFor(() => live.openStreams === 0, 30_000, 'the stalled stream to be dropped');
       await waitFor(() => [...watch.sockets].some((s) => s.destroyed), 5000, 'the stalled socket destroyed');
@@ -142,7 +142,7 @@ describe('slow SSE readers', () => {
       await waitFor(() => h.host.servers.get('flood')!.status().sessions > 0, 10_000, 'the session initialised');
       assert.equal(await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })), 202);
       assert.equal(await post(floodCall(8, 'legacy-slow')), 202);
-      await waitFor(() => h.host.http.registry.get(sessionId) === undefined, 30_000, 'the stalled legacy session to end');
+      await waitFor(() => h.host.sessions.get(sessionId) === undefined, 30_000, 'the stalled legacy session to end');
       socket.destroy();
       assert.equal(await post(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' })), 404);
       assert.ok(watch.peak() <= STREAM_BOUND + EVENT_BYTES + 1024, `peak ${watch.peak()}`);

@@ -65,7 +65,7 @@ test('a revocation written to the file by the CLI (host not answering) ends the 
   const sse = await fetch(`${base}/sse/docs`, { headers: { ...authHeaders(h.token), Accept: 'text/event-stream' } });
   assert.equal(sse.status, 200);
   const sseEnded = untilEnd(sse.body!);
-  await waitFor(() => h.host.http.registry.size === 2, 5_000, 'both sessions registered');
+  await waitFor(() => h.host.sessions.size === 2, 5_000, 'both sessions registered');
 
   // The host's admin API, as the CLI finds it, now never answers: the CLI falls back to the file.
   const silent = await silentServer();
@@ -84,7 +84,7 @@ test('a revocation written to the file by the CLI (host not answering) ends the 
     new Promise((_, reject) => setTimeout(() => reject(new Error('streams still open 10 s after the revocation')), 10_000).unref()),
   ]);
   t.diagnostic(`streams ended ${Date.now() - started} ms after the CLI exited`);
-  assert.equal(h.host.http.registry.size, 0);
+  assert.equal(h.host.sessions.size, 0);
   const after = await fetch(`${base}/mcp/docs`, { method: 'POST', headers: sessionHeaders, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
   assert.equal(after.status, 401);
   await after.text();

@@ -146,7 +146,7 @@ describe('HTTP status codes of the MCP endpoint', () => {
       await init.json();
       const id = init.headers.get('mcp-session-id');
       assert.ok(id, 'a session was created');
-      await waitFor(() => !short.host.http.registry.get(id), 5000, 'the idle session to be reaped');
+      await waitFor(() => !short.host.sessions.get(id), 5000, 'the idle session to be reaped');
       assert.equal(short.host.servers.get('docs')!.status().upstreams[0]!.sessions, 0);
       const res = await fetch(url, { method: 'POST', headers: shortHeaders({ 'mcp-session-id': id }), body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
       assert.equal(res.status, 404);
@@ -188,7 +188,7 @@ describe('keep-alive', () => {
   test('SSE streams carry a keep-alive comment at the heartbeat interval; server timeouts suit proxies', async () => {
     const h = await startTestHost(null, { heartbeatMs: 100 });
     try {
-      const server = h.host.http.server;
+      const server = h.host.httpServer;
       assert.ok(server.keepAliveTimeout > 60_000);
       assert.ok(server.headersTimeout > server.keepAliveTimeout);
       assert.equal(server.requestTimeout, 0);

@@ -28,7 +28,7 @@ describe('the 2026-07-28 era through Harbor', () => {
       const legacy = await connectClient(h.url, 'conformance', h.token, { name: 'v1-client', capabilities: { sampling: {} } });
       try {
         assert.equal(client.getProtocolEra(), 'modern', 'the probe found the modern era');
-        assert.equal(h.host.http.registry.size, 1, 'only the v1 client holds a session');
+        assert.equal(h.host.sessions.size, 1, 'only the v1 client holds a session');
 
         const tools = await client.listTools();
         assert.ok(tools.tools.some((t) => t.name === 'test_simple_text'));
@@ -49,7 +49,7 @@ describe('the 2026-07-28 era through Harbor', () => {
         const sampledCall = await client.callTool({ name: 'test_missing_capability', arguments: {} });
         assert.match(textOf(sampledCall), /modern answer/);
         assert.equal(sampled.length, 1);
-        assert.equal(h.host.http.registry.size, 1, 'still no session for the modern client');
+        assert.equal(h.host.sessions.size, 1, 'still no session for the modern client');
       } finally {
         await client.close();
         await legacy.close();

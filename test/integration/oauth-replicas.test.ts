@@ -151,7 +151,7 @@ test('a sign-in started on A, approved through B, used on both; refreshed on A; 
     req.on('error', () => resolve((streamClosedAt = Date.now())));
     req.end();
   });
-  await msUntil("dana's GET stream on B", Date.now(), async () => [...b.host.http.registry.all()].some((s) => s.teammate === 'dana'));
+  await msUntil("dana's GET stream on B", Date.now(), async () => [...b.host.sessions.all()].some((s) => s.teammate === 'dana'));
 
   const revokedAt = Date.now();
   const revoked = await adminFetch(a.host.url, a.host.adminSecret, 'DELETE', '/admin/teammates/dana');
@@ -161,5 +161,5 @@ test('a sign-in started on A, approved through B, used on both; refreshed on A; 
   t.diagnostic(`revoked through A: B refused dana's access token after ${refusedAfter} ms, closed her GET stream after ${streamClosedAt - revokedAt} ms`);
   const refresh = await viaPublic(b.host, '/token', form({ grant_type: 'refresh_token', refresh_token: next.refresh_token, client_id: dana.clientId }));
   assert.equal(refresh.status, 400, 'the refresh token died with her, on B too');
-  assert.equal([...b.host.http.registry.all()].filter((s) => s.teammate === 'dana').length, 0);
+  assert.equal([...b.host.sessions.all()].filter((s) => s.teammate === 'dana').length, 0);
 });

@@ -152,7 +152,7 @@ test('two replicas on one PostgreSQL: tokens, revocation with stream closing, a 
   assert.equal(await initialize(b.host.url, token), 401);
   await Promise.race([streamEnded, new Promise((_, reject) => setTimeout(() => reject(new Error("B's GET stream still open 10 s after the revocation")), 10_000).unref())]);
   t.diagnostic(`revoked on A: refused by B after ${refusedAfter} ms, B's GET stream closed after ${streamClosedAt - revokedAt} ms`);
-  assert.equal([...b.host.http.registry.all()].filter((s) => s.teammate === 'alice').length, 0, "B ended alice's sessions");
+  assert.equal([...b.host.sessions.all()].filter((s) => s.teammate === 'alice').length, 0, "B ended alice's sessions");
 });
 
 test('the CLI with HARBOR_DATABASE_URL and no host of its own: a token it adds works on both replicas, one it revokes is refused by both', { skip }, async (t) => {

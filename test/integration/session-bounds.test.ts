@@ -13,7 +13,7 @@ test('a session keeps bounded state however many calls it streams', async () => 
   const client = await connectClient(h.url, 'fx', h.token);
   try {
     for (let i = 0; i < 600; i++) await client.callTool({ name: 'echo', arguments: { message: `m${i}` } });
-    const session = [...h.host.http.registry.all()][0] as StreamableSession;
+    const session = [...h.host.sessions.all()][0] as StreamableSession;
     // At most one resumable stream per stored event, plus the standalone GET stream.
     assert.ok(session.resumableStreams <= 64 + 1, `${session.resumableStreams} streams remembered`);
     assert.equal(h.host.servers.get('fx')!.status().upstreams[0]!.inFlight, 0);

@@ -19,7 +19,7 @@ async function connectAndAbandon(h: TestHost): Promise<string> {
 }
 
 function sessionCount(h: TestHost): number {
-  return h.host.http.registry.size;
+  return h.host.sessions.size;
 }
 
 test('12 reconnects of one teammate without DELETE leave them connected, at the default limits', async () => {
@@ -58,7 +58,7 @@ test('at the cap, the least recently used idle session makes room; busy ones are
     for (let i = 0; i < 3; i++) open.push(await connectClient(h.url, 'docs', h.token));
     for (const client of open) assert.ok((await client.listTools()).tools.length > 0);
     // The SDK opens its GET stream without waiting for it: wait until the host sees all three.
-    await waitFor(() => [...h.host.http.registry.all()].filter((s) => s.openStreams > 0).length === 3, 10_000, 'three open GET streams');
+    await waitFor(() => [...h.host.sessions.all()].filter((s) => s.openStreams > 0).length === 3, 10_000, 'three open GET streams');
     const refused = await fetch(`${h.url}/mcp/docs`, {
       method: 'POST',
       headers: { ...authHeaders(h.token), 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },

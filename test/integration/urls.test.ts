@@ -31,7 +31,7 @@ interface Seen {
 
 function recordRequests(h: TestHost): Seen[] {
   const seen: Seen[] = [];
-  h.host.http.server.prependListener('request', (req: IncomingMessage) => {
+  h.host.httpServer.prependListener('request', (req: IncomingMessage) => {
     seen.push({ path: req.url?.split('?')[0] ?? '', version: req.headers['mcp-protocol-version'] as string | undefined, session: req.headers['mcp-session-id'] !== undefined });
   });
   return seen;

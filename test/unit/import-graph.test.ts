@@ -12,7 +12,7 @@ const local = edges.filter((e) => e.local);
 const show = (list: Array<{ from: string; to: string }>): string => list.map((e) => `${e.from} -> ${e.to}`).join('\n');
 
 test('the graph is read: known imports are there, static, dynamic and type-only', () => {
-  assert.ok(local.some((e) => e.from === 'server/host.ts' && e.to === 'server/http/host-server.ts'));
+  assert.ok(local.some((e) => e.from === 'server/host/http-part.ts' && e.to === 'server/http/host-server.ts'));
   assert.ok(local.some((e) => e.from === 'main/cli.ts' && e.to.startsWith('main/commands/')), 'dynamic imports of the commands');
   assert.ok(edges.some((e) => e.from.startsWith('main/shell/') && e.to === 'electron'));
   assert.ok(local.some((e) => e.typeOnly));

@@ -247,34 +247,29 @@ async function openForCli<T>(
       db.close();
       throw error;
     }
-    return {
-      ...opened.part,
-      async close() {
-        try {
-          await opened.close();
-        } finally {
-          db.close();
-        }
-      },
-    };
+    return thenClosing(opened, () => db.close());
   }
   const pool = openPostgres(url, { max: 1 });
   try {
-    const opened = await open.postgres(pool, url);
-    return {
-      ...opened.part,
-      async close() {
-        try {
-          await opened.close();
-        } finally {
-          await pool.end();
-        }
-      },
-    };
+    return thenClosing(await open.postgres(pool, url), () => pool.end());
   } catch (error) {
     await pool.end().catch(() => {});
     throw new Error(`could not open the PostgreSQL store at ${describePostgres(url)}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** The opened part, whose close also closes what it was opened on (the file or the pool), even if its own close fails. */
+function thenClosing<T>(opened: CliPart<T>, closeUnder: () => unknown): T & { close: () => Promise<void> } {
+  return {
+    ...opened.part,
+    async close() {
+      try {
+        await opened.close();
+      } finally {
+        await closeUnder();
+      }
+    },
+  };
 }
 
 /**

@@ -23,6 +23,7 @@ import { hostAddress } from './host/host-address.ts';
 import { hostSettings } from './host/host-settings.ts';
 import { stdioServers } from './host/hosted-servers.ts';
 import { hostHttp } from './host/http-part.ts';
+import { watchLiveConfig, type LiveConfigHooks } from './host/live-config-part.ts';
 import { hostObservability } from './host/observability-part.ts';
 import { own } from './host/resource-stack.ts';
 import { watchRevokedTeammates } from './host/revocation-watch-part.ts';
@@ -76,6 +77,8 @@ export interface HostOptions {
   liveness?: Partial<LivenessOptions>;
   /** Test hooks of Sign in with Harbor: clock, lifetimes, rate limits. */
   signIn?: SignInHooks;
+  /** Test hooks of the config.json watch: quiet time and poll interval. */
+  liveConfig?: LiveConfigHooks;
 }
 
 /**
@@ -146,6 +149,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   writeHostRuntime(paths.home, { url, port, pid: process.pid, startedAt: Date.now() });
   opened.defer(() => removeHostRuntime(paths.home, process.pid));
   stdio.warmUp();
+  own(opened, watchLiveConfig({ configFile, paths, config, servers, stdio, docs, sessions: http.server.registry, events, observability, log, hooks: options.liveConfig }));
   log.info({ url, servers: [...servers.keys()] }, 'harbor host listening');
 
   const parts = opened.move(); // started: from here the parts close with close(), not at this scope's end

@@ -52,6 +52,8 @@ export interface HealthInput {
   tunnel: { state: TunnelState; shared: boolean; detail?: string };
   /** Hosted servers that leave a ping unanswered while calls wait (liveness-probe.ts), and for how long. */
   unresponsive?: readonly { name: string; silentMs: number }[];
+  /** Why the last edit of config.json was refused (the previous config still served); absent when none is. */
+  configRefused?: string | null;
   now: number;
   /** How far back a restart still turns the colour amber; default 10 min. */
   recentRestartMs?: number;
@@ -87,6 +89,7 @@ export function computeHealth(input: HealthInput): Health {
   }
 
   for (const alert of input.alerts) if (alert.severity === 'warning') amber.push(alert.message);
+  if (input.configRefused) amber.push(`config.json edit not applied, still serving the previous config: ${input.configRefused}`);
 
   const state: HealthState = red.length > 0 ? 'red' : amber.length > 0 ? 'amber' : 'green';
   return { state, reasons: [...red, ...amber] };

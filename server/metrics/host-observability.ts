@@ -63,6 +63,7 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
   readonly #timers: NodeJS.Timeout[] = [];
   #lastHealth: Health | null = null;
   #http: ObservedHttp | null = null;
+  #configRefused: string | null = null;
 
   constructor(options: HostObservabilityOptions) {
     super();
@@ -189,6 +190,7 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
       alerts: this.alerts.firing().map((a) => ({ message: a.message, severity: a.severity })),
       tunnel: this.#options.share(),
       unresponsive: this.#unresponsive(),
+      configRefused: this.#configRefused,
       now,
     });
   }
@@ -204,6 +206,15 @@ export class HostObservability extends EventEmitter<{ alert: [AlertEvent]; healt
       }
     }
     return found;
+  }
+
+  /**
+   * A refused edit of config.json stays an amber reason until a later edit is accepted (null): the
+   * file and what is served disagree until then, which a one-off notification would stop saying.
+   */
+  setConfigRefused(problems: string | null): void {
+    this.#configRefused = problems;
+    this.#checkHealth();
   }
 
   alertStatus(): AlertStatus[] {

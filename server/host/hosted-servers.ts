@@ -35,8 +35,7 @@ export interface StdioServers {
   close(): Promise<void>;
 }
 
-/** The `mcpServers` of config.json as hosted servers in `servers`, supervised and observed. */
-export function stdioServers(parts: {
+export interface StdioServersParts {
   servers: Map<string, HostedServer>;
   config: HarborConfig;
   paths: HarborPaths;
@@ -46,56 +45,17 @@ export function stdioServers(parts: {
   onCallDone: (server: string, event: CallEvent) => void;
   memorySampleMs?: number | undefined;
   liveness?: Partial<LivenessOptions> | undefined;
-}): StdioServers {
-  const { servers, paths, log, toolCache, observability } = parts;
+}
+
+/** The `mcpServers` of config.json as hosted servers in `servers`, supervised and observed. */
+export function stdioServers(parts: StdioServersParts): StdioServers {
+  const { servers, log } = parts;
   // Which supervisor runs each upstream made here: a frozen one's restart is noted for the health sentences.
   const supervisors = new WeakMap<Upstream, Supervisor>();
-  const build = (name: string, entry: StdioServerConfig) =>
-    new HostedServer({
-      name,
-      mode: entry.mode,
-      maxIsolated: entry.maxIsolated,
-      requestTimeoutMs: entry.requestTimeoutSeconds * 1000,
-      createUpstream: (copy) => {
-        const upstream = new StdioUpstream({
-          name,
-          command: entry.command,
-          args: entry.args,
-          env: copyEnv(name, entry, copy),
-          cwd: entry.cwd,
-          memoryLimitBytes: entry.memoryLimitMb * 1024 * 1024,
-          maxCrashes: entry.restart.maxCrashes,
-          windowMs: entry.restart.windowSeconds * 1000,
-          maxLineBytes: entry.maxLineBytes,
-          logDir: paths.logs,
-          log,
-          ...(parts.memorySampleMs ? { memorySampleMs: parts.memorySampleMs } : {}),
-        });
-        supervisors.set(upstream, upstream.supervisor);
-        observability.watch(name, upstream.supervisor);
-        return upstream;
-      },
-      log,
-      onCallDone: parts.onCallDone,
-      liveness: parts.liveness,
-      // A server frozen past the probe's bound holds every caller until the per-call timeout (300 s):
-      // a graceful restart fails those calls at once with the reason and brings the server back.
-      restartUpstream: (upstream, reason) => {
-        const supervisor = supervisors.get(upstream);
-        if (!supervisor) return;
-        observability.noteRestart(supervisor, 'unresponsive');
-        void supervisor.restart(reason);
-      },
-      toolCache: entry.cache && toolCache ? new ToolResultCache(toolCache, name, { tools: entry.cache.tools, ttlMs: entry.cache.ttlSeconds * 1000 }) : undefined,
-      pool: hostedPoolOptions(name, entry, {
-        onQueueWait: (ms) => observability.metrics.observeQueueWait(name, ms),
-        onRateLimited: (copy) => observability.metrics.countRateLimited(name, copy),
-      }),
-    });
   const warmUp = (hosted: HostedServer) => hosted.warmUp().catch((error: Error) => log.error({ server: hosted.name, err: error.message }, 'server failed to start'));
   const added = new WeakSet<HostedServer>();
   const add = (name: string, entry: StdioServerConfig) => {
-    const hosted = build(name, entry);
+    const hosted = stdioServer(name, entry, parts, supervisors);
     servers.set(name, hosted);
     added.add(hosted);
     return hosted;
@@ -114,4 +74,50 @@ export function stdioServers(parts: {
       await Promise.all([...servers.values()].filter((s) => added.has(s)).map((s) => s.close()));
     },
   };
+}
+
+/** One entry of `mcpServers`: its processes supervised under its limits, observed, cached and pooled as configured. */
+function stdioServer(name: string, entry: StdioServerConfig, parts: StdioServersParts, supervisors: WeakMap<Upstream, Supervisor>): HostedServer {
+  const { paths, log, toolCache, observability } = parts;
+  return new HostedServer({
+    name,
+    mode: entry.mode,
+    maxIsolated: entry.maxIsolated,
+    requestTimeoutMs: entry.requestTimeoutSeconds * 1000,
+    createUpstream: (copy) => {
+      const upstream = new StdioUpstream({
+        name,
+        command: entry.command,
+        args: entry.args,
+        env: copyEnv(name, entry, copy),
+        cwd: entry.cwd,
+        memoryLimitBytes: entry.memoryLimitMb * 1024 * 1024,
+        maxCrashes: entry.restart.maxCrashes,
+        windowMs: entry.restart.windowSeconds * 1000,
+        maxLineBytes: entry.maxLineBytes,
+        logDir: paths.logs,
+        log,
+        ...(parts.memorySampleMs ? { memorySampleMs: parts.memorySampleMs } : {}),
+      });
+      supervisors.set(upstream, upstream.supervisor);
+      observability.watch(name, upstream.supervisor);
+      return upstream;
+    },
+    log,
+    onCallDone: parts.onCallDone,
+    liveness: parts.liveness,
+    // A server frozen past the probe's bound holds every caller until the per-call timeout (300 s):
+    // a graceful restart fails those calls at once with the reason and brings the server back.
+    restartUpstream: (upstream, reason) => {
+      const supervisor = supervisors.get(upstream);
+      if (!supervisor) return;
+      observability.noteRestart(supervisor, 'unresponsive');
+      void supervisor.restart(reason);
+    },
+    toolCache: entry.cache && toolCache ? new ToolResultCache(toolCache, name, { tools: entry.cache.tools, ttlMs: entry.cache.ttlSeconds * 1000 }) : undefined,
+    pool: hostedPoolOptions(name, entry, {
+      onQueueWait: (ms) => observability.metrics.observeQueueWait(name, ms),
+      onRateLimited: (copy) => observability.metrics.countRateLimited(name, copy),
+    }),
+  });
 }

@@ -1,20 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { GENEROUS_LIMITS, isAlive, ROOT, connectClient, textOf, waitFor } from '../helpers/harbor.ts';
+import { GENEROUS_LIMITS, isAlive, connectClient, textOf, waitFor } from '../helpers/harbor.ts';
+import { harbor, spawnServe } from '../helpers/harbor-cli.ts';
 import { mountSmallDisk } from '../helpers/tmpfs.ts';
 
-const CLI = join(ROOT, 'main/cli.ts');
-const execFileP = promisify(execFile);
 const CALLS_WHILE_FULL = 300;
-
-function harbor(home: string, ...args: string[]) {
-  return execFileP(process.execPath, [CLI, ...args], { env: { ...process.env, HARBOR_HOME: home }, timeout: 30_000 });
-}
 
 /** Reads the database as an outside observer (its own connection, read-only). */
 function readDb<T>(file: string, read: (db: Database.Database) => T): T {
@@ -39,21 +32,13 @@ test('harbor serve on a full disk: serving and revocation go on, logs drop, the 
   const alice = (JSON.parse((await harbor(home, 'token', 'add', 'alice', '--json')).stdout) as { token: string }).token;
   const bo = (JSON.parse((await harbor(home, 'token', 'add', 'bo', '--json')).stdout) as { token: string }).token;
 
-  const serve = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env: { ...process.env, HARBOR_HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] });
-  const exited = new Promise<number | null>((resolve) => serve.once('exit', (code) => resolve(code)));
+  const served = spawnServe({ ...process.env, HARBOR_HOME: home });
+  const { child: serve, exited } = served;
   t.after(async () => {
     if (serve.exitCode === null && serve.signalCode === null) serve.kill('SIGKILL');
     await exited;
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    serve.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
-      if (match) resolve(match[0]);
-    });
-    void exited.then((code) => reject(new Error(`serve exited with ${code}`)));
-  });
+  const url = await served.url;
   const status = async () => JSON.parse((await harbor(home, 'status', '--json')).stdout) as { host: { pid: number } };
   const hostPid = (await status()).host.pid;
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { claimAppHome } from '../../main/core/app-home.ts';
 import { controllerSettings } from '../../main/core/controller-options.ts';
 import { HttpHostApi } from '../../renderer/host-api.ts';
-import { ROOT, tempHome, waitFor } from '../helpers/harbor.ts';
+import { tempHome } from '../helpers/harbor.ts';
+import { spawnServe } from '../helpers/harbor-cli.ts';
 
 /**
  * The tray app beside a running `harbor serve` in the same home, without Electron: the app's claim
@@ -16,12 +16,10 @@ import { ROOT, tempHome, waitFor } from '../helpers/harbor.ts';
 test('the app attaches to the harbor serve of its home and owns the home after it stops', async () => {
   const { home, cleanup } = tempHome();
   const env = { ...process.env, HARBOR_HOME: home };
-  const serve = spawn(process.execPath, [join(ROOT, 'main/cli.ts'), 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  serve.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise((resolve) => serve.once('exit', resolve));
+  const served = spawnServe(env);
+  const { child: serve, exited } = served;
   try {
-    const url = await waitFor(() => /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 60_000, 'harbor serve to print its URL');
+    const url = await served.url;
     // The app resolves the same home from the same environment.
     assert.equal(controllerSettings({ env }).paths.home, home);
     const files = ['admin.secret', 'host.json', 'harbor.lock', 'controller.json'].map((f) => readFileSync(join(home, f), 'utf8'));

@@ -1,17 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { connectClient, ROOT, tempHome, textOf } from '../helpers/harbor.ts';
-
-const CLI = join(ROOT, 'main/cli.ts');
-const execFileP = promisify(execFile);
-
-function harbor(home: string, ...args: string[]) {
-  return execFileP(process.execPath, [CLI, ...args], { env: { ...process.env, HARBOR_HOME: home }, timeout: 30_000 });
-}
+import { connectClient, tempHome, textOf } from '../helpers/harbor.ts';
+import { harbor, spawnServe } from '../helpers/harbor-cli.ts';
 
 async function harborFails(home: string, ...args: string[]): Promise<{ code: number; stderr: string }> {
   try {
@@ -40,9 +32,8 @@ test('harbor --help documents every command', async () => {
 
 test('harbor token add/list/revoke, and serve on a free port with that token', async () => {
   const { home, cleanup } = tempHome();
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env: { ...process.env, HARBOR_HOME: home, HARBOR_LOG_LEVEL: 'debug' } });
-  let logs = '';
-  child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+  const serve = spawnServe({ ...process.env, HARBOR_HOME: home, HARBOR_LOG_LEVEL: 'debug' });
+  const child = serve.child;
   try {
     const { stdout } = await harbor(home, 'token', 'add', 'alice', '--json');
     const issued = JSON.parse(stdout) as { name: string; token: string };
@@ -51,15 +42,7 @@ test('harbor token add/list/revoke, and serve on a free port with that token', a
     assert.match(human.stdout, /hbr_[A-Za-z0-9_-]{43}/);
     assert.match(human.stdout, /claude mcp add --transport http/);
 
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
-        if (match) resolve(match[0]);
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-    });
+    const url = await serve.url;
     const client = await connectClient(url, 'docs', issued.token);
     assert.match(textOf(await client.callTool({ name: 'list_docs', arguments: {} })), /welcome\.md/);
     await client.close();
@@ -74,8 +57,8 @@ test('harbor token add/list/revoke, and serve on a free port with that token', a
     assert.equal((await harborFails(home, 'token', 'revoke', 'nobody')).code, 2);
 
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    assert.equal(code, 0);
+    assert.equal(await serve.exited, 0);
+    const logs = serve.stderr();
     // The terminal gets human lines (JSON stays in the log files); they name the teammate, never the token.
     assert.match(logs, /^\d\d:\d\d:\d\d info  session started .*teammate=alice/m);
     assert.doesNotMatch(logs, /^\{"level"/m);

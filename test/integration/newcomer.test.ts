@@ -1,42 +1,33 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { COMMAND_HELP } from '../../main/commands/command-help.ts';
-import { connectClient, fixtureServer, ROOT, tempHome, waitFor } from '../helpers/harbor.ts';
+import { connectClient, fixtureServer, tempHome } from '../helpers/harbor.ts';
+import { harborResult, spawnServe, type ServeProcess } from '../helpers/harbor-cli.ts';
 
 /**
  * The first hour of a new user, README in hand (issue 15): a fresh HARBOR_HOME, a real `harbor serve`,
  * a config that lists only mcpServers, a second serve started by mistake, `status`, `share` on a
  * machine without cloudflared, and --help on every command.
  */
-const CLI = join(ROOT, 'main/cli.ts');
-const execFileP = promisify(execFile);
-
 describe('a newcomer', () => {
   const { home, cleanup } = tempHome();
   // No cloudflared anywhere: not on PATH (only node's folder), not named by HARBOR_CLOUDFLARED.
   const env: NodeJS.ProcessEnv = { ...process.env, HARBOR_HOME: home, PATH: join(process.execPath, '..') };
   delete env.HARBOR_CLOUDFLARED;
+  let served: ServeProcess;
   let serve: ChildProcess;
-  let out = '';
-  let err = '';
   let url = '';
 
-  const harbor = (...args: string[]) =>
-    execFileP(process.execPath, [CLI, ...args], { env, timeout: 60_000 }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
-    );
+  const harbor = (...args: string[]) => harborResult(env, args, 60_000);
 
   before(async () => {
     writeFileSync(join(home, 'config.json'), JSON.stringify({ mcpServers: { fx: fixtureServer() } }));
-    serve = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    serve.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    serve.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    url = await waitFor(() => /Harbor is serving .* at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 60_000, `harbor serve to print its URL (stderr: ${err})`);
+    served = spawnServe(env);
+    serve = served.child;
+    url = await served.url;
   });
 
   after(async () => {
@@ -49,8 +40,8 @@ describe('a newcomer', () => {
   });
 
   it('keeps the docs server with an mcpServers-only config', async () => {
-    assert.match(out, /\/docs\/mcp/);
-    assert.match(out, /\/fx\/mcp/);
+    assert.match(served.stdout(), /\/docs\/mcp/);
+    assert.match(served.stdout(), /\/fx\/mcp/);
     const added = await harbor('token', 'add', 'alice', '--json');
     assert.equal(added.code, 0, added.stderr);
     const { token } = JSON.parse(added.stdout) as { token: string };
@@ -126,9 +117,9 @@ describe('a newcomer', () => {
   });
 
   it('prints human lines on the terminal and keeps JSON in the log files; stopping frees the home', async () => {
-    assert.doesNotMatch(err, /^\{"level"/m);
-    assert.doesNotMatch(err, /ExperimentalWarning/);
-    assert.match(err, /^\d\d:\d\d:\d\d host  starting → online/m);
+    assert.doesNotMatch(served.stderr(), /^\{"level"/m);
+    assert.doesNotMatch(served.stderr(), /ExperimentalWarning/);
+    assert.match(served.stderr(), /^\d\d:\d\d:\d\d host  starting → online/m);
     assert.match(readFileSync(join(home, 'logs', 'harbor.log'), 'utf8'), /^\{"level":30/m);
     const exited = new Promise<number | null>((resolve) => serve.once('exit', resolve));
     serve.kill('SIGTERM');

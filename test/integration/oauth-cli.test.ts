@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { GENEROUS_LIMITS, ROOT, startTestHost } from '../helpers/harbor.ts';
+import { GENEROUS_LIMITS, startTestHost } from '../helpers/harbor.ts';
+import { harborResult } from '../helpers/harbor-cli.ts';
 import { authorizeUrl, openAuthorize, pkcePair, pollWait, registerClient, submitSignIn } from '../helpers/oauth-browser.ts';
 
-const CLI = join(ROOT, 'main/cli.ts');
-const execFileP = promisify(execFile);
-
 /** The CLI as a person runs it, against the host running under `home`. */
-async function harbor(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [CLI, ...args], { env: { ...process.env, HARBOR_HOME: home }, timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function harbor(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return harborResult({ ...process.env, HARBOR_HOME: home }, args);
 }
 
 test('harbor invite, approvals, approve and deny against the running host', async () => {

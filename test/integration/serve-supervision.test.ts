@@ -1,33 +1,24 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { descendantsIn, isAlive, readProcessTable } from '../../server/supervision/process-tree.ts';
-import { connectClient, everythingConfig, fixtureServer, ROOT, tempHome, textOf, waitFor } from '../helpers/harbor.ts';
+import { connectClient, everythingConfig, fixtureServer, tempHome, textOf, waitFor } from '../helpers/harbor.ts';
+import { harbor, spawnServe, type ServeProcess } from '../helpers/harbor-cli.ts';
 
-const CLI = join(ROOT, 'main/cli.ts');
-const run = promisify(execFile);
-
-function serve(home: string): { child: ChildProcessWithoutNullStreams; url: Promise<string>; output: () => string } {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env: { ...process.env, HARBOR_HOME: home, HARBOR_LOG_LEVEL: 'info' } });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const url = waitFor(() => /Harbor is serving .* at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 30_000, 'harbor serve to print its URL');
-  return { child, url, output: () => out };
+function serve(home: string): ServeProcess {
+  return spawnServe({ ...process.env, HARBOR_HOME: home, HARBOR_LOG_LEVEL: 'info' });
 }
 
 async function status(home: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [CLI, 'status'], { env: { ...process.env, HARBOR_HOME: home } });
+  const { stdout } = await harbor(home, 'status');
   return stdout;
 }
 
 test('harbor serve: a killed host child comes back on the same port, tokens survive, clients re-initialise; SIGTERM leaves no process', async () => {
   const { home, cleanup } = tempHome();
   writeFileSync(join(home, 'config.json'), JSON.stringify(everythingConfig()));
-  const { stdout: issued } = await run(process.execPath, [CLI, 'token', 'add', 'alice', '--json'], { env: { ...process.env, HARBOR_HOME: home } });
+  const { stdout: issued } = await harbor(home, 'token', 'add', 'alice', '--json');
   const { token } = JSON.parse(issued) as { token: string };
   const s = serve(home);
   try {
@@ -90,7 +81,7 @@ test('harbor status says why a crash-looping server is errored', async () => {
       return /broken\s+errored/.test(text) ? text : null;
     }, 20_000, 'broken to be errored');
     assert.match(report, /broken\s+errored.*(code 7|crash)/);
-    const { stdout } = await run(process.execPath, [CLI, 'status', '--json'], { env: { ...process.env, HARBOR_HOME: home } });
+    const { stdout } = await harbor(home, 'status', '--json');
     const json = JSON.parse(stdout) as { servers: Array<{ name: string; upstreams: Array<{ process: { state: string; lastError: string } }> }> };
     const broken = json.servers.find((x) => x.name === 'broken')!;
     assert.equal(broken.upstreams[0]!.process.state, 'errored');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -9,8 +9,8 @@ import { ADMIN_SECRET_HEADER } from '../../server/admin/admin-api.ts';
 import { readAdminSecret } from '../../server/admin/admin-secret.ts';
 import { descendantsIn, isAlive, readProcessTable } from '../../server/supervision/process-tree.ts';
 import { connectClient, fixtureServer, GENEROUS_LIMITS, ROOT, tempHome, textOf, waitFor } from '../helpers/harbor.ts';
+import { CLI, spawnServe, type ServeProcess } from '../helpers/harbor-cli.ts';
 
-const CLI = join(ROOT, 'main/cli.ts');
 const STANDIN = join(ROOT, 'test/fixtures/cloudflared-standin/cloudflared');
 const run = promisify(execFile);
 
@@ -43,22 +43,19 @@ function harness(extraEnv: Record<string, string> = {}) {
       return null;
     }
   };
-  let serve: ChildProcessWithoutNullStreams | null = null;
-  let output = '';
-  const start = async () => {
-    serve = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env });
-    serve.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    serve.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    return waitFor(() => /at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1], 30_000, 'harbor serve');
+  let serve: ServeProcess | null = null;
+  const start = () => {
+    serve = spawnServe(env);
+    return serve.url;
   };
   const stop = async () => {
-    if (!serve || serve.exitCode !== null) return;
-    const tree = descendantsIn(await readProcessTable(), serve.pid!);
-    serve.kill('SIGTERM');
-    await new Promise((resolve) => serve!.once('exit', resolve));
+    if (!serve || serve.child.exitCode !== null) return;
+    const tree = descendantsIn(await readProcessTable(), serve.child.pid!);
+    serve.child.kill('SIGTERM');
+    await serve.exited;
     await waitFor(() => tree.every((pid) => !isAlive(pid)) || null, 10_000, 'no process left');
   };
-  return { home, env, cli, standin, start, stop, cleanup, output: () => output };
+  return { home, env, cli, standin, start, stop, cleanup };
 }
 
 test('share: quick tunnel through the stand-in; a restart publishes a new URL and the same token works there', async () => {

@@ -1,4 +1,5 @@
 import { splitCommandLine } from '../command-line.ts';
+import { parseEnvLines } from '../env-lines.ts';
 import { confirmAction } from '../confirm-dialog.ts';
 import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
 import { formatBytes } from '../format.ts';
@@ -23,6 +24,8 @@ export function serversSection(context: SectionContext): Section {
 
   const nameInput = h('input', { id: 'server-name', name: 'name', required: true, pattern: '[A-Za-z0-9_.\\-]{1,100}', autocomplete: 'off', spellcheck: 'false' });
   const commandInput = h('input', { id: 'server-command', name: 'command', required: true, autocomplete: 'off', spellcheck: 'false', placeholder: 'npx -y @modelcontextprotocol/server-memory' });
+  // Values go to config.json on the host and are never shown back (status carries no env).
+  const envInput = h('textarea', { id: 'server-env', name: 'env', rows: 3, autocomplete: 'off', spellcheck: 'false', placeholder: 'GITHUB_TOKEN=ghp_…\nAPI_URL=${API_URL}' });
   const modeSelect = h(
     'select',
     { id: 'server-mode', name: 'mode' },
@@ -38,6 +41,8 @@ export function serversSection(context: SectionContext): Section {
     nameInput,
     h('label', { for: 'server-command' }, 'Command'),
     commandInput,
+    h('label', { for: 'server-env' }, 'Environment (KEY=VALUE, one a line; ${NAME} reads the host\'s environment)'),
+    envInput,
     h('label', { for: 'server-mode' }, 'Mode'),
     modeSelect,
     h('button', { type: 'submit', class: 'primary' }, 'Add server'),
@@ -57,8 +62,15 @@ export function serversSection(context: SectionContext): Section {
     }
     if (!words.length) return;
     const [command, ...args] = words as [string, ...string[]];
+    let env: Record<string, string>;
     try {
-      await context.api.addServer({ name: nameInput.value.trim(), command, args, mode: modeSelect.value as ServerMode });
+      env = parseEnvLines(envInput.value);
+    } catch (error) {
+      replace(message, errorLine(`Environment: ${(error as Error).message}`));
+      return;
+    }
+    try {
+      await context.api.addServer({ name: nameInput.value.trim(), command, args, env, mode: modeSelect.value as ServerMode });
       context.announce(`Server ${nameInput.value.trim()} added`);
       form.reset();
       message.replaceChildren();

@@ -91,8 +91,14 @@ describe('config.json edited live', () => {
   });
 
   it("the admin API's add is not applied twice when the watcher sees its edit", async () => {
-    const res = await adminFetch(h.url, h.host.adminSecret, 'POST', '/admin/servers', { name: 'viaapi', ...fixtureServer() });
-    assert.equal(res.status, 201, await res.text());
+    // The dashboard's form sends env (KEY=VALUE lines): written to config.json, never echoed back.
+    const res = await adminFetch(h.url, h.host.adminSecret, 'POST', '/admin/servers', { name: 'viaapi', ...fixtureServer({ VIAAPI_TOKEN: 'secret-value-123' }) });
+    const answer = await res.text();
+    assert.equal(res.status, 201, answer);
+    assert.ok(!answer.includes('secret-value-123'));
+    const status = await (await adminFetch(h.url, h.host.adminSecret, 'GET', '/admin/status')).text();
+    assert.ok(status.includes('viaapi') && !status.includes('secret-value-123'));
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { mcpServers: { viaapi: { env: Record<string, string> } } }).mcpServers.viaapi.env.VIAAPI_TOKEN, 'secret-value-123');
     const client = await connectClient(h.url, 'viaapi', h.token);
     const pid = await pidOf(client);
     // A later edit is applied after the admin's own (one at a time, in order): once it is, the admin's was seen.

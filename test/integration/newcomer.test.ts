@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { COMMAND_HELP } from '../../main/commands/command-help.ts';
-import { connectClient, fixtureServer, tempHome } from '../helpers/harbor.ts';
+import { connectClient, fixtureServer, tempHome, waitFor } from '../helpers/harbor.ts';
 import { harborResult, spawnServe, type ServeProcess } from '../helpers/harbor-cli.ts';
 
 /**
@@ -102,6 +102,24 @@ describe('a newcomer', () => {
     assert.ok(!existsSync(join(home, 'share.json')), 'a failed share is not resumed on the next start');
     const text = await harbor('status');
     assert.equal(text.stdout.match(/cloudflared not found/g)?.length, 1, 'the reason once');
+  });
+
+  it('picks up config.json edits live: a server added answers, a typo is refused and logged with its field path', async () => {
+    const added = await harbor('token', 'add', 'bob', '--json');
+    const { token } = JSON.parse(added.stdout) as { token: string };
+    const docs = await connectClient(url, 'docs', token);
+    const config = join(home, 'config.json');
+    const mcpServers = { fx: fixtureServer(), memory: fixtureServer() };
+    writeFileSync(config, JSON.stringify({ mcpServers }));
+    const memory = await waitFor(() => connectClient(url, 'memory', token).catch(() => null), 30_000, 'the added server to answer');
+    assert.ok((await memory.listTools()).tools.some((t) => t.name === 'echo'));
+    writeFileSync(config, JSON.stringify({ mcpServers: { ...mcpServers, memory: { ...mcpServers.memory, comand: 'x' } } }));
+    await waitFor(() => /config\.json edit refused.*mcpServers\.memory: unknown field/.test(served.stderr()), 30_000, 'the refusal on the terminal');
+    assert.ok((await memory.listTools()).tools.length > 0, 'the old config still served');
+    assert.ok((await docs.listTools()).tools.some((t) => t.name === 'search_docs'), 'the docs session survived');
+    writeFileSync(config, JSON.stringify({ mcpServers: { fx: fixtureServer() } }));
+    await memory.close();
+    await docs.close();
   });
 
   it('answers --help on every command', async () => {

@@ -39,7 +39,7 @@ export function watchLiveConfig(parts: {
   observability: HostObservability;
   log: Logger;
   hooks?: LiveConfigHooks | undefined;
-}): { close(): void } {
+}): { close(): Promise<void> } {
   const { configFile, log, events, observability } = parts;
   const start = parts.config;
   // What is applied: the servers and docs of the last accepted version, the start-only settings of the
@@ -70,7 +70,7 @@ export function watchLiveConfig(parts: {
     }
     applying = applying.then(() => apply(update.config)).catch((error: Error) => log.error({ err: error.message }, 'config.json: applying the edit failed'));
   };
-  return watchConfig({
+  const watch = watchConfig({
     file: configFile,
     load: () => {
       const { config } = loadConfig(configFile, { docsFolder: parts.paths.docs });
@@ -80,4 +80,11 @@ export function watchLiveConfig(parts: {
     onUpdate,
     ...parts.hooks,
   });
+  return {
+    // An edit being applied finishes first: the servers part closes after this one, not under it.
+    close: async () => {
+      watch.close();
+      await applying;
+    },
+  };
 }

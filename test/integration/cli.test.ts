@@ -3,16 +3,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connectClient, tempHome, textOf } from '../helpers/harbor.ts';
-import { harbor, spawnServe } from '../helpers/harbor-cli.ts';
+import { harbor, harborResult, spawnServe } from '../helpers/harbor-cli.ts';
 
 async function harborFails(home: string, ...args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    await harbor(home, ...args);
-  } catch (error) {
-    const e = error as { code: number; stderr: string };
-    return { code: e.code, stderr: e.stderr };
-  }
-  throw new Error(`harbor ${args.join(' ')} should have failed`);
+  const result = await harborResult({ ...process.env, HARBOR_HOME: home }, args);
+  if (result.code === 0) throw new Error(`harbor ${args.join(' ')} should have failed`);
+  return result;
 }
 
 test('harbor --help documents every command', async () => {

@@ -1,15 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ADMIN_SECRET_HEADER } from '../../server/admin/host-api.ts';
 import { alertRules } from '../../server/metrics/alert-rules.ts';
 import { describeThreshold, type AssembledStatus, type HostMetrics } from '../../server/services/status.ts';
-import { ROOT, startTestHost } from '../helpers/harbor.ts';
-
-const CLI = join(ROOT, 'main/cli.ts');
-const execFileP = promisify(execFile);
+import { startTestHost } from '../helpers/harbor.ts';
+import { harbor, harborResult } from '../helpers/harbor-cli.ts';
 
 test('describeThreshold: each rule in effect in a few words, "off" for one config turned off', () => {
   const defaults = alertRules();
@@ -42,7 +37,7 @@ test('a host with alert overrides: the metrics answer carries the rules in effec
   assert.equal(status.share.connections, 0);
   assert.deepEqual(status.cacheLimits, { memoryMb: h.host.config.cache.memoryMb, diskMb: h.host.config.cache.diskMb });
 
-  const { stdout } = await execFileP(process.execPath, [CLI, 'status'], { env: { ...process.env, HARBOR_HOME: h.home }, timeout: 30_000 });
+  const { stdout } = await harbor(h.home, 'status');
   assert.match(stdout, /^p95 latency \(5 min\) +- +> 500 ms for 1 min$/m);
   assert.match(stdout, /^error rate \(5 min\) +- +> 5 % for 5 min$/m);
   assert.match(stdout, /^rate limit remaining +- +off$/m);
@@ -60,10 +55,8 @@ test('the admin API refuses a scope naming no server (400, nothing stored); the 
   assert.match(((await res.json()) as { error: { message: string } }).error.message, /^scope: "\.\.\/etc" is not a server name/);
   assert.deepEqual(h.host.tokens.list().map((m) => m.name), ['alice']);
 
-  const cli = await execFileP(process.execPath, [CLI, 'token', 'add', 'ana', '--scope', 'docs,../etc'], { env: { ...process.env, HARBOR_HOME: h.home }, timeout: 30_000 })
-    .then(() => assert.fail('exit 0 with a bad scope'))
-    .catch((error: { code?: number; stderr?: string }) => error);
-  assert.equal(cli.code, 2);
-  assert.match(cli.stderr ?? '', /--scope: "\.\.\/etc" is not a server name/);
+  const cli = await harborResult({ ...process.env, HARBOR_HOME: h.home }, ['token', 'add', 'ana', '--scope', 'docs,../etc']);
+  assert.equal(cli.code, 2, 'exit 2 with a bad scope');
+  assert.match(cli.stderr, /--scope: "\.\.\/etc" is not a server name/);
   assert.deepEqual(h.host.tokens.list().map((m) => m.name), ['alice']);
 });

@@ -3,7 +3,7 @@
  * adapter: the browser dashboard at /app. Screenshots of each section go to docs/screenshots/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -361,9 +361,13 @@ test('servers, share, activity and logs sections render', async () => {
   // Add a stdio server by its command line, as a user pastes it.
   await page.getByLabel('Name (used in the URL /<name>/mcp)').fill('notes');
   await page.getByLabel('Command').fill(`"${process.execPath}" "${FIXTURE_SERVER}"`);
+  await page.getByLabel('Environment').fill('# the server reads these\nNOTES_TOKEN=e2e-secret-value\nNOTES_MODE = fast');
   await page.getByRole('button', { name: 'Add server' }).click();
   const notes = page.locator('tr[data-server="notes"]');
   await notes.waitFor({ timeout: 10_000 });
+  const written = JSON.parse(readFileSync(join(harbor.home, 'config.json'), 'utf8')) as { mcpServers: { notes: { env: Record<string, string> } } };
+  assert.deepEqual(written.mcpServers.notes.env, { NOTES_TOKEN: 'e2e-secret-value', NOTES_MODE: 'fast' });
+  assert.ok(!(await page.locator('body').innerText()).includes('e2e-secret-value'), 'env values are not shown back');
   await waitFor(async () => (await notes.locator('.badge').innerText()) === 'online', 15_000, 'notes online');
   assert.ok(harbor.host.servers.has('notes'));
   // Restart from the UI: the supervisor counts it.

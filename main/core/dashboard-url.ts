@@ -4,5 +4,10 @@
  * Loopback only: the host serves /app to local peers alone, and the secret must not leave the machine.
  */
 export function dashboardUrl(port: number, adminSecret: string): string {
-  return `http://127.0.0.1:${port}/app/#secret=${encodeURIComponent(adminSecret)}`;
+  return dashboardUrlAt(`http://127.0.0.1:${port}`, adminSecret);
+}
+
+/** The same link under a host's own base URL (the tray keeps the URL its host announced). */
+export function dashboardUrlAt(baseUrl: string, adminSecret: string): string {
+  return `${baseUrl}/app/#secret=${encodeURIComponent(adminSecret)}`;
 }

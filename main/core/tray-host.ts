@@ -1,5 +1,6 @@
 import type { HostStatus, ShareStateName } from '../../server/admin/host-api.ts';
 import type { AppHome } from './app-home.ts';
+import { dashboardUrlAt } from './dashboard-url.ts';
 
 /**
  * Which host the tray app talks to, decided from what it knows: its own HostController's (when it owns
@@ -35,11 +36,11 @@ export function hostLink(own: { url: string | null; adminSecret: string } | null
 
 /**
  * The browser dashboard of the linked host. The secret rides in the fragment, which stays in the browser
- * (never sent to the host); the page moves it to sessionStorage. (dashboard-url.ts builds the same from
- * a port for the CLI; here the link's own URL is kept, as the tray always did.)
+ * (never sent to the host); the page moves it to sessionStorage. The link's own URL is kept, as the tray
+ * always did (the CLI builds it from the port: both through dashboard-url.ts).
  */
 export function dashboardLinkUrl(link: HostLink): string {
-  return `${link.url}/app/#secret=${encodeURIComponent(link.secret)}`;
+  return dashboardUrlAt(link.url, link.secret);
 }
 
 /** Whether the team share is on: the own controller's share state, or the attached host's last status ('off' when unknown). */

@@ -22,6 +22,8 @@ import type {
   NewTeammate,
   ShareRequest,
   ShareState,
+  SignInApproval,
+  SignInDecision,
   Teammate,
 } from '../server/admin/host-api.ts';
 
@@ -52,6 +54,8 @@ export type {
   ShareRequest,
   ShareState,
   ShareStateName,
+  SignInApproval,
+  SignInDecision,
   Snippet,
   Teammate,
 } from '../server/admin/host-api.ts';
@@ -138,6 +142,15 @@ export class HttpHostApi implements HostApi {
   revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }> {
     return this.#request('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
   }
+  async approvals(): Promise<SignInApproval[]> {
+    return (await this.#request<{ approvals: SignInApproval[] }>('GET', '/admin/approvals')).approvals;
+  }
+  approve(id: string): Promise<SignInDecision> {
+    return this.#request('POST', `/admin/approvals/${encodeURIComponent(id)}/approve`);
+  }
+  deny(id: string): Promise<SignInDecision> {
+    return this.#request('POST', `/admin/approvals/${encodeURIComponent(id)}/deny`);
+  }
   async activity(filter: ActivityFilter = {}): Promise<ActivityEntry[]> {
     const query = new URLSearchParams();
     if (filter.teammate) query.set('teammate', filter.teammate);
@@ -215,6 +228,15 @@ export class IpcHostApi implements HostApi {
   }
   revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }> {
     return this.#bridge.revokeTeammate(name) as Promise<{ revoked: string; sessionsClosed: number }>;
+  }
+  approvals(): Promise<SignInApproval[]> {
+    return this.#bridge.approvals() as Promise<SignInApproval[]>;
+  }
+  approve(id: string): Promise<SignInDecision> {
+    return this.#bridge.approve(id) as Promise<SignInDecision>;
+  }
+  deny(id: string): Promise<SignInDecision> {
+    return this.#bridge.deny(id) as Promise<SignInDecision>;
   }
   activity(filter?: ActivityFilter): Promise<ActivityEntry[]> {
     return this.#bridge.activity(filter) as Promise<ActivityEntry[]>;

@@ -135,6 +135,21 @@ export interface ExportResult {
   nextSteps: DeployPath[];
 }
 
+/**
+ * A sign-in waiting for the owner (`GET /admin/approvals`; server/oauth/sign-in-requests.ts's
+ * PendingApproval, restated: admin/ does not import oauth/, as admin-api.ts types it structurally too).
+ */
+export interface SignInApproval {
+  id: string;
+  teammate: string;
+  /** The client's own name (from its registration or metadata document). */
+  client: string;
+  /** The name matched an open invite. */
+  invited: boolean;
+  requestedAt: number;
+  expiresAt: number;
+}
+
 export interface HostApi {
   status(): Promise<HostStatus>;
   metrics(): Promise<MetricsResponse>;
@@ -142,6 +157,11 @@ export interface HostApi {
   teammates(): Promise<Teammate[]>;
   addTeammate(name: string): Promise<NewTeammate>;
   revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }>;
+  /** Sign-ins waiting for the owner; fails with 501 "… is not available in this host" when auth is "tokens". */
+  approvals(): Promise<SignInApproval[]>;
+  /** 404 if no request `id` is waiting (answered, expired or unknown). */
+  approve(id: string): Promise<SignInDecision>;
+  deny(id: string): Promise<SignInDecision>;
   /** Newest first; `before` (epoch ms) pages back to older entries. */
   activity(filter?: ActivityFilter): Promise<ActivityEntry[]>;
   logs(process: string, lines?: number): Promise<LogLine[]>;
@@ -161,6 +181,11 @@ export interface HostApi {
 /** What a picked folder is for: the picker's title says it. */
 export type FolderPurpose = 'docs' | 'export';
 
+export interface SignInDecision {
+  approval: SignInApproval;
+  decision: 'approve' | 'deny';
+}
+
 export type HostApiMethod = keyof HostApi;
 
 /** Every method, exactly once: the record type makes a missing or an extra name a type error. */
@@ -171,6 +196,9 @@ const METHODS: Record<HostApiMethod, true> = {
   teammates: true,
   addTeammate: true,
   revokeTeammate: true,
+  approvals: true,
+  approve: true,
+  deny: true,
   activity: true,
   logs: true,
   share: true,

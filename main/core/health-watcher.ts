@@ -3,13 +3,13 @@ import type { Health, HostApi, HostStatus } from '../../server/admin/host-api.ts
 import { notificationsBetween, type NotificationSpec, type Observation } from './notification-rules.ts';
 
 /**
- * Polls a running host's status (and, less often, its teammate list) and says what changed: the tray
+ * Polls a running host's status and the sign-ins waiting for the owner (and, less often, its teammate list) and says what changed: the tray
  * app colours its icon and shows native notifications from it, `harbor serve` logs it. Electron-free,
  * so both share it and it is tested under Node against a real host.
  */
 export interface HealthWatcherOptions {
   /** The host's admin API, or null while no host is ready (then health is red: not answering). */
-  api: () => Pick<HostApi, 'status' | 'teammates'> | null;
+  api: () => (Pick<HostApi, 'status' | 'teammates'> & Partial<Pick<HostApi, 'approvals'>>) | null;
   /** The public URL when the status carries none (an older host, or no answer): the controller's share state. */
   publicUrl?: () => string | null;
   /** Default 5 s. */
@@ -86,7 +86,11 @@ export class HealthWatcher extends EventEmitter<HealthWatcherEvents> {
     if (api && this.#polls++ % (this.#options.teammatesEvery ?? 3) === 0) {
       teammates = await api.teammates().catch(() => teammates);
     }
-    const next: Observation = { health, teammates, publicUrl: status?.share?.publicUrl ?? this.#options.publicUrl?.() ?? null };
+    // Every poll: a waiting sign-in expires in minutes. With sign-in off the host answers 501 (one
+    // loopback request per poll, cheaper than tracking the host's auth mode here) and the list stays null.
+    let approvals = this.#observed?.approvals ?? null;
+    if (api?.approvals) approvals = await api.approvals().catch(() => approvals);
+    const next: Observation = { health, teammates, approvals, publicUrl: status?.share?.publicUrl ?? this.#options.publicUrl?.() ?? null };
     const notifications = notificationsBetween(this.#observed, next);
     this.#observed = next;
     for (const spec of notifications) this.emit('notification', spec);

@@ -1,6 +1,6 @@
 /**
  * Which native notifications a change deserves (issue 9): health turning red and recovering from red,
- * a teammate's first connection, a new public URL. A pure function of two observations so it is tested
+ * a teammate's first connection, a new public URL, a sign-in waiting for the owner (issue 18). A pure function of two observations so it is tested
  * under Node; the health watcher (health-watcher.ts) applies it and the tray app and `harbor serve` show what it
  * returns. The first observation after launch announces nothing
  * but a red state, so restarting the app does not replay old news.
@@ -10,12 +10,16 @@ export interface Observation {
   /** Null when the teammate list could not be read this time. */
   teammates: Array<{ name: string; lastUsedAt: number | null; revokedAt: number | null }> | null;
   publicUrl: string | null;
+  /** Sign-ins waiting for the owner; null or absent when they could not be read (or sign-in is off). */
+  approvals?: Array<{ id: string; teammate: string; client: string; invited: boolean }> | null;
 }
 
 export interface NotificationSpec {
-  kind: 'health-red' | 'health-recovered' | 'teammate-first-connection' | 'public-url';
+  kind: 'health-red' | 'health-recovered' | 'teammate-first-connection' | 'public-url' | 'wants-to-connect';
   title: string;
   body: string;
+  /** The sign-in request a 'wants-to-connect' is about (the tray's Approve / Deny act on it). */
+  approvalId?: string;
 }
 
 export function notificationsBetween(previous: Observation | null, next: Observation): NotificationSpec[] {
@@ -43,6 +47,8 @@ export function notificationsBetween(previous: Observation | null, next: Observa
     }
   }
 
+  out.push(...newApprovals(previous, next));
+
   if (previous && next.publicUrl && next.publicUrl !== previous.publicUrl) {
     out.push({
       kind: 'public-url',
@@ -51,4 +57,22 @@ export function notificationsBetween(previous: Observation | null, next: Observa
     });
   }
   return out;
+}
+
+/**
+ * Each sign-in that started waiting since the last observation, once. Unlike the other news this one is
+ * announced at launch too: a waiting request expires within minutes and nobody gets in until the owner
+ * answers, so it is never old news.
+ */
+function newApprovals(previous: Observation | null, next: Observation): NotificationSpec[] {
+  if (!next.approvals) return [];
+  const known = new Set((previous?.approvals ?? []).map((a) => a.id));
+  return next.approvals
+    .filter((approval) => !known.has(approval.id))
+    .map((approval) => ({
+      kind: 'wants-to-connect' as const,
+      title: `${approval.teammate} wants to connect`,
+      body: `${approval.teammate} wants to connect from ${approval.client}${approval.invited ? '' : ' (not invited)'}. Open the Team tab to approve or deny.`,
+      approvalId: approval.id,
+    }));
 }

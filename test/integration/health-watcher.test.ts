@@ -8,7 +8,12 @@ import { test } from 'node:test';
 import { AdminClient } from '../../main/core/admin-client.ts';
 import { HealthWatcher, type StatusUpdate } from '../../main/core/health-watcher.ts';
 import type { NotificationSpec } from '../../main/core/notification-rules.ts';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { HttpHostApi } from '../../renderer/host-api.ts';
 import { authHeaders, startTestHost, waitFor } from '../helpers/harbor.ts';
+import { MemoryOAuthClient, openAuthorize, submitSignIn } from '../helpers/oauth-browser.ts';
 
 const SECRET = 'watcher-secret-0123456789';
 
@@ -95,4 +100,24 @@ test('overlapping polls share one request; the teammate list is read every n-th 
   for (let i = 0; i < 5; i++) await watcher.poll();
   assert.equal(statusCalls, 6);
   assert.equal(teammateCalls, 2, 'polls 1 and 4 of 6');
+});
+
+test('a sign-in waiting for the owner becomes one "wants to connect" notification (issue 18.2)', async (t) => {
+  const harbor = await startTestHost({ docs: { folder: 'docs' }, auth: 'both' }, { adminSecret: SECRET });
+  t.after(() => harbor.close());
+  const watcher = new HealthWatcher({ api: () => new HttpHostApi({ baseUrl: harbor.url, secret: SECRET }) });
+  const seen = record(watcher);
+  await watcher.poll();
+  assert.equal(seen.notes.length, 0, 'nobody waiting yet');
+
+  const provider = new MemoryOAuthClient({ name: 'Zed Test' });
+  const transport = new StreamableHTTPClientTransport(new URL(`${harbor.url}/mcp/docs`), { authProvider: provider });
+  await assert.rejects(new Client({ name: 'x', version: '1' }).connect(transport), UnauthorizedError);
+  const page = await openAuthorize(provider.authorizationUrl!);
+  assert.equal((await submitSignIn(harbor.url, page, { name: 'dana' })).status, 303);
+
+  await watcher.poll();
+  await watcher.poll();
+  assert.deepEqual(seen.notes.map((n) => [n.kind, n.title, n.approvalId]), [['wants-to-connect', 'dana wants to connect', page.requestId]]);
+  assert.match(seen.notes[0]!.body, /^dana wants to connect from Zed Test \(not invited\)\./);
 });

@@ -1,11 +1,12 @@
 import { confirmAction } from '../confirm-dialog.ts';
 import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
 import { formatAgo } from '../format.ts';
-import type { ConnectionBundle, NewTeammate, Snippet, Teammate } from '../host-api.ts';
+import { isMissingEndpoint, type ConnectionBundle, type NewTeammate, type SignInApproval, type Snippet, type Teammate } from '../host-api.ts';
 import { copyText, type Section, type SectionContext } from '../section.ts';
 
 export function teamSection(context: SectionContext): Section {
   const list = h('div', { class: 'team-list' });
+  const waiting = h('div', { class: 'approvals' });
   const message = h('div', { 'aria-live': 'polite' });
   const bundleBox = h('div', { class: 'bundle-box' });
   const nameInput = h('input', { id: 'teammate-name', name: 'name', required: true, maxlength: 64, autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. dana' });
@@ -163,14 +164,63 @@ export function teamSection(context: SectionContext): Section {
     );
   }
 
+  /** The owner's answer to a sign-in; either way the request leaves the list (the teammate may ask again). */
+  async function decide(approval: SignInApproval, approve: boolean): Promise<void> {
+    try {
+      await (approve ? context.api.approve(approval.id) : context.api.deny(approval.id));
+      context.announce(approve ? `${approval.teammate} approved: their client gets its tokens now.` : `${approval.teammate} denied.`);
+    } catch (error) {
+      replace(message, errorLine((error as Error).message));
+    }
+    await load();
+  }
+
+  function renderApprovals(approvals: SignInApproval[]): void {
+    if (!approvals.length) return waiting.replaceChildren();
+    replace(
+      waiting,
+      h('h3', {}, 'Waiting to connect'),
+      h(
+        'ul',
+        { class: 'approval-list', 'aria-label': 'Sign-ins waiting for you' },
+        ...approvals.map((a) =>
+          h(
+            'li',
+            { 'data-approval': a.id, 'data-teammate': a.teammate },
+            h('strong', {}, a.teammate),
+            ` wants to connect from ${a.client}`,
+            a.invited ? null : h('span', { class: 'muted' }, ' · not invited'),
+            h('span', { class: 'muted' }, ` · asked ${formatAgo(a.requestedAt)}`),
+            ' ',
+            h('button', { type: 'button', class: 'primary', 'aria-label': `Approve ${a.teammate}`, onclick: () => void decide(a, true) }, 'Approve'),
+            ' ',
+            h('button', { type: 'button', class: 'danger', 'aria-label': `Deny ${a.teammate}`, onclick: () => void decide(a, false) }, 'Deny'),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function loadApprovals(): Promise<void> {
+    try {
+      renderApprovals(await context.api.approvals());
+    } catch (error) {
+      // Sign-in off ("auth": "tokens") or an older host: nobody can be waiting, so say nothing.
+      if (isMissingEndpoint(error)) waiting.replaceChildren();
+      else replace(waiting, errorLine(`Sign-ins: ${(error as Error).message}`));
+    }
+  }
+
   async function load(): Promise<void> {
+    const approvals = loadApprovals();
     try {
       render(await context.api.teammates());
     } catch (error) {
       replace(list, errorLine(`Teammates: ${(error as Error).message}`));
     }
+    await approvals;
   }
 
-  const panel = h('section', { class: 'panel' }, h('h2', {}, 'Team'), form, message, bundleBox, list);
+  const panel = h('section', { class: 'panel' }, h('h2', {}, 'Team'), waiting, form, message, bundleBox, list);
   return { id: 'team', label: 'Team', panel, refresh: () => load() };
 }

@@ -14,7 +14,11 @@ import { HOST_API_METHODS } from '../../server/admin/host-api.ts';
 import { HttpHostApi } from '../../renderer/host-api.ts';
 import { serveAppAsset } from '../../server/http/app-assets.ts';
 import { silentLogger } from '../../server/logger.ts';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connectClient, FIXTURE_SERVER, ROOT, startTestHost, tempHome, waitFor, type TestHost } from '../helpers/harbor.ts';
+import { adminFetch, MemoryOAuthClient, openAuthorize, pollWait, submitSignIn } from '../helpers/oauth-browser.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // `HARBOR_SCREENSHOTS=1 npm test` refreshes the committed screenshots; a plain run writes to a temp dir.
@@ -339,6 +343,48 @@ test('team: add a teammate, copy the Claude Code snippet, revoke, gone', async (
   assert.equal(harbor.host.tokens.verify(token), null);
   const { body } = await admin<{ teammates: Array<{ name: string; revokedAt: number | null }> }>('GET', '/admin/teammates');
   assert.ok(body.teammates.find((m) => m.name === 'bob')?.revokedAt);
+});
+
+test('team: a sign-in waiting for the owner is listed with Approve / Deny; Approve lets it in (issue 18.2)', async () => {
+  // A host of its own with sign-in on ("both"); the teammate's browser step is driven over HTTP.
+  const signInHost = await startTestHost({ docs: { folder: docsFolder }, auth: 'both' }, { adminSecret: SECRET });
+  const own = await browser.newContext({ viewport: { width: 760, height: 900 }, colorScheme: 'light' });
+  const errors: string[] = [];
+  try {
+    await ensureAppRoute(signInHost);
+    const provider = new MemoryOAuthClient({ name: 'Claude Test' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${signInHost.url}/mcp/docs`), { authProvider: provider });
+    await assert.rejects(new Client({ name: 'e2e', version: '1' }).connect(transport), UnauthorizedError);
+    const signIn = await openAuthorize(provider.authorizationUrl!);
+    assert.equal((await submitSignIn(signInHost.url, signIn, { name: 'erin' })).status, 303);
+
+    const teamPage = await own.newPage();
+    teamPage.on('pageerror', (error) => errors.push(error.message));
+    await teamPage.goto(`${signInHost.url}/app/?tab=team#secret=${SECRET}`);
+    const row = teamPage.locator(`li[data-approval="${signIn.requestId}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    assert.match(await row.innerText(), /erin wants to connect from Claude Test/);
+    assert.equal(await row.getByRole('button', { name: 'Deny erin' }).count(), 1);
+    await teamPage.screenshot({ path: join(SCREENSHOTS, 'team-approval.png'), fullPage: true });
+    await row.getByRole('button', { name: 'Approve erin' }).click();
+    await row.waitFor({ state: 'detached', timeout: 5000 });
+
+    // Through the admin API: no longer waiting, and answered (a second answer finds nothing to decide).
+    const waiting = await adminFetch(signInHost.url, SECRET, 'GET', '/admin/approvals');
+    assert.deepEqual(((await waiting.json()) as { approvals: unknown[] }).approvals, []);
+    const again = await adminFetch(signInHost.url, SECRET, 'POST', `/admin/approvals/${signIn.requestId}/approve`);
+    await again.body?.cancel();
+    assert.equal(again.status, 404);
+    // Approved, not denied: the teammate's waiting page now sends the client its code.
+    const back = await pollWait(signInHost.url, signIn);
+    await back.body?.cancel();
+    assert.equal(back.status, 302);
+    assert.ok(new URL(back.headers.get('location')!).searchParams.get('code'), 'the client gets a code');
+    assert.deepEqual(errors, []);
+  } finally {
+    await own.close();
+    await signInHost.close();
+  }
 });
 
 test('tabs follow the ARIA tabs pattern from the keyboard', async () => {

@@ -104,7 +104,9 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       ...(this.#options.launch ? { launch: this.#options.launch } : {}),
       // The user's environment (log level, embeddings keys the config names) plus the secret, which
       // host-main deletes from its process.env at once: its own upstreams start from a minimal base.
-      env: { HARBOR_HOME: home, HARBOR_ADMIN_SECRET: this.adminSecret },
+      // HARBOR_STATE_SECRET (replicas' shared requestState key) is one of Harbor's secrets too, so 'all'
+      // leaves it out: it is passed on by name, to the host alone.
+      env: { HARBOR_HOME: home, HARBOR_ADMIN_SECRET: this.adminSecret, ...(process.env.HARBOR_STATE_SECRET ? { HARBOR_STATE_SECRET: process.env.HARBOR_STATE_SECRET } : {}) },
       inheritEnv: 'all',
       ready: 'ipc',
       readyTimeoutMs: 30_000,

@@ -4,13 +4,19 @@
  * container (or a Kubernetes Secret) supplies them. Only env values are expanded: args and commands
  * of pasted Claude Desktop entries may hold a literal `${...}` meant for the server itself.
  */
+import { isHarborSecretName } from '../supervision/child-env.ts';
+
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-/** The value with every reference replaced, or the names of the variables that are not set. */
+/**
+ * The value with every reference replaced, or the names of the variables that are not set. Harbor's own
+ * secrets (HARBOR_SECRET_NAMES) are never handed to a hosted server this way: a reference to one is
+ * refused as if unset, so a pasted or edited config cannot put them in a server any teammate can query.
+ */
 export function resolveEnvReferences(value: string, env: NodeJS.ProcessEnv): { value: string; missing: string[] } {
   const missing: string[] = [];
   const resolved = value.replace(REFERENCE, (_, name: string) => {
-    const found = env[name];
+    const found = isHarborSecretName(name) ? undefined : env[name];
     if (found === undefined) {
       missing.push(name);
       return '';

@@ -4,6 +4,8 @@
  * config.json). Hosted servers start from a minimal environment (supervision/child-env.ts), so these
  * are passed explicitly, copy k getting value k.
  */
+import { isHarborSecretName } from '../supervision/child-env.ts';
+
 export type ReplicaEnvSource = string[] | { env: string };
 
 export class ReplicaEnvError extends Error {}
@@ -17,6 +19,9 @@ export function replicaEnvironments(
 ): Array<Record<string, string>> {
   const copies = Array.from({ length: replicas }, () => ({}) as Record<string, string>);
   for (const [name, source] of Object.entries(replicaEnv)) {
+    if (!Array.isArray(source) && isHarborSecretName(source.env)) {
+      throw new ReplicaEnvError(`mcpServers.${server}.replicaEnv.${name} names ${source.env}, one of Harbor's own secrets: hosted servers never get it`);
+    }
     const values = Array.isArray(source) ? source : (from[source.env] ?? '').split(',').map((v) => v.trim()).filter(Boolean);
     if (values.length < replicas) {
       const where = Array.isArray(source) ? `lists ${values.length}` : `reads ${values.length} from the environment variable ${source.env}`;

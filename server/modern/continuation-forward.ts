@@ -70,9 +70,14 @@ export function createContinuationForwarder(options: ContinuationForwarderOption
     const url = options.directory ? await options.directory.urlOf(owner).catch(() => null) : null;
     if (url === null) return refused(200, gone(id, owner, options.directory ? 'is not running any more' : 'cannot be reached: this Harbor has no replica directory (it needs the shared PostgreSQL store)'));
     const body = JSON.stringify(message);
-    const started = await relay(req, res, new URL(req.url ?? '/', url), body, options.replica, connectTimeoutMs);
+    // The directory gives the origin, the client only the path: a path like `//elsewhere/…` must not
+    // turn the relay toward another host (the route table refuses such paths today; this holds anyway).
+    const base = new URL(url);
+    const target = new URL(`${base.origin}${(req.url ?? '/').replace(/^[/\\]+/, '/')}`);
+    if (target.origin !== base.origin) return refused(400, errorResponse(id, ErrorCode.InvalidRequest, 'this request path cannot be relayed'));
+    const started = await relay(req, res, target, body, options.replica, connectTimeoutMs);
     if (!started.ok) {
-      log.warn({ owner, url, err: started.error }, 'continuation not forwarded: the replica holding it did not answer');
+      log.warn({ owner, err: started.error }, 'continuation not forwarded: the replica holding it did not answer');
       return refused(200, gone(id, owner, `did not answer (${started.error})`));
     }
     log.info({ owner, status: started.status }, 'continuation forwarded to the replica holding its call');

@@ -63,7 +63,12 @@ export const MINIMAL_ENV_NAMES: readonly string[] = [
  * process's whole environment (the host child, cloudflared). A child that needs one (the host its admin
  * secret, cloudflared its TUNNEL_TOKEN) is given it explicitly in its own `env`.
  */
-export const HARBOR_SECRET_NAMES: readonly string[] = ['HARBOR_ADMIN_SECRET', 'TUNNEL_TOKEN'];
+export const HARBOR_SECRET_NAMES: readonly string[] = ['HARBOR_ADMIN_SECRET', 'TUNNEL_TOKEN', 'HARBOR_STATE_SECRET'];
+
+/** Whether `name` is one of Harbor's own secrets (compared as this platform compares names). */
+export function isHarborSecretName(name: string): boolean {
+  return HARBOR_SECRET_NAMES.some((secret) => caseKey(secret) === caseKey(name));
+}
 
 /** The minimal base: MINIMAL_ENV_NAMES (and LC_* locale variables) present in `from`. */
 export function minimalEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {

@@ -184,3 +184,21 @@ test('the client leaving closes the relayed request, so the owner cancels the ca
   controller.abort();
   await waitFor(() => ownerSawClose, 10_000, 'the owner to see the relayed request closed');
 });
+
+test('a path that reads as another host (`//elsewhere/…`) is still relayed to the owner, never elsewhere', async () => {
+  const seen: string[] = [];
+  const owner = await listen(async (req, res) => {
+    seen.push(req.url!);
+    await readBody(req);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":7,"result":{}}');
+  });
+  const b = await front(new Map([['harbor-a', owner.url]]));
+  const response = await fetch(`${b.url}//127.0.0.2:9/fx/mcp`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer alice-token', 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify(continuation('harbor-a')),
+  });
+  assert.equal(response.status, 200);
+  assert.deepEqual(b.outcomes, ['forwarded']);
+  assert.deepEqual(seen, ['/127.0.0.2:9/fx/mcp'], 'the owner got it, under its own origin');
+});

@@ -136,8 +136,8 @@ export interface ExportResult {
 }
 
 /**
- * A sign-in waiting for the owner (`GET /admin/approvals`; server/oauth/sign-in-requests.ts's
- * PendingApproval, restated: admin/ does not import oauth/, as admin-api.ts types it structurally too).
+ * A sign-in waiting for the owner (`GET /admin/approvals`). server/oauth/ names it PendingApproval and
+ * imports it from here: admin/ never imports oauth/.
  */
 export interface SignInApproval {
   id: string;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { secretMatches } from '../admin/admin-secret.ts';
+import type { SignInApproval } from '../admin/host-api.ts';
 
 /**
  * Sign-in requests between the authorize step and the owner's answer, bounded in count and in time: a
@@ -44,15 +45,8 @@ export interface OpenedSignInRequest extends SignInRequest {
   readonly browser: string;
 }
 
-/** What the owner sees: no secrets. */
-export interface PendingApproval {
-  id: string;
-  teammate: string;
-  client: string;
-  invited: boolean;
-  requestedAt: number;
-  expiresAt: number;
-}
+/** What the owner sees, no secrets: the HostApi contract's own type (the admin API and the app read it). */
+export type PendingApproval = SignInApproval;
 
 export class SignInRequestError extends Error {
   override name = 'SignInRequestError';

@@ -229,6 +229,32 @@ export function openAuditStore(options: CliStoreOptions): Promise<{ audit: Audit
   });
 }
 
+/**
+ * A teammate's sign-ins, for the CLI (`harbor token revoke` with no host answering, or with
+ * HARBOR_DATABASE_URL): their access and refresh tokens revoked and (PostgreSQL) their sign-in requests
+ * waiting for the owner dropped, as the host's admin does. On PostgreSQL the revocation's notice reaches
+ * every replica, which ends the teammate's sessions; without a LISTEN of its own (the CLI hears nothing).
+ * Opening migrates the sign-in tables, as the host would: creating them empty costs nothing.
+ */
+export async function openSignInRevoker(options: CliStoreOptions): Promise<{ revokeTeammate: (name: string) => Promise<number>; close: () => Promise<void> }> {
+  // Loaded here only, like the rest of server/oauth/ (the host loads it when sign-in is on).
+  const { SqliteGrantStore } = await import('./oauth/sqlite-grant-store.ts');
+  return openForCli<{ revokeTeammate: (name: string) => Promise<number> }>(options, {
+    // The home's waiting requests live in the host's memory: none to drop here.
+    sqlite: (db) => ({ part: { revokeTeammate: (name) => new SqliteGrantStore(db).revokeTeammate(name) }, close: async () => {} }),
+    postgres: async (pool) => {
+      const [{ PgGrantStore }, { PgSignInRequests }] = await Promise.all([import('./store/postgres/pg-grant-store.ts'), import('./store/postgres/pg-sign-in-requests.ts')]);
+      const grants = await PgGrantStore.open({ pool });
+      const requests = await PgSignInRequests.open(pool);
+      const revokeTeammate = async (name: string) => {
+        await requests.dropTeammate(name);
+        return grants.revokeTeammate(name);
+      };
+      return { part: { revokeTeammate }, close: async () => {} };
+    },
+  });
+}
+
 type CliStoreOptions = Pick<StoreOptions, 'paths' | 'configUrl' | 'env' | 'log'>;
 type CliPart<T> = { part: T; close: () => Promise<void> };
 

@@ -76,7 +76,8 @@ export async function token(args: string[]): Promise<void> {
         }
       }
       const revoked = await withOfflineTeammates({ paths }, (teammates) => teammates.revoke(name));
-      if (!revoked.tokenRevoked) throw new UsageError(`no active token for "${name}"`);
+      if (!revoked.tokenRevoked && !revoked.signInTokensRevoked) throw new UsageError(`no active token or sign-in for "${name}"`);
+      if (revoked.signInTokensRevoked) process.stdout.write(`Ended ${name}'s sign-ins (${revoked.signInTokensRevoked} token(s) revoked).\n`);
       if (usesSharedStore({ paths })) {
         process.stdout.write(`Revoked ${name} in the shared database; every replica refuses it within a second and closes their streams.\n`);
         return;
@@ -85,7 +86,9 @@ export async function token(args: string[]): Promise<void> {
       const runtime = readHostRuntime(paths.home);
       if (runtime && isAlive(runtime.pid)) {
         const seconds = Math.ceil(REVOCATION_CHECK_MS / 1000) + 1;
-        process.stdout.write(`Revoked ${name} in the database; Harbor at ${runtime.url} did not answer, its open streams close within ${seconds} s.\n`);
+        // The file watch sees static tokens only; a sign-in's next request is refused (the host keeps no copy of grants).
+        const streams = revoked.tokenRevoked ? `its open streams close within ${seconds} s` : 'their next request is refused, streams already open stay until they reconnect';
+        process.stdout.write(`Revoked ${name} in the database; Harbor at ${runtime.url} did not answer, ${streams}.\n`);
         process.exitCode = HOST_DID_NOT_ANSWER;
         return;
       }

@@ -2,7 +2,7 @@ import { loadConfig } from '../config/load-config.ts';
 import type { HarborConfig } from '../config/config-schema.ts';
 import { DOCS_SERVER_NAME } from '../gateway/server-name.ts';
 import type { HarborPaths } from '../harbor-home.ts';
-import { databaseUrl, openAuditStore, openTokenStore } from '../open-store.ts';
+import { databaseUrl, openAuditStore, openSignInRevoker, openTokenStore } from '../open-store.ts';
 import { activityService, type ActivityService } from './activity.ts';
 import { teammatesService, type TeammatesService } from './teammates.ts';
 
@@ -20,7 +20,8 @@ export interface OfflineOptions {
 /** Teammates over the store, with bundles for the servers config.json has the host serve. */
 export async function withOfflineTeammates<T>(options: OfflineOptions, use: (teammates: TeammatesService) => T | Promise<T>): Promise<T> {
   const config = lazyConfig(options);
-  const { tokens, close } = await openTokenStore({ paths: options.paths, configUrl: configStoreUrl(options, config), ...envOf(options) });
+  const store = { paths: options.paths, configUrl: configStoreUrl(options, config), ...envOf(options) };
+  const { tokens, close } = await openTokenStore(store);
   try {
     return await use(
       teammatesService({
@@ -28,10 +29,21 @@ export async function withOfflineTeammates<T>(options: OfflineOptions, use: (tea
         serverNames: () => servedNames(config()),
         // No tunnel without a host: the loopback address the host will listen on.
         baseUrl: () => `http://127.0.0.1:${config().port}`,
+        // Their sign-ins go with their token, as through the host (opened only for a revocation).
+        signIns: { revokeTeammate: (name) => revokeSignIns(store, name) },
       }),
     );
   } finally {
     await close();
+  }
+}
+
+async function revokeSignIns(store: Parameters<typeof openSignInRevoker>[0], name: string): Promise<number> {
+  const signIns = await openSignInRevoker(store);
+  try {
+    return await signIns.revokeTeammate(name);
+  } finally {
+    await signIns.close();
   }
 }
 

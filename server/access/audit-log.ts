@@ -1,10 +1,11 @@
 import { silentLogger, type Logger } from '../logger.ts';
 import { restartDelay, type RestartDelayOptions } from '../supervision/backoff.ts';
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { SqliteDatabase } from '../store/sqlite-database.ts';
-import type { AuditEntry, AuditQuery, AuditStore, StoredAuditEntry } from './audit-store.ts';
+import type { AuditEntry, AuditQuery, AuditStore, StoredAuditEntry, TeammateConnection } from './audit-store.ts';
 import { SqliteAuditStore } from './sqlite-audit-store.ts';
 
-export type { AuditEntry, AuditQuery, AuditStore, StoredAuditEntry } from './audit-store.ts';
+export type { AuditEntry, AuditQuery, AuditStore, StoredAuditEntry, TeammateConnection } from './audit-store.ts';
 export { SqliteAuditStore } from './sqlite-audit-store.ts';
 
 export interface AuditLogOptions {
@@ -42,6 +43,11 @@ function isAuditStore(target: unknown): target is AuditStore {
 
 function clip(value: string, max: number): string {
   return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+}
+
+/** A sign-in's client name is the client's own claim (its registration): bounded like every name here. */
+function clipVia(via: ConnectedVia): ConnectedVia {
+  return via.kind === 'token' ? { kind: 'token', token: clip(via.token, MAX_NAME_CHARS) } : { kind: 'sign-in', client: clip(via.client, MAX_NAME_CHARS) };
 }
 
 /**
@@ -101,6 +107,7 @@ export class AuditLog {
     };
     if (input.tool !== undefined) entry.tool = clip(input.tool, MAX_NAME_CHARS);
     if (input.error !== undefined) entry.error = clip(input.error, MAX_ERROR_CHARS);
+    if (input.via) entry.via = clipVia(input.via);
     this.#pending.push(entry);
     this.#trim();
     if (this.#failures > 0) return; // the retry timer is armed
@@ -145,6 +152,12 @@ export class AuditLog {
     // A failed write must not hide what is already stored.
     await this.flush().catch((err: unknown) => this.#log.warn({ err }, 'audit log write failed'));
     return this.#serial(() => this.store.query(query));
+  }
+
+  /** How each teammate connected (audit-store.ts connections()); includes entries still pending. */
+  async connections(): Promise<TeammateConnection[]> {
+    await this.flush().catch((err: unknown) => this.#log.warn({ err }, 'audit log write failed'));
+    return this.#serial(() => this.store.connections());
   }
 
   /** Entries waiting to be written. */

@@ -4,9 +4,13 @@
  * latter, even though SQLite answers synchronously.
  */
 
+import type { ConnectedVia } from '../auth/connected-via.ts';
+
 /** One MCP call: who called what on which server, when, for how long, and whether it failed. */
 export interface AuditEntry {
   teammate: string;
+  /** How the caller authenticated (static token or sign-in); absent on rows written before it was recorded. */
+  via?: ConnectedVia;
   server: string;
   /** JSON-RPC method, e.g. `tools/call`. */
   method: string;
@@ -47,10 +51,23 @@ export interface AuditPrune {
   olderThan?: number;
 }
 
+/** One way a teammate connected: the latest call made that way, and how many calls the log holds. */
+export interface TeammateConnection {
+  teammate: string;
+  via: ConnectedVia;
+  lastAt: number;
+  calls: number;
+}
+
+/** The most connections `connections()` answers (one per teammate and way in, so a team's worth). */
+export const MAX_CONNECTIONS = 1000;
+
 export interface AuditStore {
   append(entries: readonly AuditEntry[]): Promise<void>;
   /** Newest first. */
   query(query: AuditQuery): Promise<StoredAuditEntry[]>;
+  /** Per teammate and way in (token, sign-in client), most recently used first; rows without `via` are left out. */
+  connections(): Promise<TeammateConnection[]>;
   /** Returns how many entries were deleted. */
   prune(policy: AuditPrune): Promise<number>;
   count(): Promise<number>;

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { viaFromColumns, viaName } from '../auth/connected-via.ts';
 import { migrate, openDatabase, type SqliteDatabase } from '../store/sqlite-database.ts';
 import {
   clampLimit,
@@ -8,9 +9,11 @@ import {
   type AuditStore,
   type AuditStoreOptions,
   type StoredAuditEntry,
+  type TeammateConnection,
+  MAX_CONNECTIONS,
 } from './audit-store.ts';
 
-const MIGRATIONS = [
+export const AUDIT_MIGRATIONS = [
   `CREATE TABLE audit_log (
      id INTEGER PRIMARY KEY,
      at INTEGER NOT NULL,
@@ -26,7 +29,31 @@ const MIGRATIONS = [
    CREATE INDEX audit_log_teammate_at ON audit_log (teammate, at);
    CREATE INDEX audit_log_server_at ON audit_log (server, at);`,
   'ALTER TABLE audit_log ADD COLUMN replica TEXT',
+  // How the caller authenticated. Nullable: rows already stored keep everything they had and read back
+  // without `via`. The index covers connections()'s GROUP BY, so the Team tab reads no table rows.
+  `ALTER TABLE audit_log ADD COLUMN via_kind TEXT;
+   ALTER TABLE audit_log ADD COLUMN via_name TEXT;
+   CREATE INDEX audit_log_via ON audit_log (teammate, via_kind, via_name, at);`,
 ];
+
+/** connections()'s query, the same text on both backends. */
+export const CONNECTIONS_SQL = `SELECT teammate, via_kind, via_name, max(at) AS last_at, count(*) AS calls
+  FROM audit_log WHERE via_kind IS NOT NULL
+  GROUP BY teammate, via_kind, via_name ORDER BY last_at DESC LIMIT ${MAX_CONNECTIONS}`;
+
+export interface ConnectionRow {
+  teammate: string;
+  via_kind: string;
+  via_name: string | null;
+  last_at: number | string;
+  calls: number | string;
+}
+
+/** Shared with the PostgreSQL store (whose bigint aggregates arrive as strings). */
+export function toConnection(row: ConnectionRow): TeammateConnection | null {
+  const via = viaFromColumns(row.via_kind, row.via_name);
+  return via ? { teammate: row.teammate, via, lastAt: Number(row.last_at), calls: Number(row.calls) } : null;
+}
 
 export interface AuditRow {
   id: number;
@@ -39,6 +66,8 @@ export interface AuditRow {
   ok: number;
   error: string | null;
   replica: string | null;
+  via_kind: string | null;
+  via_name: string | null;
 }
 
 /** Shared with the PostgreSQL store, whose rows have the same columns. */
@@ -55,6 +84,8 @@ export function toEntry(row: AuditRow): StoredAuditEntry {
   if (row.tool !== null) entry.tool = row.tool;
   if (row.error !== null) entry.error = row.error;
   if (row.replica !== null) entry.replica = row.replica;
+  const via = viaFromColumns(row.via_kind, row.via_name);
+  if (via) entry.via = via;
   return entry;
 }
 
@@ -67,14 +98,15 @@ export class SqliteAuditStore implements AuditStore {
   readonly #deleteBeyond: Database.Statement;
   readonly #appendAll: (entries: readonly AuditEntry[]) => void;
   readonly #queries = new Map<string, Database.Statement>();
+  #connections: Database.Statement | undefined;
 
   constructor(target: SqliteDatabase | string, options: AuditStoreOptions = {}) {
     this.#ownsDb = typeof target === 'string';
     this.db = typeof target === 'string' ? openDatabase(target) : target;
-    migrate(this.db, 'audit-log', MIGRATIONS);
+    migrate(this.db, 'audit-log', AUDIT_MIGRATIONS);
     this.#insert = this.db.prepare(
-      `INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error, replica)
-       VALUES (@at, @teammate, @server, @method, @tool, @durationMs, @ok, @error, @replica)`,
+      `INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error, replica, via_kind, via_name)
+       VALUES (@at, @teammate, @server, @method, @tool, @durationMs, @ok, @error, @replica, @viaKind, @viaName)`,
     );
     this.#deleteOlder = this.db.prepare('DELETE FROM audit_log WHERE at < ?');
     // Ids only grow and rows leave from the old end, so everything at or below max(id) - maxRows is
@@ -94,6 +126,8 @@ export class SqliteAuditStore implements AuditStore {
           ok: e.ok ? 1 : 0,
           error: e.error ?? null,
           replica,
+          viaKind: e.via?.kind ?? null,
+          viaName: e.via ? viaName(e.via) : null,
         });
       }
     });
@@ -119,6 +153,11 @@ export class SqliteAuditStore implements AuditStore {
     if (query.server !== undefined) params.server = query.server;
     if (query.before !== undefined) params.before = query.before;
     return (statement.all(params) as AuditRow[]).map(toEntry);
+  }
+
+  async connections(): Promise<TeammateConnection[]> {
+    this.#connections ??= this.db.prepare(CONNECTIONS_SQL);
+    return (this.#connections.all() as ConnectionRow[]).map(toConnection).filter((c) => c !== null);
   }
 
   async prune(policy: AuditPrune): Promise<number> {

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AuditLog } from '../../server/access/audit-log.ts';
 import type { AuditEntry } from '../../server/access/audit-store.ts';
-import { describeEachBackend } from './store-backends.ts';
+import { AUDIT_MIGRATIONS } from '../../server/access/sqlite-audit-store.ts';
+import { migrate, openDatabase } from '../../server/store/sqlite-database.ts';
+import { migratePostgres, openPostgres } from '../../server/store/postgres-database.ts';
+import { PG_AUDIT_MIGRATIONS } from '../../server/store/postgres/pg-audit-store.ts';
+import { describeEachBackend, type StoreSite } from './store-backends.ts';
 
 const entry = (at: number, teammate: string, extra: Partial<AuditEntry> = {}): AuditEntry => ({
   at,
@@ -59,4 +63,62 @@ describeEachBackend('audit store', (backend) => {
     assert.deepEqual(rows.map((r) => [r.teammate, r.replica]), [['bob', 'replica-b'], ['alice', 'replica-a']]);
     await logB.close();
   });
+
+  test('records how each call was authenticated and sums it per teammate and way in, newest first', async (t) => {
+    const site = await backend.fresh(t);
+    const store = await site.open();
+    const token = { kind: 'token', token: 'alice' } as const;
+    const claude = { kind: 'sign-in', client: 'Claude Code' } as const;
+    await store.audit.append([
+      entry(1, 'alice', { via: token }),
+      entry(2, 'alice', { via: claude }),
+      entry(3, 'bob', { via: { kind: 'sign-in', client: 'Cursor' } }),
+      entry(4, 'alice', { via: token }),
+      entry(5, 'carol'),
+    ]);
+    const rows = await store.audit.query({});
+    assert.deepEqual(rows.map((e) => e.via ?? null), [null, token, { kind: 'sign-in', client: 'Cursor' }, claude, token]);
+    assert.deepEqual(await store.audit.connections(), [
+      { teammate: 'alice', via: token, lastAt: 4, calls: 2 },
+      { teammate: 'bob', via: { kind: 'sign-in', client: 'Cursor' }, lastAt: 3, calls: 1 },
+      { teammate: 'alice', via: claude, lastAt: 2, calls: 1 },
+    ]);
+  });
+
+  test('a database written before via was recorded is migrated: its rows kept whole, new rows carry via', async (t) => {
+    const site = await backend.fresh(t);
+    await writeOldLog(site);
+    const store = await site.open('replica-b');
+    const log = new AuditLog(store.audit, { flushIntervalMs: 3_600_000 });
+    log.record({ teammate: 'bob', server: 'fs', method: 'tools/call', durationMs: 3, ok: true, at: Date.now(), via: { kind: 'sign-in', client: 'x'.repeat(300) } });
+    const [fresh, old] = await log.query({});
+    assert.deepEqual({ ...old, id: 0 }, { id: 0, at: old!.at, teammate: 'alice', server: 'git', method: 'tools/call', tool: 'log', durationMs: 7, ok: false, error: 'old boom', replica: 'replica-a' });
+    assert.equal(fresh!.via?.kind, 'sign-in');
+    assert.equal((fresh!.via as { client: string }).client.length, 256, 'a client-chosen name is clipped like every name');
+    assert.deepEqual((await log.connections()).map((c) => c.teammate), ['bob'], 'rows from before say nothing about how they connected');
+    await log.close();
+  });
 });
+
+/** An audit log as the previous schema left it (every step but the last), with one row in it. */
+async function writeOldLog(site: StoreSite): Promise<void> {
+  const row = [Date.now() - 1000, 'alice', 'git', 'tools/call', 'log', 7, 0, 'old boom', 'replica-a'];
+  const insert = 'INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error, replica)';
+  if (site.url) {
+    const pool = openPostgres(site.url);
+    try {
+      await migratePostgres(pool, 'audit-log', PG_AUDIT_MIGRATIONS.slice(0, -1));
+      await pool.query(`${insert} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, row);
+    } finally {
+      await pool.end();
+    }
+    return;
+  }
+  const db = openDatabase(site.paths.database);
+  try {
+    migrate(db, 'audit-log', AUDIT_MIGRATIONS.slice(0, -1));
+    db.prepare(`${insert} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...row);
+  } finally {
+    db.close();
+  }
+}

@@ -174,6 +174,9 @@ test('a backlog kept through failed writes is written by the retry timer once th
     async query() {
       return [];
     },
+    async connections() {
+      return [];
+    },
     async prune() {
       return 0;
     },

@@ -1,9 +1,10 @@
-import { clampLimit, type AuditEntry, type AuditPrune, type AuditQuery, type AuditStore, type AuditStoreOptions, type StoredAuditEntry } from '../../access/audit-store.ts';
-import { toEntry, type AuditRow } from '../../access/sqlite-audit-store.ts';
+import { clampLimit, type AuditEntry, type AuditPrune, type AuditQuery, type AuditStore, type AuditStoreOptions, type StoredAuditEntry, type TeammateConnection } from '../../access/audit-store.ts';
+import { CONNECTIONS_SQL, toConnection, toEntry, type AuditRow, type ConnectionRow } from '../../access/sqlite-audit-store.ts';
+import { viaName } from '../../auth/connected-via.ts';
 import { migratePostgres, type PgPool } from '../postgres-database.ts';
 
 /** The same columns as the SQLite table (ok as 0/1), so both read back through one `toEntry`. */
-const MIGRATIONS = [
+export const PG_AUDIT_MIGRATIONS = [
   `CREATE TABLE audit_log (
      id BIGSERIAL PRIMARY KEY,
      at BIGINT NOT NULL,
@@ -19,6 +20,9 @@ const MIGRATIONS = [
    CREATE INDEX audit_log_at ON audit_log (at);
    CREATE INDEX audit_log_teammate_at ON audit_log (teammate, at);
    CREATE INDEX audit_log_server_at ON audit_log (server, at);`,
+  // As SQLite's third step: how the caller authenticated, nullable so stored rows keep all they had.
+  `ALTER TABLE audit_log ADD COLUMN via_kind TEXT, ADD COLUMN via_name TEXT;
+   CREATE INDEX audit_log_via ON audit_log (teammate, via_kind, via_name, at);`,
 ];
 
 /** The audit log of every replica in one table; each row names the replica that served the call. */
@@ -32,7 +36,7 @@ export class PgAuditStore implements AuditStore {
   }
 
   static async open(pool: PgPool, options: AuditStoreOptions = {}): Promise<PgAuditStore> {
-    await migratePostgres(pool, 'audit-log', MIGRATIONS);
+    await migratePostgres(pool, 'audit-log', PG_AUDIT_MIGRATIONS);
     return new PgAuditStore(pool, options);
   }
 
@@ -40,10 +44,10 @@ export class PgAuditStore implements AuditStore {
   async append(entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.#pool.query(
-      `INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error, replica)
-       SELECT u.at, u.teammate, u.server, u.method, u.tool, u.duration_ms, u.ok, u.error, $9
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::smallint[], $8::text[])
-         AS u(at, teammate, server, method, tool, duration_ms, ok, error)`,
+      `INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error, replica, via_kind, via_name)
+       SELECT u.at, u.teammate, u.server, u.method, u.tool, u.duration_ms, u.ok, u.error, $9, u.via_kind, u.via_name
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::smallint[], $8::text[], $10::text[], $11::text[])
+         AS u(at, teammate, server, method, tool, duration_ms, ok, error, via_kind, via_name)`,
       [
         entries.map((e) => e.at),
         entries.map((e) => e.teammate),
@@ -54,6 +58,8 @@ export class PgAuditStore implements AuditStore {
         entries.map((e) => (e.ok ? 1 : 0)),
         entries.map((e) => e.error ?? null),
         this.#replica,
+        entries.map((e) => e.via?.kind ?? null),
+        entries.map((e) => (e.via ? viaName(e.via) : null)),
       ],
     );
   }
@@ -72,6 +78,11 @@ export class PgAuditStore implements AuditStore {
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${params.length}`;
     const { rows } = await this.#pool.query<AuditRow>(sql, params);
     return rows.map(toEntry);
+  }
+
+  async connections(): Promise<TeammateConnection[]> {
+    const { rows } = await this.#pool.query<ConnectionRow>(CONNECTIONS_SQL);
+    return rows.map(toConnection).filter((c) => c !== null);
   }
 
   async prune(policy: AuditPrune): Promise<number> {

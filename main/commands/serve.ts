@@ -10,7 +10,7 @@ import { HealthWatcher } from '../core/health-watcher.ts';
 import { HostController } from '../core/host-controller.ts';
 import { onWakeFromSleep } from '../core/sleep-detector.ts';
 import { UsageError } from './common.ts';
-import { clock, humanLogLine, teeToTerminal } from './terminal-lines.ts';
+import { clock, humanLogLine, notificationLine, teeToTerminal } from './terminal-lines.ts';
 
 export async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' }, container: { type: 'boolean' } }, strict: true });
@@ -56,7 +56,7 @@ export async function serve(args: string[]): Promise<void> {
   watcher.on('status', ({ health, previous }) => {
     if (previous && previous.state !== health.state) log[health.state === 'red' ? 'warn' : 'info']({ health: health.state, reasons: health.reasons }, 'health changed');
   });
-  watcher.on('notification', (spec) => log.info({ kind: spec.kind }, `${spec.title}: ${spec.body}`));
+  watcher.on('notification', (spec) => log.info({ kind: spec.kind }, notificationLine(spec)));
   let announced = false;
   controller.on('ready', (ready) => {
     hostApi = AdminClient.forHost(ready.url, controller.adminSecret);

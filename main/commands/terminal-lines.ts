@@ -3,6 +3,7 @@
  * logs/host.log); here each JSON line becomes "12:04:31 warn  message key=value", and a plain line
  * (a stack trace, a config problem) passes unchanged.
  */
+import type { NotificationSpec } from '../core/notification-rules.ts';
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 /** pino's own fields: shown as the time, level and message, or not at all. */
@@ -76,4 +77,16 @@ function record(level: number, args: unknown[]): Record<string, unknown> {
 
 function errorsAsMessages(fields: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, value instanceof Error ? { message: value.message } : value]));
+}
+
+/**
+ * A notification (main/core/notification-rules.ts) as `harbor serve` prints it: a sign-in waiting for
+ * the owner names the command that answers it (the tray's wording points at its Team tab instead).
+ */
+export function notificationLine(spec: NotificationSpec): string {
+  if (spec.kind === 'wants-to-connect' && spec.signIn && spec.approvalId) {
+    const { teammate, client, invited } = spec.signIn;
+    return `${teammate} wants to connect from ${client}${invited ? '' : ' (not invited)'} — approve with \`harbor approve ${spec.approvalId}\` (or harbor deny ${spec.approvalId})`;
+  }
+  return `${spec.title}: ${spec.body}`;
 }

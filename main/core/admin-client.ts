@@ -1,5 +1,5 @@
 import { request as httpRequest } from '../../server/node-http.ts';
-import { ADMIN_SECRET_HEADER, type ActivityEntry, type HostApi, type HostStatus, type NewTeammate, type Teammate } from '../../server/admin/host-api.ts';
+import { ADMIN_SECRET_HEADER, type ActivityEntry, type HostApi, type HostStatus, type NewTeammate, type SignInApproval, type Teammate } from '../../server/admin/host-api.ts';
 import type { IssueOptions } from '../../server/auth/token-store.ts';
 import type { AssembledStatus, HostMetrics } from '../../server/services/status.ts';
 import { readAdminSecret } from '../../server/admin/admin-secret.ts';
@@ -8,7 +8,7 @@ import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 export class HostNotRunningError extends Error {}
 
 /** The CLI's way to a running host: its admin API, found through `<home>/host.json` and `<home>/admin.secret`. */
-export class AdminClient implements Pick<HostApi, 'status' | 'teammates' | 'revokeTeammate'> {
+export class AdminClient implements Pick<HostApi, 'status' | 'teammates' | 'revokeTeammate' | 'approvals'> {
   readonly baseUrl: string;
   readonly #secret: string;
 
@@ -61,6 +61,11 @@ export class AdminClient implements Pick<HostApi, 'status' | 'teammates' | 'revo
   /** Their token and sign-ins revoked, their open sessions closed. */
   revokeTeammate(name: string): Promise<{ revoked: string; sessionsClosed: number }> {
     return this.request('DELETE', `/admin/teammates/${encodeURIComponent(name)}`);
+  }
+
+  /** Sign-ins waiting for the owner; refused (501) while sign-in is off (auth "tokens"). */
+  async approvals(): Promise<SignInApproval[]> {
+    return (await this.request<{ approvals: SignInApproval[] }>('GET', '/admin/approvals')).approvals;
   }
 
   /** GET /admin/activity with this query string (teammate, server, limit, before). */

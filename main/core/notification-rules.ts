@@ -20,6 +20,8 @@ export interface NotificationSpec {
   body: string;
   /** The sign-in request a 'wants-to-connect' is about (the tray's Approve / Deny act on it). */
   approvalId?: string;
+  /** Who asks, from which client ('wants-to-connect'): for a surface that words it its own way (`harbor serve`). */
+  signIn?: { teammate: string; client: string; invited: boolean };
 }
 
 export function notificationsBetween(previous: Observation | null, next: Observation): NotificationSpec[] {
@@ -74,5 +76,6 @@ function newApprovals(previous: Observation | null, next: Observation): Notifica
       title: `${approval.teammate} wants to connect`,
       body: `${approval.teammate} wants to connect from ${approval.client}${approval.invited ? '' : ' (not invited)'}. Open the Team tab to approve or deny.`,
       approvalId: approval.id,
+      signIn: { teammate: approval.teammate, client: approval.client, invited: approval.invited },
     }));
 }

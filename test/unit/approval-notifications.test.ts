@@ -18,6 +18,7 @@ test('a new waiting sign-in is announced once, naming the teammate and the clien
       title: 'alice wants to connect',
       body: 'alice wants to connect from Claude Code. Open the Team tab to approve or deny.',
       approvalId: 'req-a',
+      signIn: { teammate: 'alice', client: 'Claude Code', invited: true },
     },
   ]);
   assert.deepEqual(notificationsBetween(waiting, waiting), [], 'still waiting: no second notification');

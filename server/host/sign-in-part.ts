@@ -7,7 +7,7 @@ import type { HarborStore } from '../open-store.ts';
 import type { AdminEvents } from './admin-events.ts';
 import type { HostAddress } from './host-address.ts';
 
-export type SignInHooks = Partial<Pick<SignInWithHarborOptions, 'rateLimits' | 'pollSeconds'>> & SignInStoreOptions;
+export type SignInHooks = Partial<Pick<SignInWithHarborOptions, 'rateLimits' | 'pollSeconds' | 'clientMetadata'>> & SignInStoreOptions;
 
 /**
  * Sign in with Harbor (auth "oauth" or "both"): Harbor is the authorization server of its own
@@ -25,7 +25,7 @@ export async function openSignIn(parts: {
 }): Promise<SignInWithHarbor | null> {
   const { config, address, log } = parts;
   if (config.auth === 'tokens') return null;
-  const { rateLimits, pollSeconds, ...storeOptions } = parts.hooks ?? {};
+  const { rateLimits, pollSeconds, clientMetadata, ...storeOptions } = parts.hooks ?? {};
   const signIn = (await import('../oauth/sign-in-with-harbor.ts')).signInWithHarbor({
     // The home's file and memory, or (replicas) the shared PostgreSQL: a sign-in started on one replica completes on any.
     stores: await parts.store.signIn(storeOptions),
@@ -37,6 +37,7 @@ export async function openSignIn(parts: {
     onApprovalRequested: (approval) => parts.events.publish({ type: 'teammate', action: 'wants-to-connect', ...approval }),
     ...(rateLimits ? { rateLimits } : {}),
     ...(pollSeconds !== undefined ? { pollSeconds } : {}),
+    ...(clientMetadata ? { clientMetadata } : {}),
   });
   signIn.prune().catch((error: Error) => log.warn({ err: error.message }, 'could not prune expired sign-in grants'));
   return signIn;

@@ -3,15 +3,17 @@ import type { AuthorizationParams, OAuthServerProvider } from '@modelcontextprot
 import type { OAuthRegisteredClientsStore } from '@modelcontextprotocol/sdk/server/auth/clients.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import {
-  InvalidClientMetadataError,
   InvalidGrantError,
   InvalidTargetError,
   InvalidTokenError,
   TemporarilyUnavailableError,
 } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthClientInformationFull, OAuthTokenRevocationRequest, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { clientNameLookup } from './client-name-lookup.ts';
 import { GrantError, type GrantStore } from './grant-store.ts';
+import { describeClient, isClientIdUrl, type ClientMetadataDocuments } from './client-metadata-documents.ts';
 import { canonicalResource } from './oauth-origin.ts';
+import { checkRedirectUris } from './redirect-uri-policy.ts';
 import { SignInRequestError, type SignInRequestStore } from './sign-in-requests.ts';
 import { sendPage, signInForm } from './sign-in-page.ts';
 
@@ -23,6 +25,8 @@ export interface ProviderContext {
   requests: SignInRequestStore;
   /** Resources Harbor serves at this origin: the origin itself (all servers) and each server's URL. */
   resources: (origin: string) => Set<string>;
+  /** Clients whose client_id is the https URL of their metadata document (fetched, not registered). */
+  clientDocuments: ClientMetadataDocuments;
 }
 
 /** The cookie that binds a sign-in request to the browser that opened it. */
@@ -38,7 +42,10 @@ export function signInCookieName(requestId: string): string {
 export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuthServerProvider {
   const issuer = new URL(origin).href;
   const clientsStore: OAuthRegisteredClientsStore = {
-    getClient: async (clientId) => (clientId.length > 200 ? undefined : ((await ctx.grants.getClient(clientId)) as OAuthClientInformationFull | undefined)),
+    getClient: async (clientId) => {
+      if (isClientIdUrl(clientId)) return ctx.clientDocuments.get(clientId);
+      return clientId.length > 200 ? undefined : ((await ctx.grants.getClient(clientId)) as OAuthClientInformationFull | undefined);
+    },
     registerClient: async (client) => {
       checkRedirectUris(client.redirect_uris);
       // Every client is public: PKCE protects the code, and no client secret is stored or compared
@@ -49,6 +56,8 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
       return registered;
     },
   };
+
+  const clientName = clientNameLookup((clientId) => clientsStore.getClient(clientId));
 
   const resourceFor = (requested: URL | undefined): string => {
     const resource = canonicalResource(requested ?? origin);
@@ -65,7 +74,8 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
       try {
         request = await ctx.requests.open({
           clientId: client.client_id,
-          clientName: client.client_name ?? 'an MCP client',
+          // A metadata document's client: its claimed name with the host of its URL, for the owner to judge.
+          clientName: describeClient(client),
           redirectUri: params.redirectUri,
           codeChallenge: params.codeChallenge,
           ...(params.state !== undefined ? { state: params.state } : {}),
@@ -114,7 +124,8 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
         scopes: access.scopes,
         expiresAt: Math.floor(access.expiresAt / 1000),
         resource: new URL(access.resource),
-        extra: { teammate: access.teammate },
+        // The client's name goes with the teammate: the audit log records how each call came in.
+        extra: { teammate: access.teammate, clientName: await clientName(access.clientId) },
       };
     },
 
@@ -135,26 +146,4 @@ async function redeem<T>(step: () => Promise<T>): Promise<T> {
 
 function tokenResponse(tokens: { accessToken: string; refreshToken: string; expiresIn: number }): OAuthTokens {
   return { access_token: tokens.accessToken, token_type: 'Bearer', expires_in: tokens.expiresIn, refresh_token: tokens.refreshToken, scope: MCP_SCOPE };
-}
-
-/**
- * OAuth 2.1 redirect URIs: https, http on a loopback address (RFC 8252 7.3), or a private-use scheme
- * of a native app (`cursor://…`). No fragments, nothing that runs in a page.
- */
-function checkRedirectUris(uris: string[]): void {
-  if (uris.length === 0 || uris.length > 10) throw new InvalidClientMetadataError('redirect_uris: 1 to 10 URIs');
-  for (const uri of uris) {
-    let url: URL;
-    try {
-      url = new URL(uri);
-    } catch {
-      throw new InvalidClientMetadataError(`redirect_uris: not a URL: ${uri.slice(0, 100)}`);
-    }
-    if (uri.length > 2000 || url.hash) throw new InvalidClientMetadataError('redirect_uris: no fragments, at most 2000 characters');
-    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-    if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) continue;
-    if (['http:', 'javascript:', 'data:', 'file:', 'blob:', 'vbscript:', 'about:'].includes(url.protocol)) {
-      throw new InvalidClientMetadataError(`redirect_uris: ${url.protocol} is allowed only as https or http on a loopback address`);
-    }
-  }
 }

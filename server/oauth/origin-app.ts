@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { mcpAuthRouter } from '@modelcontextprotocol/sdk/server/auth/router.js';
+import { createOAuthMetadata, mcpAuthRouter, type AuthRouterOptions } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import { metadataHandler } from '@modelcontextprotocol/sdk/server/auth/handlers/metadata.js';
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import type { OAuthServerProvider } from '@modelcontextprotocol/sdk/server/auth/provider.js';
@@ -56,21 +56,23 @@ export function originApp(origin: string, deps: OriginAppDeps): OriginApp {
     keyGenerator: (req: express.Request) => clientAddress(req),
     validate: false,
   });
+  const routerOptions: AuthRouterOptions = {
+    provider,
+    issuerUrl: new URL(origin),
+    resourceServerUrl: new URL(origin),
+    scopesSupported: [MCP_SCOPE],
+    resourceName: 'Harbor',
+    authorizationOptions: { rateLimit: limit(deps.rateLimits.authorize) },
+    tokenOptions: { rateLimit: limit(deps.rateLimits.token) },
+    clientRegistrationOptions: { rateLimit: limit(deps.rateLimits.register) },
+    revocationOptions: { rateLimit: limit(deps.rateLimits.revoke) },
+  };
   const app = plainApp();
   app.use('/.well-known/oauth-protected-resource/:first/:second', resourceMetadata(origin, deps.servers));
-  app.use(
-    mcpAuthRouter({
-      provider,
-      issuerUrl: new URL(origin),
-      resourceServerUrl: new URL(origin),
-      scopesSupported: [MCP_SCOPE],
-      resourceName: 'Harbor',
-      authorizationOptions: { rateLimit: limit(deps.rateLimits.authorize) },
-      tokenOptions: { rateLimit: limit(deps.rateLimits.token) },
-      clientRegistrationOptions: { rateLimit: limit(deps.rateLimits.register) },
-      revocationOptions: { rateLimit: limit(deps.rateLimits.revoke) },
-    }),
-  );
+  // The SDK's metadata as it builds it, plus what it cannot say: URL client_ids are fetched
+  // (client-metadata-documents.ts). Answered ahead of the router's own copy of this path.
+  app.use('/.well-known/oauth-authorization-server', metadataHandler({ ...createOAuthMetadata(routerOptions), client_id_metadata_document_supported: true }));
+  app.use(mcpAuthRouter(routerOptions));
   app.use(signInRoutes(deps));
 
   const bearers = new Map<string, express.Express>();

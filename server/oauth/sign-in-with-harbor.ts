@@ -3,9 +3,11 @@ import type express from 'express';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { TokenBucket } from '../access/token-bucket.ts';
 import type { OAuthGate } from '../http/host-server.ts';
+import { tokenCaller } from '../http/auth-guards.ts';
 import { sendUnauthorized } from '../http/auth-answers.ts';
 import { sendError } from '../http/http-errors.ts';
 import type { Logger } from '../logger.ts';
+import { clientMetadataDocuments, type ClientMetadataOptions } from './client-metadata-documents.ts';
 import type { GrantSummary } from './grant-store.ts';
 import type { Invite } from './invite-store.ts';
 import { serverUrl } from '../access/server-url.ts';
@@ -28,6 +30,8 @@ export interface SignInWithHarborOptions extends OriginSources {
   /** A teammate asked to connect (for the app's notification). */
   onApprovalRequested?: (approval: PendingApproval) => void;
   pollSeconds?: number;
+  /** Fetching clients' metadata documents (URL client_ids): bounds, and loopback for tests. */
+  clientMetadata?: ClientMetadataOptions;
 }
 
 /** What the admin API offers the owner. */
@@ -68,6 +72,8 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
     attempts: new TokenBucket({ ratePerSecond: rateLimits.signInPerMinute / 60, burst: rateLimits.signInBurst }),
     pollSeconds: options.pollSeconds ?? 2,
     rateLimits,
+    // One cache for every origin: a document is the client's, whichever address the teammate used.
+    clientDocuments: clientMetadataDocuments(options.clientMetadata, options.log),
     resources: (origin: string) => {
       const all = new Set([canonicalResource(origin)]);
       for (const name of servers()) for (const kind of ['mcp', 'sse']) for (const alias of resourceAliases(origin, kind, name)) all.add(alias);
@@ -103,7 +109,7 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
       return true;
     },
     async authenticate(req, res, at) {
-      if (at.staticTeammate && options.mode === 'both') return at.staticTeammate;
+      if (at.staticTeammate && options.mode === 'both') return tokenCaller(at.staticTeammate);
       const origin = requestOrigin(req, options);
       const app = origin ? appFor(origin) : null;
       if (!app || at.pathToken) {
@@ -115,7 +121,8 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
       const auth = await runBearer(app.bearer(at), req, res);
       if (!auth) return null; // the SDK's check answered 401/403
       const teammate = auth.extra?.teammate;
-      if (typeof teammate === 'string') return { name: teammate, scope: null };
+      const client = typeof auth.extra?.clientName === 'string' ? auth.extra.clientName : auth.clientId;
+      if (typeof teammate === 'string') return { name: teammate, scope: null, via: { kind: 'sign-in', client } };
       sendError(res, 401, 'Unauthorized: this token names no teammate', { code: -32001 });
       return null;
     },

@@ -25,6 +25,7 @@ import type {
   SignInApproval,
   SignInDecision,
   Teammate,
+  TeammateConnection,
 } from '../server/admin/host-api.ts';
 
 export type {
@@ -58,6 +59,8 @@ export type {
   SignInDecision,
   Snippet,
   Teammate,
+  TeammateConnection,
+  ConnectedVia,
 } from '../server/admin/host-api.ts';
 
 /** The contract's header name, restated (the renderer loads no server code); the type holds them equal. */
@@ -160,6 +163,9 @@ export class HttpHostApi implements HostApi {
     const suffix = query.size ? `?${query}` : '';
     return (await this.#request<{ entries: ActivityEntry[] }>('GET', `/admin/activity${suffix}`)).entries;
   }
+  async connections(): Promise<TeammateConnection[]> {
+    return (await this.#request<{ connections: TeammateConnection[] }>('GET', '/admin/activity/connections')).connections;
+  }
   async logs(process: string, lines = 200): Promise<LogLine[]> {
     const query = new URLSearchParams({ process, lines: String(lines) });
     return (await this.#request<{ lines: LogLine[] }>('GET', `/admin/logs?${query}`)).lines;
@@ -240,6 +246,9 @@ export class IpcHostApi implements HostApi {
   }
   activity(filter?: ActivityFilter): Promise<ActivityEntry[]> {
     return this.#bridge.activity(filter) as Promise<ActivityEntry[]>;
+  }
+  connections(): Promise<TeammateConnection[]> {
+    return this.#bridge.connections() as Promise<TeammateConnection[]>;
   }
   logs(process: string, lines?: number): Promise<LogLine[]> {
     return this.#bridge.logs(process, lines) as Promise<LogLine[]>;

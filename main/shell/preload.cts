@@ -19,6 +19,7 @@ const METHODS = [
   'approve',
   'deny',
   'activity',
+  'connections',
   'logs',
   'share',
   'startShare',

@@ -9,7 +9,7 @@ import { patternRoutes, routeTable, type Handler as RouteHandler } from '../http
 import { Heartbeat, SseStream } from '../http/sse-stream.ts';
 import { describeIssues } from '../config/load-config.ts';
 import { secretMatches } from './admin-secret.ts';
-import { ADMIN_SECRET_HEADER, type ActivityEntry, type ConnectionBundle, type ExportRequest, type ExportResult, type HostStatus, type ShareState, type Snippet, type Teammate } from './host-api.ts';
+import { ADMIN_SECRET_HEADER, type ActivityEntry, type ConnectionBundle, type ExportRequest, type ExportResult, type HostStatus, type ShareState, type Snippet, type Teammate, type TeammateConnection } from './host-api.ts';
 
 export { ADMIN_SECRET_HEADER };
 
@@ -39,6 +39,8 @@ export interface AdminDeps {
   history?: (metric: string, since: number) => unknown;
   /** server/services/activity.ts: GET /admin/activity's query string in, newest first. */
   activity?: (params: URLSearchParams) => Promise<ActivityEntry[]>;
+  /** The same log summed per teammate and way in (GET /admin/activity/connections). */
+  connections?: () => Promise<TeammateConnection[]>;
   logs?: (process: string, lines: number) => unknown | null;
   share?: {
     get: () => ShareState;
@@ -146,6 +148,8 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     // teammate, server, limit, and `before` (epoch ms) to page back; a bad `before` is a 400.
     sendJson(res, 200, { entries: await deps.activity(url.searchParams) });
   }],
+  ['GET', /^\/admin\/activity\/connections$/, async (_req, res, _p, _u, deps) =>
+    deps.connections ? sendJson(res, 200, { connections: await deps.connections() }) : notAvailable(res, 'activity')],
   ['GET', /^\/admin\/logs$/, (_req, res, _p, url, deps) => {
     if (!deps.logs) return notAvailable(res, 'logs');
     const name = url.searchParams.get('process') ?? 'host';

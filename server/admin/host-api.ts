@@ -9,8 +9,9 @@
  * import is erased and nothing from server/ is fetched at run time. The constants below are for Node
  * callers; the renderer states the ones it needs itself, checked against these with `typeof`.
  */
-import type { StoredAuditEntry } from '../access/audit-store.ts';
+import type { StoredAuditEntry, TeammateConnection } from '../access/audit-store.ts';
 import type { ConnectionBundle, Snippet } from '../access/connection-bundle.ts';
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { Teammate } from '../auth/token-store.ts';
 import type { BoundedCacheStats } from '../cache/bounded-cache.ts';
 import type { HostedServerStatus, ServerMode } from '../gateway/hosted-server.ts';
@@ -36,10 +37,13 @@ export type {
   ServerMode,
   Snippet,
   Teammate,
+  TeammateConnection,
+  ConnectedVia,
 };
 
-/** One audit-log row, as `GET /admin/activity` lists them. */
+/** One audit-log row, as `GET /admin/activity` lists them; `via` says how the caller authenticated. */
 export type ActivityEntry = StoredAuditEntry;
+
 
 export interface ActivityFilter {
   teammate?: string;
@@ -164,6 +168,8 @@ export interface HostApi {
   deny(id: string): Promise<SignInDecision>;
   /** Newest first; `before` (epoch ms) pages back to older entries. */
   activity(filter?: ActivityFilter): Promise<ActivityEntry[]>;
+  /** Per teammate and way in (static token, or sign-in from a client), the last call and how many the log holds. */
+  connections(): Promise<TeammateConnection[]>;
   logs(process: string, lines?: number): Promise<LogLine[]>;
   share(): Promise<ShareState>;
   startShare(request: ShareRequest): Promise<ShareState>;
@@ -200,6 +206,7 @@ const METHODS: Record<HostApiMethod, true> = {
   approve: true,
   deny: true,
   activity: true,
+  connections: true,
   logs: true,
   share: true,
   startShare: true,

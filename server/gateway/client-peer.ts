@@ -1,3 +1,4 @@
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { JsonRpcId, JsonRpcMessage } from './jsonrpc.ts';
 
 /** What a client session declared at initialize, as far as the gateway needs it. */
@@ -17,6 +18,8 @@ export interface ClientPeer {
   readonly id: string;
   /** Teammate name, for logs and attribution; never a secret. */
   readonly teammate: string;
+  /** How the teammate authenticated (static token or sign-in), for the audit log; absent for Harbor's own peers. */
+  readonly via?: ConnectedVia | undefined;
   capabilities: ClientCapabilities;
   deliver(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
   /** The upstream asked this peer for something its capabilities lack (the router refuses it upstream). */

@@ -13,7 +13,7 @@ import { statusService } from '../services/status.ts';
 import { teammatesService } from '../services/teammates.ts';
 import type { AdminEvents } from './admin-events.ts';
 import type { DocsPart } from './docs-part.ts';
-import type { HostAddress } from './host-address.ts';
+import { teammateBaseUrl, type HostAddress } from './host-address.ts';
 import { tailFile } from './log-tail.ts';
 import type { HostStores } from './stores.ts';
 import type { serverAdmin } from './server-admin.ts';
@@ -43,7 +43,7 @@ export function adminRoute(parts: {
   const { address, stores, servers, signIn } = parts;
   // Its own beat for /admin/events, at the host's interval (a timer only while a stream is open).
   const heartbeat = new Heartbeat(parts.heartbeatMs);
-  const activity = activityService(stores.audit).query;
+  const activity = activityService(stores.audit);
   const logs = (name: string, lines: number) => (name === 'host' ? tailFile(parts.paths.hostLog, lines) : (servers.get(name)?.logTail(lines) ?? null));
   const deps = (sessions: SessionRegistry): AdminDeps => {
     const status = statusService({
@@ -56,13 +56,14 @@ export function adminRoute(parts: {
       ...(signIn ? { signIn: signIn.admin } : {}),
       heartbeat,
       teammates: teammatesService({
-        tokens: stores.store.tokens, serverNames: () => servers.keys(), baseUrl: () => address.share.publicUrl ?? address.url,
+        tokens: stores.store.tokens, serverNames: () => servers.keys(), baseUrl: () => teammateBaseUrl(address),
         signIns: signIn?.admin, endSessions: (teammate, reason) => sessions.endTeammate(teammate, reason),
       }),
       status: status.status,
       metrics: status.metrics,
       history: status.history,
-      activity,
+      activity: activity.query,
+      connections: activity.connections,
       logs,
       ...parts.relays,
       manage: parts.manage(sessions),

@@ -8,6 +8,7 @@ export function recordCalls(audit: AuditLog, observability: Pick<HostObservabili
     const failed = event.error !== undefined || event.toolError;
     audit.record({
       teammate: event.session.teammate,
+      ...(event.session.via ? { via: event.session.via } : {}),
       server,
       method: event.method,
       ...(event.tool ? { tool: event.tool } : {}),

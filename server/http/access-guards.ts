@@ -64,6 +64,6 @@ export function withinRate(limits: TeammateLimits | undefined): Guard<Served, Se
 export function admitted(tokens: TokenStore): Guard<Served, ServerCall> {
   return (req, _res, request) => {
     tokens.touch(request.teammate.name);
-    return { ...request, caller: { teammate: request.teammate.name, viaTunnel: isForwarded(req) } };
+    return { ...request, caller: { teammate: request.teammate.name, via: request.teammate.via, viaTunnel: isForwarded(req) } };
   };
 }

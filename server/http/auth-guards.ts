@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerRoute } from '../access/server-url.ts';
 import { bearerToken } from '../auth/bearer.ts';
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { Teammate, TokenStore } from '../auth/token-store.ts';
 import { sendUnauthorized } from './auth-answers.ts';
 import type { Guard } from './route-table.ts';
@@ -14,7 +15,15 @@ export interface OAuthGate {
     req: IncomingMessage,
     res: ServerResponse,
     at: { kind: string; server: string; kindFirst: boolean; pathToken: boolean; staticTeammate: Teammate | null },
-  ): Promise<Pick<Teammate, 'name' | 'scope'> | null>;
+  ): Promise<AuthenticatedTeammate | null>;
+}
+
+/** Who is calling, and how they proved it (for the audit log and the Team tab). */
+export type AuthenticatedTeammate = Pick<Teammate, 'name' | 'scope'> & { via: ConnectedVia };
+
+/** A static token's holder: the token is named by the teammate it was issued to. */
+export function tokenCaller(teammate: Pick<Teammate, 'name' | 'scope'>): AuthenticatedTeammate {
+  return { name: teammate.name, scope: teammate.scope, via: { kind: 'token', token: teammate.name } };
 }
 
 /** A request to a hosted server's endpoint, as its path names it (server-url.ts). */
@@ -24,7 +33,7 @@ export interface EndpointRequest {
 }
 
 export interface Authenticated extends EndpointRequest {
-  teammate: Pick<Teammate, 'name' | 'scope'>;
+  teammate: AuthenticatedTeammate;
 }
 
 /**
@@ -41,7 +50,7 @@ export function authenticate(tokens: TokenStore, oauth: OAuthGate | undefined): 
       const at = { kind, server, kindFirst, pathToken: pathToken !== undefined, staticTeammate };
       return oauth.authenticate(req, res, at).then((teammate) => (teammate ? { ...request, teammate } : null));
     }
-    if (staticTeammate) return { ...request, teammate: staticTeammate };
+    if (staticTeammate) return { ...request, teammate: tokenCaller(staticTeammate) };
     sendUnauthorized(res, token ? 'invalid' : 'missing');
     return null;
   };

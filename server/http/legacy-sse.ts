@@ -1,5 +1,6 @@
 import { newSessionId } from './session-id.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { ClientCapabilities } from '../gateway/client-peer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { isRequest, type JsonRpcMessage } from '../gateway/jsonrpc.ts';
@@ -14,6 +15,7 @@ import type { Caller, EndpointContext } from './streamable-endpoint.ts';
 export class LegacySseSession implements HostSession {
   readonly id: string;
   readonly teammate: string;
+  readonly via: ConnectedVia;
   readonly server: HostedServer;
   readonly transport = 'sse' as const;
   readonly viaTunnel: boolean;
@@ -21,11 +23,12 @@ export class LegacySseSession implements HostSession {
   lastActivity = Date.now();
   readonly #stream: SseStream;
 
-  constructor(id: string, stream: SseStream, teammate: string, server: HostedServer, viaTunnel: boolean) {
+  constructor(id: string, stream: SseStream, caller: Caller, server: HostedServer) {
     this.id = id;
-    this.viaTunnel = viaTunnel;
+    this.via = caller.via;
+    this.viaTunnel = caller.viaTunnel;
     this.#stream = stream;
-    this.teammate = teammate;
+    this.teammate = caller.teammate;
     this.server = server;
   }
 
@@ -63,7 +66,7 @@ export function openLegacyStream(
     maxBufferedBytes: ctx.limits.maxStreamBufferBytes,
     log: ctx.log.child({ session: id, teammate: caller.teammate, server: hosted.name }),
   });
-  const session = new LegacySseSession(id, stream, caller.teammate, hosted, caller.viaTunnel);
+  const session = new LegacySseSession(id, stream, caller, hosted);
   ctx.registry.add(session);
   stream.onClose = () => void ctx.registry.end(session.id, 'stream closed');
   stream.send(`${messagesPath}?sessionId=${session.id}`, { event: 'endpoint' });

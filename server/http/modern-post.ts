@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from '../gateway/jsonrpc.ts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
@@ -29,6 +30,8 @@ export interface ModernPostContext {
   maxStreamBufferBytes: number;
   /** False while a quick tunnel carries the traffic (it buffers SSE): answers are JSON only. */
   allowStream: boolean;
+  /** How this request's caller authenticated, for the call's audit row. */
+  via?: ConnectedVia;
 }
 
 /**
@@ -76,7 +79,7 @@ export async function handleModernPost(
   const deadline = canStream && isRequest(message) ? sseUpgrades.add(upgrade) : undefined;
   let outcome: ModernOutcome;
   try {
-    outcome = await serveModern(ctx.modern, port, teammate, req.headers, message, sink, cancel);
+    outcome = await serveModern(ctx.modern, port, teammate, req.headers, message, sink, cancel, ctx.via);
   } catch (error) {
     // initializeResult() fails when the upstream cannot start: the caller hears why, as on the legacy path.
     const id = isRequest(message) ? message.id : null;

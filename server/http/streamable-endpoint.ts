@@ -1,5 +1,6 @@
 import { newSessionId } from './session-id.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import { ErrorCode, isRequest, type JsonRpcRequest } from '../gateway/jsonrpc.ts';
 import { isSupportedProtocolVersion, negotiateProtocolVersion } from '../gateway/protocol-version.ts';
@@ -31,6 +32,8 @@ export interface EndpointContext {
 /** The caller, as the auth layer established it. */
 export interface Caller {
   teammate: string;
+  /** How they authenticated: a session keeps the way it was opened with, for its audit rows. */
+  via: ConnectedVia;
   /** The request came through the tunnel (or another proxy): for the share state's connection count. */
   viaTunnel: boolean;
 }
@@ -90,7 +93,7 @@ export async function handleStreamablePost(
     const { modern, heartbeat, log, limits } = ctx;
     const { maxStreamBufferBytes } = limits;
     const allowStream = ctx.responseMode() !== 'json';
-    await handleModernPost(req, res, hosted, caller.teammate, messages[0]!, { modern, heartbeat, log, maxStreamBufferBytes, allowStream });
+    await handleModernPost(req, res, hosted, caller.teammate, messages[0]!, { modern, heartbeat, log, maxStreamBufferBytes, allowStream, via: caller.via });
     return;
   }
   const initialize = messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === 'initialize');
@@ -129,6 +132,7 @@ async function startSession(
   const session = new StreamableSession({
     id: newSessionId(),
     teammate: caller.teammate,
+    via: caller.via,
     viaTunnel: caller.viaTunnel,
     server: hosted,
     protocolVersion: negotiateProtocolVersion(initialize.params?.protocolVersion),

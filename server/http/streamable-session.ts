@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { ClientCapabilities } from '../gateway/client-peer.ts';
 import type { Logger } from '../logger.ts';
 import type { HostSession } from './session-registry.ts';
@@ -34,6 +35,7 @@ export class StreamableSession implements HostSession {
   readonly transport = 'streamable-http' as const;
   readonly viaTunnel: boolean;
   readonly teammate: string;
+  readonly via: ConnectedVia;
   readonly server: HostedServer;
   readonly protocolVersion: string;
   capabilities: ClientCapabilities = {};
@@ -57,6 +59,7 @@ export class StreamableSession implements HostSession {
   constructor(options: {
     id: string;
     teammate: string;
+    via: ConnectedVia;
     viaTunnel: boolean;
     server: HostedServer;
     protocolVersion: string;
@@ -67,6 +70,7 @@ export class StreamableSession implements HostSession {
   }) {
     this.id = options.id;
     this.teammate = options.teammate;
+    this.via = options.via;
     this.viaTunnel = options.viaTunnel;
     this.server = options.server;
     this.protocolVersion = options.protocolVersion;

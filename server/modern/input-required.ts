@@ -1,3 +1,4 @@
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { ClientPeer } from '../gateway/client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import type { Envelope } from './envelope.ts';
@@ -16,6 +17,8 @@ export interface RouterPort {
 
 export interface ModernCaller {
   teammate: string;
+  /** How the teammate authenticated: the call's audit row says it (a retry keeps the first round's). */
+  via?: ConnectedVia | undefined;
   /** Hosted server name: a requestState is only good for the server that minted it. */
   server: string;
   envelope: Envelope;
@@ -85,6 +88,7 @@ export class InputRequiredTranslator {
   ): Promise<JsonRpcResponse> {
     if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, cancel);
     const call = new ModernCall(caller.teammate, caller.envelope.clientCapabilities, request, this.#timing);
+    call.via = caller.via;
     call.refuse = (upstreamRequest, why) => router.fromClient(call, errorResponse(upstreamRequest.id, ErrorCode.MethodNotFound, why));
     // mrtr "Supported Requests": only tools/call, prompts/get and resources/read may answer input_required.
     call.acceptsInput = INPUT_REQUIRED_METHODS.has(request.method);

@@ -1,3 +1,4 @@
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { ClientCapabilities, ClientPeer } from '../gateway/client-peer.ts';
 import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import type { Schedule } from '../gateway/unref-timer.ts';
@@ -76,6 +77,7 @@ let callNumber = 0;
 export class ModernCall implements ClientPeer {
   readonly id = `modern-${++callNumber}`;
   readonly teammate: string;
+  via: ConnectedVia | undefined;
   capabilities: ClientCapabilities;
   /** The JSON-RPC id of round 1: the router knows the call by it for all rounds. */
   readonly upstreamId: JsonRpcId;

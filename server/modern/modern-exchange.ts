@@ -1,3 +1,4 @@
+import type { ConnectedVia } from '../auth/connected-via.ts';
 import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
 import type { ContinuationForwarder } from './continuation-forward.ts';
@@ -62,6 +63,7 @@ export async function serveModern(
   message: JsonRpcMessage,
   sink: NotificationSink | null,
   cancel?: CallCancel,
+  via?: ConnectedVia,
 ): Promise<ModernOutcome> {
   if (!isRequest(message)) {
     if ('method' in message) return { kind: 'accepted' };
@@ -87,7 +89,7 @@ export async function serveModern(
     const init = await server.initializeResult();
     return { kind: 'listen', request: message, filter: honouredFilter(filter.filter, init.capabilities ?? {}) };
   }
-  const caller = { teammate, server: server.name, envelope: parsed.envelope };
+  const caller = { teammate, via, server: server.name, envelope: parsed.envelope };
   const checked = toolCallHeaderRefusal(options, server.router, caller, message, headers, cancel);
   const paramMismatch = checked instanceof Promise ? await checked : checked;
   if (paramMismatch) return refused(message.id, paramMismatch);

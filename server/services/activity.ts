@@ -1,4 +1,4 @@
-import type { AuditQuery, StoredAuditEntry } from '../access/audit-store.ts';
+import type { AuditQuery, StoredAuditEntry, TeammateConnection } from '../access/audit-store.ts';
 import { ServiceInputError } from './input-error.ts';
 
 /**
@@ -9,10 +9,13 @@ import { ServiceInputError } from './input-error.ts';
 export interface AuditSource {
   /** The host's AuditLog (which writes what is pending first) or a bare store (offline). */
   query(query: AuditQuery): Promise<StoredAuditEntry[]>;
+  connections(): Promise<TeammateConnection[]>;
 }
 
 export interface ActivityService {
   query(params: URLSearchParams): Promise<StoredAuditEntry[]>;
+  /** How each teammate connected (token, sign-in client), most recent first: the Team tab's "Connected" column. */
+  connections(): Promise<TeammateConnection[]>;
 }
 
 /** `teammate`, `server`, `limit` (clamped by the store; default 100) and `before` (epoch ms). */
@@ -26,5 +29,5 @@ export function activityFilter(params: URLSearchParams): AuditQuery {
 }
 
 export function activityService(audit: AuditSource): ActivityService {
-  return { query: (params) => audit.query(activityFilter(params)) };
+  return { query: (params) => audit.query(activityFilter(params)), connections: () => audit.connections() };
 }

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
+import type { ActivityEntry, TeammateConnection } from '../../server/admin/host-api.ts';
+import { authHeaders, connectClient, GENEROUS_LIMITS, ROOT, startTestHost, type TestHost } from '../helpers/harbor.ts';
+import { adminFetch, authorizeUrl, pkcePair, registerClient, signInAndApprove, tokenRequest } from '../helpers/oauth-browser.ts';
+
+// Issue 18.3: the audit log and the Team tab show how each teammate connected. A real host with
+// "auth": "both": alice with her static token, bob signed in from a client named "Claude Code"; every
+// era and transport (2025 Streamable HTTP, legacy SSE, 2026-07-28 per request) records the way in.
+const FIXTURE = join(ROOT, 'test/fixtures/conformance-server/server.ts');
+const REDIRECT = 'http://127.0.0.1:53682/callback';
+
+/** Bob's access token, issued by the real flow: registration as `client`, sign-in, the owner's approval, code exchange. */
+async function signInAccessToken(h: TestHost, teammate: string, client: string): Promise<string> {
+  const { client_id } = await registerClient(h.url, REDIRECT, client);
+  const { verifier, challenge } = pkcePair();
+  const redirect = await signInAndApprove(h.url, h.host.adminSecret, authorizeUrl(h.url, { clientId: client_id, challenge, resource: h.url }), teammate);
+  const exchanged = await tokenRequest(h.url, { grant_type: 'authorization_code', client_id, code: redirect.searchParams.get('code')!, code_verifier: verifier, redirect_uri: REDIRECT });
+  assert.equal(exchanged.status, 200);
+  return ((await exchanged.json()) as { access_token: string }).access_token;
+}
+
+async function modernCall(h: TestHost, token: string): Promise<void> {
+  const client = new ClientV2({ name: 'v2-client', version: '2.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  await client.connect(new TransportV2(new URL(`${h.url}/conformance/mcp`), { requestInit: { headers: authHeaders(token) } }));
+  try {
+    await client.callTool({ name: 'test_simple_text', arguments: {} });
+  } finally {
+    await client.close();
+  }
+}
+
+async function admin<T>(h: TestHost, path: string): Promise<T> {
+  const res = await adminFetch(h.url, h.host.adminSecret, 'GET', path);
+  assert.equal(res.status, 200, path);
+  return (await res.json()) as T;
+}
+
+test('each audited call says how its caller authenticated: static token or sign-in with the client name', async () => {
+  const h = await startTestHost({
+    docs: { folder: 'docs' },
+    mcpServers: { conformance: { command: process.execPath, args: [FIXTURE], mode: 'shared' } },
+    limits: GENEROUS_LIMITS,
+    auth: 'both',
+  });
+  try {
+    const bobToken = await signInAccessToken(h, 'bob', 'Claude Code');
+    for (const [token, legacy] of [[h.token, false], [h.token, true], [bobToken, false]] as const) {
+      const client = await connectClient(h.url, 'docs', token, { legacy });
+      await client.callTool({ name: 'list_docs', arguments: {} });
+      await client.close();
+    }
+    await modernCall(h, h.token);
+    await modernCall(h, bobToken);
+
+    const { entries } = await admin<{ entries: ActivityEntry[] }>(h, '/admin/activity?limit=1000');
+    const calls = entries.filter((e) => e.method === 'tools/call').map((e) => [e.teammate, e.server, e.via]);
+    const alice = { kind: 'token', token: 'alice' };
+    const claude = { kind: 'sign-in', client: 'Claude Code' };
+    assert.deepEqual(calls.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+      ['alice', 'conformance', alice],
+      ['alice', 'docs', alice],
+      ['alice', 'docs', alice],
+      ['bob', 'conformance', claude],
+      ['bob', 'docs', claude],
+    ]);
+    assert.ok(entries.every((e) => e.via !== undefined), 'every call since the host started names its way in');
+
+    const { connections } = await admin<{ connections: TeammateConnection[] }>(h, '/admin/activity/connections');
+    const byTeammate = Object.fromEntries(connections.map((c) => [c.teammate, c]));
+    assert.deepEqual(Object.keys(byTeammate).sort(), ['alice', 'bob']);
+    assert.deepEqual(byTeammate.alice!.via, alice);
+    assert.deepEqual(byTeammate.bob!.via, claude);
+    assert.equal(byTeammate.alice!.calls, entries.filter((e) => e.teammate === 'alice').length);
+    assert.equal(byTeammate.bob!.lastAt, Math.max(...entries.filter((e) => e.teammate === 'bob').map((e) => e.at)));
+  } finally {
+    await h.close();
+  }
+});

@@ -71,6 +71,12 @@ export interface HostOptions {
    * shared PostgreSQL for forwarding 2026-07-28 continuations; default: the bind address and port.
    */
   replicaUrl?: string;
+  /**
+   * HARBOR_PUBLIC_URL (container mode): the reverse proxy's address, an origin already validated
+   * (access/public-url.ts). OAuth's metadata and every URL handed to teammates name it; its Host and
+   * Origin are allowed.
+   */
+  publicUrl?: string;
   /** Test hook: how long a 2026-07-28 call parked in input_required waits for its retry (default 5 min). */
   modernInputTtlMs?: number;
   /** Test hook: intervals of the frozen-server probe (liveness-probe.ts). */
@@ -122,7 +128,7 @@ export interface Host {
 export async function startHost(options: HostOptions): Promise<Host> {
   const { paths, config, configFile, file, log } = hostSettings(options);
   await using opened = new AsyncDisposableStack();
-  const address = hostAddress();
+  const address = hostAddress(options.publicUrl ?? null);
   const events = adminEvents();
   const stores = own(opened, await openHostStores({ paths, config, log, replica: options.replica }));
   // Per launch: whoever can read this 0600 file is the owner (the app or the CLI).
@@ -139,6 +145,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const relays = { ...(options.share ? { share: options.share } : {}), ...(options.exportBundle ? { exportBundle: options.exportBundle } : {}) };
   const admin = adminRoute({ secret: adminSecret, config, paths, address, stores, servers, docs, observability, rules, signIn, events, manage, relays, heartbeatMs: options.heartbeatMs });
   const http = own(opened, hostHttp({ config, hooks: options, servers, store: stores.store, log, observability, admin, signIn }));
+  if (options.publicUrl) {
+    http.server.guard.allowHost(new URL(options.publicUrl).host);
+    http.server.guard.allowOrigin(options.publicUrl);
+  }
   own(opened, watchRevokedTeammates({ tokens: stores.store.tokens, signIn, sessions: http.server.registry, log }));
 
   const { url, port } = await http.server.listen(options.port ?? config.port);

@@ -8,10 +8,17 @@ import type { ShareState } from '../admin/host-api.ts';
 export interface HostAddress {
   url: string;
   share: ShareState;
+  /** HARBOR_PUBLIC_URL (access/public-url.ts): the reverse proxy's address, fixed at start; wins over the tunnel's. */
+  readonly publicUrl: string | null;
 }
 
 export const SHARE_OFF: ShareState = { state: 'off', mode: null, publicUrl: null, lastError: null };
 
-export function hostAddress(): HostAddress {
-  return { url: '', share: SHARE_OFF };
+export function hostAddress(publicUrl: string | null = null): HostAddress {
+  return { url: '', share: SHARE_OFF, publicUrl };
+}
+
+/** Where teammates reach the host, for the URLs handed to them: the proxy's, else the tunnel's, else the local one. */
+export function teammateBaseUrl(address: HostAddress): string {
+  return address.publicUrl ?? address.share.publicUrl ?? address.url;
 }

@@ -33,7 +33,9 @@ export async function openSignIn(parts: {
     servers: () => parts.servers.keys(),
     log,
     localPort: () => (address.url ? Number(new URL(address.url).port) : 0),
-    publicUrl: () => address.share.publicUrl,
+    // Behind a reverse proxy (HARBOR_PUBLIC_URL) every origin but loopback is the proxy's; invites name it too.
+    configuredUrl: address.publicUrl,
+    publicUrl: () => address.publicUrl ?? address.share.publicUrl,
     onApprovalRequested: (approval) => parts.events.publish({ type: 'teammate', action: 'wants-to-connect', ...approval }),
     ...(rateLimits ? { rateLimits } : {}),
     ...(pollSeconds !== undefined ? { pollSeconds } : {}),

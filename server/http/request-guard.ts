@@ -40,6 +40,11 @@ export class RequestGuard {
     this.#extraHosts.add(hostname.toLowerCase());
   }
 
+  /** Allows one browser Origin exactly (HARBOR_PUBLIC_URL: the sign-in form posts from there, https or not). */
+  allowOrigin(origin: string): void {
+    this.#extraOrigins.add(origin.replace(/\/$/, '').toLowerCase());
+  }
+
   disallowHost(hostname: string): void {
     this.#extraHosts.delete(hostname.toLowerCase());
   }

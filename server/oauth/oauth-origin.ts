@@ -4,27 +4,37 @@ import { isForwarded, isLoopbackPeer } from '../http/request-guard.ts';
 
 /**
  * Which of Harbor's own origins a request came to: this machine's (`http://127.0.0.1:<port>` and its
- * loopback aliases) or the tunnel's public URL. The issuer, the metadata and the token audience are
- * per origin. The Host header alone never makes an origin: it must name one Harbor serves, so a
- * forged Host cannot make the metadata point elsewhere (RequestGuard checks it too, but not when
- * Harbor is bound to a LAN address). Null: OAuth is not offered there (plain http on a LAN).
+ * loopback aliases), the tunnel's public URL, or HARBOR_PUBLIC_URL behind a reverse proxy. The issuer,
+ * the metadata and the token audience are per origin. The Host header alone never makes an origin: it
+ * must name one Harbor serves, so a forged Host cannot make the metadata point elsewhere (RequestGuard
+ * checks it too, but not when Harbor is bound to a LAN address). Null: OAuth is not offered there
+ * (plain http on a LAN).
  */
 export interface OriginSources {
   localPort: () => number;
   publicUrl: () => string | null;
+  /**
+   * HARBOR_PUBLIC_URL (access/public-url.ts): the origin of every request but this machine's own
+   * loopback ones, whatever its Host says. The operator set it, so no header can move it; the proxy's
+   * X-Forwarded-Host/-Proto are not read on purpose (a client can send them too, and behind an ALB and
+   * nginx they name whichever hop set them last), nor is the Host (a proxy may rewrite it).
+   */
+  configuredUrl?: string | null;
 }
 
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 
 export function requestOrigin(req: IncomingMessage, sources: OriginSources): string | null {
   const host = req.headers.host?.toLowerCase();
+  // This machine's own user keeps the loopback origin (the metadata must name the URL its client used).
+  if (host && isLoopbackPeer(req) && !isForwarded(req) && LOOPBACK_HOSTS.some((name) => host === `${name}:${sources.localPort()}`)) return `http://${host}`;
+  if (sources.configuredUrl) return sources.configuredUrl;
   if (!host) return null;
   const publicUrl = sources.publicUrl();
   if (publicUrl) {
     const pub = new URL(publicUrl);
     if (host === pub.host || host === `${pub.hostname}:443`) return pub.origin;
   }
-  if (isLoopbackPeer(req) && !isForwarded(req) && LOOPBACK_HOSTS.some((name) => host === `${name}:${sources.localPort()}`)) return `http://${host}`;
   return null;
 }
 

@@ -10,7 +10,7 @@ import { UpstreamRouter, type CallEvent } from './upstream-router.ts';
 import { UpstreamPool, type PoolStatus, type UpstreamPoolOptions } from './upstream-pool.ts';
 
 /** Copies, a fair queue and rate-limit back-off in front of a shared server (upstream-pool.ts). */
-export type HostedPoolOptions = Omit<UpstreamPoolOptions, 'serverName' | 'copies' | 'log' | 'maxPerCopy'> & { replicas: number };
+export type HostedPoolOptions = Omit<UpstreamPoolOptions, 'serverName' | 'copies' | 'log' | 'maxPerCopy' | 'requestTimeoutMs' | 'onCallDone'> & { replicas: number };
 
 export type ServerMode = 'shared' | 'serial' | 'isolated';
 
@@ -204,10 +204,13 @@ export class HostedServer {
   #sharedPool(): UpstreamPool | null {
     const options = this.#options.pool;
     if (!options || this.mode === 'isolated') return null;
+    const onCallDone = this.#options.onCallDone;
     this.#pool ??= new UpstreamPool({
       ...options,
       serverName: this.name,
       log: this.#options.log,
+      requestTimeoutMs: this.#options.requestTimeoutMs,
+      ...(onCallDone ? { onCallDone: (event: CallEvent) => onCallDone(this.name, event) } : {}),
       // serial: one call per copy, through the same fair queue (the router's own serial line then never fills).
       maxPerCopy: this.mode === 'serial' ? 1 : Infinity,
       copies: Array.from({ length: options.replicas }, (_, k) => (k === 0 ? this.#sharedRouter() : this.#newRouter(false, k))),
@@ -217,6 +220,8 @@ export class HostedServer {
 
   #newRouter(ownedBySession: boolean, copy = 0): UpstreamRouter {
     const onCallDone = this.#options.onCallDone;
+    // A pool reports its tool calls itself, timed from their arrival (queue wait included); its copies report the rest.
+    const pooled = !ownedBySession && this.#options.pool !== undefined;
     const upstream = this.#options.createUpstream(copy);
     const restart = this.#options.restartUpstream;
     return new UpstreamRouter(upstream, {
@@ -228,7 +233,13 @@ export class HostedServer {
       toolCache: this.#options.toolCache,
       liveness: this.#options.liveness,
       ...(restart ? { onStuck: (reason: string) => restart(upstream, reason) } : {}),
-      ...(onCallDone ? { onCallDone: (event: CallEvent) => onCallDone(this.name, event) } : {}),
+      ...(onCallDone
+        ? {
+            onCallDone: (event: CallEvent) => {
+              if (!pooled || event.method !== 'tools/call') onCallDone(this.name, event);
+            },
+          }
+        : {}),
     });
   }
 }

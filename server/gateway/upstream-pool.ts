@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import { answeredCallEvent, type CallEvent } from './call-event.ts';
 import type { ClientCapabilities, ClientPeer } from './client-peer.ts';
 import { FairCallQueue, type FairCallQueueStats } from './fair-call-queue.ts';
 import {
@@ -14,6 +15,7 @@ import {
 } from './jsonrpc.ts';
 import { rateLimitSignal } from './rate-limit-answer.ts';
 import { createCopyRest, type CopyRest } from './rate-limit-rest.ts';
+import { scheduleUnref, type Schedule } from './unref-timer.ts';
 import type { UpstreamRouter } from './upstream-router.ts';
 
 export interface UpstreamPoolOptions {
@@ -32,9 +34,17 @@ export interface UpstreamPoolOptions {
   retryTools: readonly string[];
   /** Retries of one call after rate limits, on another copy when there is one. */
   maxRetries: number;
+  /** A tool call's deadline, counted from its arrival (queue wait included): see #expire. */
+  requestTimeoutMs: number;
   log: Logger;
-  /** Clock of the rests (Date.now); the queue's waits use performance.now. */
+  /** Every tool call answered (or refused) here, timed from its arrival: the copies' routers do not report tool calls of a pool. */
+  onCallDone?: (event: CallEvent) => void;
+  /** Clock of the rests (Date.now). */
   now?: () => number;
+  /** Clock of arrivals, waits and call durations (performance.now). */
+  callClock?: () => number;
+  /** Timers of the calls' deadlines (tests drive them by hand). */
+  schedule?: Schedule;
   random?: () => number;
   /** Every start of a queued call, with its wait (0 when it started at once). */
   onQueueWait?: (ms: number) => void;
@@ -53,6 +63,9 @@ interface PoolCall {
   /** The copy it runs on; null while it waits in the queue. */
   copy: number | null;
   retries: number;
+  /** When it arrived (callClock): its duration and its deadline count from here. */
+  arrivedAt: number;
+  cancelDeadline: () => void;
 }
 
 interface Copy {
@@ -90,6 +103,8 @@ export class UpstreamPool {
   readonly #serverRequests = new Map<number, { session: ClientPeer; copy: number; upstreamId: JsonRpcId }>();
   /** Ids of the subscribe/unsubscribe copies sent to copies other than 0: their answers are dropped. */
   readonly #echoes = new Map<string, ClientPeer>();
+  readonly #callClock: () => number;
+  readonly #schedule: Schedule;
   #nextId = 1;
   #wake: NodeJS.Timeout | null = null;
   #wakeAt = 0;
@@ -98,6 +113,8 @@ export class UpstreamPool {
     if (options.copies.length === 0) throw new Error('a pool needs at least one copy');
     this.name = options.serverName;
     this.#options = options;
+    this.#callClock = options.callClock ?? (() => performance.now());
+    this.#schedule = options.schedule ?? scheduleUnref;
     this.#copies = options.copies.map((router) => ({
       router,
       rest: createCopyRest({ ...(options.now ? { now: options.now } : {}), ...(options.random ? { random: options.random } : {}) }),
@@ -108,6 +125,7 @@ export class UpstreamPool {
       maxQueued: options.maxQueuedCalls,
       canStart: () => this.#pick() !== null,
       start: (call, waitedMs) => this.#start(call, waitedMs),
+      now: this.#callClock,
     });
   }
 
@@ -192,6 +210,7 @@ export class UpstreamPool {
     for (const [id, owner] of this.#echoes) if (owner === session) this.#echoes.delete(id);
     let running = 0;
     for (const call of calls.values()) {
+      call.cancelDeadline();
       if (call.copy === null) continue;
       this.#copies[call.copy]!.calls--;
       running++;
@@ -239,19 +258,72 @@ export class UpstreamPool {
   #enqueue(session: ClientPeer, request: JsonRpcRequest): void {
     const calls = this.#calls.get(session)!;
     const name = request.params?.name;
-    const call: PoolCall = { session, request, tool: typeof name === 'string' ? name : undefined, copy: null, retries: 0 };
+    const call: PoolCall = { session, request, tool: typeof name === 'string' ? name : undefined, copy: null, retries: 0, arrivedAt: this.#callClock(), cancelDeadline: () => {} };
     calls.set(request.id, call);
+    // Armed before submit: a copy's router may answer (refuse) the call synchronously inside it.
+    call.cancelDeadline = this.#schedule(() => this.#expire(call), this.#options.requestTimeoutMs);
     if (this.#queue.submit(session.teammate, call)) return;
-    calls.delete(request.id);
     const { running, maxQueued } = this.#queue.stats();
-    session.deliver(
+    // Refused like any failed call: the caller, the audit log and the error metrics all hear of it.
+    this.#finish(
+      call,
       errorResponse(
         request.id,
         ErrorCode.LimitExceeded,
         `server "${this.name}" has ${maxQueued} calls waiting (maxQueuedCalls ${maxQueued}) behind ${running} running; try again shortly`,
       ),
-      request.id,
     );
+  }
+
+  /**
+   * A tool call's deadline (requestTimeoutSeconds) counts from its arrival, queue wait included: it is
+   * the longest a teammate waits for an answer, whatever the line. A call still waiting then leaves the
+   * line and fails with -32002 naming the queue (it never reaches the server: its caller has given up);
+   * a running one is cancelled on its copy and fails as a timeout. The trade-off: a call that waited
+   * long has less time to run, and may be cancelled after the server did part of the work. The other
+   * choice, a full timeout again once it starts, lets a caller wait up to twice the timeout for an
+   * answer its client has usually stopped waiting for (clients time out on their own), while that call
+   * still holds a slot the line needs. The copy's router keeps its own timer, counted from the start,
+   * as a backstop; it never fires first.
+   */
+  #expire(call: PoolCall): void {
+    if (this.#calls.get(call.session)?.get(call.request.id) !== call) return;
+    const timeout = inSeconds(this.#options.requestTimeoutMs);
+    const waited = inSeconds(this.#callClock() - call.arrivedAt);
+    if (call.copy === null) {
+      this.#queue.remove(call.session.teammate, (c) => c === call);
+      const { maxConcurrent, running, queued } = this.#queue.stats();
+      const cap = maxConcurrent === null ? '' : ` (maxConcurrentCalls ${maxConcurrent})`;
+      this.#finish(
+        call,
+        errorResponse(
+          call.request.id,
+          ErrorCode.LimitExceeded,
+          `server "${this.name}": the call waited ${waited} in its queue${cap} behind ${running} running and ${queued} more waiting, past its ${timeout} timeout (requestTimeoutSeconds); it was not sent to the server`,
+        ),
+      );
+      return;
+    }
+    const k = call.copy;
+    this.#copies[k]!.calls--;
+    call.copy = null;
+    const peers = this.#peers.get(call.session);
+    const cancel: JsonRpcNotification = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: call.request.id, reason: `timed out after ${timeout}` } };
+    if (peers) this.#copies[k]!.router.fromClient(peers[k]!, cancel);
+    this.#finish(
+      call,
+      errorResponse(call.request.id, ErrorCode.UpstreamUnavailable, `server "${this.name}" did not answer within ${timeout} (counted from the call's arrival, its wait in the queue included)`),
+    );
+    this.#queue.release();
+  }
+
+  /** The caller's answer to a tool call, reported once, timed from its arrival. */
+  #finish(call: PoolCall, response: JsonRpcResponse): void {
+    call.cancelDeadline();
+    const calls = this.#calls.get(call.session);
+    if (calls?.get(call.request.id) === call) calls.delete(call.request.id);
+    call.session.deliver(response, call.request.id);
+    this.#options.onCallDone?.(answeredCallEvent({ session: call.session, method: 'tools/call', tool: call.tool }, response, this.#callClock() - call.arrivedAt));
   }
 
   #start(call: PoolCall, waitedMs: number): void {
@@ -343,8 +415,7 @@ export class UpstreamPool {
         return;
       }
     } else copy.rest.ok();
-    this.#calls.get(call.session)?.delete(call.request.id);
-    call.session.deliver(response, call.request.id);
+    this.#finish(call, response);
     this.#queue.release();
   }
 
@@ -360,6 +431,7 @@ export class UpstreamPool {
     const call = typeof requestId === 'string' || typeof requestId === 'number' ? calls.get(requestId) : undefined;
     if (!call) return false;
     calls.delete(call.request.id);
+    call.cancelDeadline();
     if (call.copy === null) {
       this.#queue.remove(session.teammate, (c) => c === call);
       return true;
@@ -394,6 +466,11 @@ export class UpstreamPool {
     }, at - Date.now());
     this.#wake.unref();
   }
+}
+
+/** 1500 → "1.5s": timeouts may be set below a second. */
+function inSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
 }
 
 /** The first answer without an error, else the first answer. */

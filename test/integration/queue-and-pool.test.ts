@@ -315,3 +315,105 @@ describe('upstream pool', () => {
     }
   });
 });
+
+describe('queue wait, timeouts and refusals as a teammate sees them', () => {
+  test("a queued call's recorded latency counts its wait in the queue, which stays visible on its own", async () => {
+    const s = scratch();
+    const h = await startTestHost({ mcpServers: { api: countingServer(s, { maxConcurrentCalls: 1 }, { COUNTING_KEY: 'solo' }) }, limits: GENEROUS_LIMITS });
+    const client = await connectClient(h.url, 'api', h.token);
+    try {
+      await prime(client, s, 1);
+      // The first call holds the slot until released, then runs 300 ms more: the second waits at least that long.
+      const first = client.callTool({ name: 'work', arguments: { label: 'first', hold: 'go', ms: 300 } });
+      await waitFor(() => pool(h, 'api').queue.running === 1, 20_000, 'the first call to run');
+      const second = client.callTool({ name: 'work', arguments: { label: 'second' } });
+      await waitFor(() => pool(h, 'api').queue.queued === 1, 10_000, 'the second call to wait');
+      s.release();
+      await Promise.all([first, second]);
+      // Only the second call waited (the others started at once, a wait of 0): the histogram's sum is its wait.
+      const text = await h.host.observability.metrics.metricsText();
+      const waitedMs = Number(/harbor_queue_wait_seconds_sum\{server="api"\} ([\d.e-]+)/.exec(text)![1]) * 1000;
+      assert.ok(waitedMs >= 300, `the second call waited ${waitedMs} ms`);
+      await h.host.audit.flush();
+      const rows = await h.host.audit.query({ teammate: 'alice', limit: 100 });
+      const calls = rows.filter((r) => r.method === 'tools/call');
+      assert.equal(calls.length, 3, 'one audit row per tool call (prime, first, second)');
+      // Rows are newest first: the second call answered last.
+      assert.ok(calls[0]!.durationMs >= Math.floor(waitedMs), `audited ${calls[0]!.durationMs} ms for a call that waited ${waitedMs} ms`);
+      const latency = h.host.observability.metrics.latency.snapshot(Date.now())['api/work']!;
+      assert.equal(latency.count, 3);
+      assert.ok(latency.p95 >= Math.floor(waitedMs), `p95 ${latency.p95} ms below the wait ${waitedMs} ms`);
+    } finally {
+      s.release();
+      await client.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
+
+  test('a call still waiting at its timeout fails with -32002 naming the queue, is audited, and never reaches the server', async () => {
+    const s = scratch();
+    // The only copy answers 429 naming a minute: it rests, and the retried read call waits in the line past its 3 s timeout.
+    const h = await startTestHost({
+      mcpServers: { api: countingServer(s, { maxConcurrentCalls: 1, requestTimeoutSeconds: 3 }, { COUNTING_KEY: 'solo', COUNTING_LIMITED_KEYS: 'solo', COUNTING_RETRY_AFTER_SECONDS: '60' }) },
+      limits: GENEROUS_LIMITS,
+    });
+    const client = await connectClient(h.url, 'api', h.token);
+    try {
+      await client.listTools();
+      await assert.rejects(
+        client.callTool({ name: 'read', arguments: { label: 'late' } }),
+        /-32002.*server "api": the call waited [\d.]+s in its queue \(maxConcurrentCalls 1\).*past its 3s timeout \(requestTimeoutSeconds\); it was not sent to the server/,
+      );
+      assert.equal(pool(h, 'api').queue.queued, 0, 'the timed-out call left the line');
+      assert.equal(pool(h, 'api').queue.running, 0);
+      const stats = s.stats('solo')!;
+      assert.equal(stats.limited, 1, 'the server saw the first attempt only');
+      assert.deepEqual(stats.started, []);
+      await h.host.audit.flush();
+      const [row] = await h.host.audit.query({ teammate: 'alice', server: 'api', limit: 10 });
+      assert.equal(row!.tool, 'read');
+      assert.equal(row!.ok, false);
+      assert.match(row!.error!, /waited [\d.]+s in its queue/);
+      assert.ok(row!.durationMs >= 3000, `audited ${row!.durationMs} ms for a call that timed out after 3 s`);
+      assert.match(await h.host.observability.metrics.metricsText(), /harbor_errors_total\{server="api",kind="jsonrpc"\} 1\n/);
+    } finally {
+      await client.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
+
+  test('a call refused by a full queue is audited (who, server, tool, the error) and counted as a failed call', async () => {
+    const s = scratch();
+    const h = await startTestHost({ mcpServers: { api: countingServer(s, { maxConcurrentCalls: 1, maxQueuedCalls: 1 }, { COUNTING_KEY: 'solo' }) }, limits: GENEROUS_LIMITS });
+    const bob = h.host.tokens.issue('bob').token;
+    const alice = await connectClient(h.url, 'api', h.token);
+    const bobClient = await connectClient(h.url, 'api', bob, { name: 'bob' });
+    try {
+      await prime(alice, s, 1);
+      const held = [alice.callTool({ name: 'work', arguments: { label: 'running', hold: 'go' } })];
+      await waitFor(() => pool(h, 'api').queue.running === 1, 20_000, 'a call to run');
+      held.push(alice.callTool({ name: 'work', arguments: { label: 'waiting' } }));
+      await waitFor(() => pool(h, 'api').queue.queued === 1, 10_000, 'a call to wait');
+      await assert.rejects(bobClient.callTool({ name: 'read', arguments: { label: 'refused' } }), /-32002.*1 calls waiting \(maxQueuedCalls 1\)/);
+      s.release();
+      await Promise.all(held);
+      await h.host.audit.flush();
+      const [refused, ...others] = await h.host.audit.query({ teammate: 'bob', limit: 10 });
+      assert.deepEqual(others.filter((r) => r.method === 'tools/call'), []);
+      assert.equal(refused!.server, 'api');
+      assert.equal(refused!.tool, 'read');
+      assert.equal(refused!.ok, false);
+      assert.match(refused!.error!, /server "api" has 1 calls waiting \(maxQueuedCalls 1\) behind 1 running/);
+      assert.ok(!s.stats('solo')!.started.includes('refused'));
+      assert.match(await h.host.observability.metrics.metricsText(), /harbor_errors_total\{server="api",kind="jsonrpc"\} 1\n/);
+    } finally {
+      s.release();
+      await alice.close();
+      await bobClient.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
+});

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import type { CallEvent } from '../../server/gateway/call-event.ts';
 import type { ClientPeer } from '../../server/gateway/client-peer.ts';
 import { InProcessUpstream } from '../../server/gateway/in-process-upstream.ts';
 import type { JsonRpcMessage } from '../../server/gateway/jsonrpc.ts';
@@ -38,6 +40,7 @@ function twoCopies() {
     rateLimitPattern: /429/i,
     retryTools: [],
     maxRetries: 2,
+    requestTimeoutMs: 30_000,
     log: silentLogger,
   });
   return { pool, servers };
@@ -98,6 +101,111 @@ test('a server→client request from a copy goes to its caller under a pool id, 
     assert.equal(new Set(asked).size, 2, 'each copy\'s request got its own pool id');
     assert.equal(pool.status().queue.running, 0);
   } finally {
+    await pool.close();
+  }
+});
+
+/** One in-process copy whose `slow` tool runs until aborted (or released), behind a line of one, with deadlines and clock driven by hand. */
+function oneSlotPool() {
+  const started: string[] = [];
+  const aborted: string[] = [];
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const upstream = new InProcessUpstream('slow', () => {
+    const server = new McpServer({ name: 'slow', version: '1.0.0' });
+    server.registerTool('slow', { inputSchema: { label: z.string() } }, async ({ label }, extra) => {
+      started.push(label);
+      extra.signal.addEventListener('abort', () => aborted.push(label));
+      await Promise.race([released, new Promise((resolve) => extra.signal.addEventListener('abort', resolve))]);
+      return { content: [{ type: 'text', text: label }] };
+    });
+    return server;
+  });
+  const router = new UpstreamRouter(upstream, { serverName: 'slow', serial: false, offerRoots: false, requestTimeoutMs: 60_000, log: silentLogger });
+  const timers: Array<{ run: () => void; ms: number; cancelled: boolean }> = [];
+  const events: CallEvent[] = [];
+  let clock = 1000;
+  const pool = new UpstreamPool({
+    serverName: 'slow',
+    copies: [router],
+    maxConcurrentCalls: 1,
+    maxPerCopy: Infinity,
+    maxQueuedCalls: 10,
+    rateLimitPattern: /429/i,
+    retryTools: [],
+    maxRetries: 2,
+    requestTimeoutMs: 5000,
+    log: silentLogger,
+    callClock: () => clock,
+    schedule: (run, ms) => {
+      const timer = { run, ms, cancelled: false };
+      timers.push(timer);
+      return () => (timer.cancelled = true);
+    },
+    onCallDone: (event) => events.push(event),
+  });
+  return { pool, started, aborted, release, timers, events, advance: (ms: number) => (clock += ms) };
+}
+
+function call(id: number, label: string): JsonRpcMessage {
+  return { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: { label } } };
+}
+
+function answerOf(received: JsonRpcMessage[], id: number) {
+  return received.find((m) => 'id' in m && m.id === id && !('method' in m)) as { result?: { content: Array<{ text: string }> }; error?: { code: number; message: string } } | undefined;
+}
+
+test("a call still waiting at its deadline leaves the line with -32002 naming the queue, never reaches the server, and is reported timed from its arrival", async () => {
+  const { pool, started, release, timers, events, advance } = oneSlotPool();
+  const alice = session('alice');
+  try {
+    await pool.initialize(alice.peer, initialize);
+    pool.fromClient(alice.peer, call(1, 'first'));
+    await waitFor(() => started.includes('first'), 5000, 'the first call to run');
+    pool.fromClient(alice.peer, call(2, 'second'));
+    assert.equal(pool.status().queue.queued, 1);
+    assert.deepEqual(timers.map((t) => t.ms), [5000, 5000], 'each call has a deadline of requestTimeoutMs');
+    advance(5000);
+    timers[1]!.run();
+    const refused = answerOf(alice.received, 2)!;
+    assert.equal(refused.error?.code, -32002);
+    assert.equal(refused.error?.message, 'server "slow": the call waited 5s in its queue (maxConcurrentCalls 1) behind 1 running and 0 more waiting, past its 5s timeout (requestTimeoutSeconds); it was not sent to the server');
+    assert.equal(pool.status().queue.queued, 0);
+    assert.deepEqual(events.map((e) => [e.tool, e.durationMs, e.error !== undefined]), [['slow', 5000, true]]);
+    release();
+    await waitFor(() => answerOf(alice.received, 1), 5000, 'the first answer');
+    assert.deepEqual(started, ['first'], 'the timed-out call never reached the server');
+    assert.equal(timers[0]!.cancelled, true, "an answered call's deadline is cancelled");
+    assert.equal(events.length, 2);
+  } finally {
+    release();
+    await pool.close();
+  }
+});
+
+test('a running call at its deadline is cancelled on its copy, fails as a timeout, and its slot goes to the next in line', async () => {
+  const { pool, started, aborted, release, timers, events, advance } = oneSlotPool();
+  const alice = session('alice');
+  try {
+    await pool.initialize(alice.peer, initialize);
+    pool.fromClient(alice.peer, call(1, 'first'));
+    await waitFor(() => started.includes('first'), 5000, 'the first call to run');
+    advance(2000);
+    pool.fromClient(alice.peer, call(2, 'second'));
+    advance(3000);
+    timers[0]!.run();
+    const timedOut = answerOf(alice.received, 1)!;
+    assert.equal(timedOut.error?.code, -32001);
+    assert.match(timedOut.error!.message, /did not answer within 5s \(counted from the call's arrival, its wait in the queue included\)/);
+    await waitFor(() => aborted.includes('first'), 5000, 'the server to hear the cancel');
+    await waitFor(() => started.includes('second'), 5000, 'the next call to take the slot');
+    release();
+    await waitFor(() => answerOf(alice.received, 2), 5000, 'the second answer');
+    assert.equal(answerOf(alice.received, 2)!.result?.content[0]!.text, 'second');
+    assert.deepEqual(events.map((e) => [e.durationMs, e.error === undefined]), [[5000, false], [3000, true]], 'each reported once, from its arrival');
+    assert.equal(alice.received.filter((m) => 'id' in m && m.id === 1).length, 1, 'the caller got one answer');
+  } finally {
+    release();
     await pool.close();
   }
 });

@@ -14,7 +14,6 @@ import type { SessionRegistry } from './http/session-registry.ts';
 import type { ResponseMode, SessionLimits } from './http/streamable-session.ts';
 import type { Logger } from './logger.ts';
 import type { HostObservability } from './metrics/host-observability.ts';
-import { defaultReplicaUrl } from './store/postgres/pg-replica-directory.ts';
 import { adminEvents } from './host/admin-events.ts';
 import { adminRoute } from './host/admin-part.ts';
 import { recordCalls } from './host/call-recorder.ts';
@@ -153,7 +152,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   const { url, port } = await http.server.listen(options.port ?? config.port);
   address.url = url;
-  await stores.store.replicas?.register(options.replicaUrl ?? defaultReplicaUrl(options.bindHost ?? config.host, port));
+  if (stores.store.replicas) {
+    // PostgreSQL's modules load only with a database URL (open-store.ts): this one too.
+    const { defaultReplicaUrl } = await import('./store/postgres/pg-replica-directory.ts');
+    await stores.store.replicas.register(options.replicaUrl ?? defaultReplicaUrl(options.bindHost ?? config.host, port));
+  }
   opened.defer(() => observability.stop());
   if (config.metrics.enabled) observability.start();
   writeHostRuntime(paths.home, { url, port, pid: process.pid, startedAt: Date.now() });

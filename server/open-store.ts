@@ -8,13 +8,8 @@ import { sqliteCacheStoreFactory } from './cache/sqlite-cache-store.ts';
 import type { HarborPaths } from './harbor-home.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { MetricHistory } from './metrics/history.ts';
-import { describePostgres, openPostgres, type PgPool } from './store/postgres-database.ts';
-import { PgAuditStore } from './store/postgres/pg-audit-store.ts';
-import { pgCacheStoreFactory } from './store/postgres/pg-cache-store.ts';
-import { PgHistoryBackend } from './store/postgres/pg-history-backend.ts';
-import { PgReplicaDirectory } from './store/postgres/pg-replica-directory.ts';
-import { sharedSecret } from './store/postgres/pg-shared-secret.ts';
-import { importHashedTokensToPostgres, PgTokenStore } from './store/postgres/pg-token-store.ts';
+import type { PgPool } from './store/postgres-database.ts';
+import type { PgReplicaDirectory } from './store/postgres/pg-replica-directory.ts';
 import { openDatabase, type SqliteDatabase } from './store/sqlite-database.ts';
 import type { SignInStoreOptions, SignInStores } from './oauth/sign-in-stores.ts';
 
@@ -70,6 +65,24 @@ export interface HarborStore {
   signIn(options?: SignInStoreOptions): Promise<SignInStores>;
   /** Writes what is pending (token use, revocations) and closes everything it opened. */
   close(): Promise<void>;
+}
+
+/**
+ * The PostgreSQL side (pg and the stores on it), loaded only when a database URL is set: SQLite is the
+ * default, and pg's 35 modules were the host's for nothing (measured: idle host RSS 89.0 -> 87.8 MB).
+ * The types stay static imports.
+ */
+async function postgresModules() {
+  const [database, audit, cache, history, replicas, secret, tokens] = await Promise.all([
+    import('./store/postgres-database.ts'),
+    import('./store/postgres/pg-audit-store.ts'),
+    import('./store/postgres/pg-cache-store.ts'),
+    import('./store/postgres/pg-history-backend.ts'),
+    import('./store/postgres/pg-replica-directory.ts'),
+    import('./store/postgres/pg-shared-secret.ts'),
+    import('./store/postgres/pg-token-store.ts'),
+  ]);
+  return { ...database, ...audit, ...cache, ...history, ...replicas, ...secret, ...tokens };
 }
 
 /** HARBOR_DATABASE_URL, else `store.url`, else null (SQLite). */
@@ -162,23 +175,24 @@ function secretFromEnv(env: NodeJS.ProcessEnv): Buffer | null {
 }
 
 async function openPostgresStore(url: string, replica: string, log: Logger) {
-  const description = describePostgres(url);
-  const pool: PgPool = openPostgres(url);
+  const pgm = await postgresModules();
+  const description = pgm.describePostgres(url);
+  const pool: PgPool = pgm.openPostgres(url);
   try {
-    const tokens = await PgTokenStore.open({ pool, url, log });
-    const audit = await PgAuditStore.open(pool, { replica });
-    const history = new MetricHistory(await PgHistoryBackend.open(pool, { replica, log }));
-    const replicas = await PgReplicaDirectory.open(pool, { replica, log });
+    const tokens = await pgm.PgTokenStore.open({ pool, url, log });
+    const audit = await pgm.PgAuditStore.open(pool, { replica });
+    const history = new MetricHistory(await pgm.PgHistoryBackend.open(pool, { replica, log }));
+    const replicas = await pgm.PgReplicaDirectory.open(pool, { replica, log });
     return {
       kind: 'postgres' as const,
       description,
       tokens,
       audit,
-      cache: pgCacheStoreFactory(pool, description),
+      cache: pgm.pgCacheStoreFactory(pool, description),
       history,
       replicas,
       // One key for every replica: a requestState minted by one verifies on all (continuation-forward.ts).
-      storedSecret: await sharedSecret(pool, 'request-state'),
+      storedSecret: await pgm.sharedSecret(pool, 'request-state'),
       signIn: async (options?: SignInStoreOptions) =>
         (await import('./store/postgres/pg-sign-in-stores.ts')).openPgSignInStores({ ...options, pool, url, log }),
       end: async () => {
@@ -200,6 +214,7 @@ export function openTokenStore(options: CliStoreOptions): Promise<{ tokens: Toke
       return { part: { tokens }, close: () => tokens.close() };
     },
     postgres: async (pool, url) => {
+      const { PgTokenStore } = await import('./store/postgres/pg-token-store.ts');
       const tokens = await PgTokenStore.open({ pool, url, ...(options.log ? { log: options.log } : {}) });
       return {
         part: { tokens },
@@ -223,6 +238,7 @@ export function openAuditStore(options: CliStoreOptions): Promise<{ audit: Audit
       return { part: { audit }, close: () => audit.close() };
     },
     postgres: async (pool) => {
+      const { PgAuditStore } = await import('./store/postgres/pg-audit-store.ts');
       const audit = await PgAuditStore.open(pool);
       return { part: { audit }, close: () => audit.close() };
     },
@@ -275,6 +291,7 @@ async function openForCli<T>(
     }
     return thenClosing(opened, () => db.close());
   }
+  const { describePostgres, openPostgres } = await import('./store/postgres-database.ts');
   const pool = openPostgres(url, { max: 1 });
   try {
     return thenClosing(await open.postgres(pool, url), () => pool.end());
@@ -312,6 +329,7 @@ export async function importTeammates(options: Pick<StoreOptions, 'paths' | 'con
       db.close();
     }
   }
+  const [{ openPostgres }, { importHashedTokensToPostgres }] = await Promise.all([import('./store/postgres-database.ts'), import('./store/postgres/pg-token-store.ts')]);
   const pool = openPostgres(url, { max: 1 });
   try {
     return await importHashedTokensToPostgres(pool, tokens);

@@ -32,6 +32,12 @@ export interface ClientMetadataOptions {
   allowLoopback?: boolean;
   /** Extra trusted CA certificates (PEM), for a test's self-signed server. */
   ca?: string;
+  /**
+   * Fetches under way at most (distinct URLs; callers of one URL share its fetch). Beyond it a new URL
+   * is refused at once: strangers choose these URLs, and each fetch holds a socket and up to maxBytes.
+   * Default 16.
+   */
+  maxConcurrentFetches?: number;
   /** Documents kept at most (least recently used go first). Default 200. */
   maxEntries?: number;
   /** Bounds of how long a document is kept: its Cache-Control max-age, clamped. */
@@ -78,6 +84,8 @@ export function clientMetadataDocuments(options: ClientMetadataOptions = {}, log
     ca: options.ca,
   };
   const bounds = { ...DEFAULT_TTL, ...options.ttl };
+  const maxFetches = options.maxConcurrentFetches ?? 16;
+  let fetching = 0;
   // lru-cache's fetch() shares one fetch among concurrent callers of a key and caches nothing when the
   // fetch fails (the draft forbids caching errors and invalid documents); the TTL is set per document.
   const cache = new LRUCache<string, OAuthClientInformationFull>({
@@ -88,7 +96,9 @@ export function clientMetadataDocuments(options: ClientMetadataOptions = {}, log
     ...(options.now ? { perf: { now: options.now } } : {}),
     fetchMethod: async (clientId, _stale, { options: entry }) => {
       const url = clientIdUrl(clientId, fetchOptions.allowLoopback);
-      const fetched = await fetchJsonDocument(url, fetchOptions);
+      if (fetching >= maxFetches) throw new FetchRefusedError(`was not fetched: ${maxFetches} other documents are being fetched; try again shortly`);
+      fetching++;
+      const fetched = await fetchJsonDocument(url, fetchOptions).finally(() => fetching--);
       const client = clientFromDocument(clientId, fetched.body);
       entry.ttl = cacheTtlMs(fetched.cacheControl, bounds);
       return client;

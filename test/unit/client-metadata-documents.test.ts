@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { InvalidClientError, InvalidRequestError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { fetchJsonDocument, FetchRefusedError, type BoundedFetchOptions } from '../../server/oauth/bounded-json-fetch.ts';
@@ -13,6 +14,7 @@ import {
 } from '../../server/oauth/client-metadata-documents.ts';
 import { guardedLookup, refusedAddress } from '../../server/oauth/outbound-address-policy.ts';
 import { startDocumentServer, type DocumentServer } from '../helpers/client-document-server.ts';
+import { waitFor } from '../helpers/harbor.ts';
 
 const ID = 'https://client.example/oauth/client.json';
 const REDIRECT = 'http://127.0.0.1:8765/callback';
@@ -120,7 +122,8 @@ describe('the bounded fetch and the cache, against a real HTTPS server', () => {
   let options: BoundedFetchOptions;
   before(async () => {
     docs = await startDocumentServer();
-    options = { timeoutMs: 400, maxBytes: 1024, allowLoopback: true, ca: docs.cert };
+    // A deadline no loaded machine reaches for answers that come; the silent cases get a short one of their own.
+    options = { timeoutMs: 30_000, maxBytes: 1024, allowLoopback: true, ca: docs.cert };
   });
   after(() => docs.close());
 
@@ -162,8 +165,9 @@ describe('the bounded fetch and the cache, against a real HTTPS server', () => {
     assert.match(await refusal(`${docs.origin}/broken.json`), /not valid JSON/);
     assert.match(await refusal(`${docs.origin}/declared-large.json`), /larger than 1024 bytes/);
     assert.match(await refusal(`${docs.origin}/streamed-large.json`), /larger than 1024 bytes/);
-    assert.match(await refusal(`${docs.origin}/silent.json`), /no answer within 400 ms/);
-    assert.match(await refusal(`${docs.origin}/trickle.json`), /no answer within 400 ms/);
+    const hasty = { ...options, timeoutMs: 400 };
+    assert.match(await refusal(`${docs.origin}/silent.json`, hasty), /no answer within 400 ms/);
+    assert.match(await refusal(`${docs.origin}/trickle.json`, hasty), /no answer within 400 ms/);
   });
 
   test('https only; loopback and private addresses refused without the dev option, before connecting', async () => {
@@ -202,5 +206,23 @@ describe('the bounded fetch and the cache, against a real HTTPS server', () => {
     good = true;
     assert.equal((await resolver.get(flaky)).client_id, flaky);
     assert.equal(docs.hits('/flaky.json'), 2);
+  });
+
+  test('fetches at once are capped: a new URL beyond the cap is refused at once, callers of the same URL share one', async () => {
+    // A long deadline, and the server ends the slow fetch itself once the test is done: no race with a timer.
+    const resolver = clientMetadataDocuments({ allowLoopback: true, ca: docs.cert, timeoutMs: 60_000, maxConcurrentFetches: 1 });
+    let hold: ServerResponse | undefined;
+    const slow = docs.route('/slow.json', (_q, res) => {
+      hold = res;
+    });
+    const pending = [resolver.get(slow), resolver.get(slow)].map((p) => p.then(() => 'fetched', (e: Error) => e.message));
+    await waitFor(() => docs.hits('/slow.json') === 1, 10_000, 'the slow fetch reached the server');
+    const other = docs.serve('/other.json', (u) => ({ client_id: u, redirect_uris: [REDIRECT] }));
+    await assert.rejects(resolver.get(other), /other documents are being fetched/);
+    assert.equal(docs.hits('/other.json'), 0);
+    hold!.destroy();
+    for (const outcome of await Promise.all(pending)) assert.match(outcome, /could not be fetched: socket hang up/);
+    assert.equal(docs.hits('/slow.json'), 1, 'one fetch for both callers');
+    assert.equal((await resolver.get(other)).client_id, other, 'the slot is free again');
   });
 });

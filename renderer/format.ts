@@ -1,3 +1,5 @@
+import type { ConnectedVia } from './host-api.ts';
+
 /** How the UI shows numbers, sizes and times. */
 
 export function formatBytes(bytes: number | null | undefined): string {
@@ -52,4 +54,13 @@ export function formatWhen(at: number, now = Date.now()): string {
   const sameYear = when.getFullYear() === new Date(now).getFullYear();
   const day = when.toLocaleDateString([], { month: 'short', day: 'numeric', ...(sameYear ? {} : { year: 'numeric' }) });
   return `${day} ${when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+}
+
+/**
+ * How a call came in: "token `alice`" / "signed in from Claude Code". The CLI words it the same
+ * (server/auth/connected-via.ts describeVia); restated here because the UI is served from renderer/ alone.
+ */
+export function formatVia(via: ConnectedVia | null | undefined): string {
+  if (!via) return '';
+  return via.kind === 'token' ? `token \`${via.token}\`` : `signed in from ${via.client}`;
 }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildConnectionBundle } from '../../server/access/connection-bundle.ts';
 import { serverUrl } from '../../server/access/server-url.ts';
 import type { ActivityEntry, HostStatus } from '../../server/admin/host-api.ts';
+import { describeVia } from '../../server/auth/connected-via.ts';
 import { loadConfig } from '../../server/config/load-config.ts';
 import { alertRules } from '../../server/metrics/alert-rules.ts';
 import { withOfflineActivity } from '../../server/services/offline-services.ts';
@@ -191,7 +192,7 @@ export async function activity(args: string[]): Promise<void> {
   printList(entries, {
     json: values.json,
     empty: 'No activity recorded yet.',
-    header: ['WHEN', 'TEAMMATE', 'SERVER', 'CALL', 'MS', 'RESULT'],
-    row: (e) => [date(e.at), e.teammate, e.server, e.tool ?? e.method, String(e.durationMs), e.ok ? 'ok' : `failed: ${e.error ?? ''}`.slice(0, 60)],
+    header: ['WHEN', 'TEAMMATE', 'CONNECTED', 'SERVER', 'CALL', 'MS', 'RESULT'],
+    row: (e) => [date(e.at), e.teammate, describeVia(e.via), e.server, e.tool ?? e.method, String(e.durationMs), e.ok ? 'ok' : `failed: ${e.error ?? ''}`.slice(0, 60)],
   });
 }

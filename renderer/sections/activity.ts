@@ -1,5 +1,5 @@
 import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
-import { formatMs, formatWhen } from '../format.ts';
+import { formatMs, formatVia, formatWhen } from '../format.ts';
 import { isMissingEndpoint, type ActivityEntry } from '../host-api.ts';
 import type { Section, SectionContext } from '../section.ts';
 
@@ -38,6 +38,8 @@ export function activitySection(context: SectionContext): Section {
       { 'data-id': e.id },
       h('td', { class: 'when' }, h('time', { datetime: new Date(e.at).toISOString(), title: new Date(e.at).toLocaleString() }, formatWhen(e.at))),
       h('th', { scope: 'row' }, e.teammate),
+      // Rows recorded before Harbor noted the way in have none: an empty cell, not a guess.
+      h('td', { class: 'via' }, formatVia(e.via)),
       h('td', { class: 'call' }, `${e.server} `, h('code', {}, e.tool ?? e.method)),
       h('td', { class: 'num' }, formatMs(e.durationMs)),
       h(
@@ -61,7 +63,7 @@ export function activitySection(context: SectionContext): Section {
       replace(body, emptyState('No calls yet.'));
       return;
     }
-    replace(body, gridTable('Calls, newest first', ['Time', 'Teammate', 'Call', 'Duration', 'Result'], shown.map(row)));
+    replace(body, gridTable('Calls, newest first', ['Time', 'Teammate', 'Connected', 'Call', 'Duration', 'Result'], shown.map(row)));
   }
 
   async function load(): Promise<void> {

@@ -1,8 +1,31 @@
 import { confirmAction } from '../confirm-dialog.ts';
 import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
-import { formatAgo } from '../format.ts';
-import { isMissingEndpoint, type ConnectionBundle, type NewTeammate, type SignInApproval, type Snippet, type Teammate } from '../host-api.ts';
+import { formatAgo, formatVia } from '../format.ts';
+import { isMissingEndpoint, type ConnectionBundle, type NewTeammate, type SignInApproval, type Snippet, type Teammate, type TeammateConnection } from '../host-api.ts';
 import { copyText, type Section, type SectionContext } from '../section.ts';
+
+/** A teammate's row: their token (if any) and the ways they connected, newest first. */
+export interface TeamRow {
+  teammate: Pick<Teammate, 'name' | 'lastUsedAt' | 'calls' | 'scope' | 'expiresAt'>;
+  connections: TeammateConnection[];
+}
+
+/**
+ * Active token holders, then teammates who only signed in (no static token: known from the audit log,
+ * last seen and calls summed over their sign-ins). A revoked token holder stays off the list.
+ */
+export function teamRows(teammates: readonly Teammate[], connections: readonly TeammateConnection[]): TeamRow[] {
+  const ways = new Map<string, TeammateConnection[]>();
+  for (const c of connections) ways.set(c.teammate, [...(ways.get(c.teammate) ?? []), c]);
+  const rows: TeamRow[] = teammates.filter((t) => t.revokedAt === null).map((t) => ({ teammate: t, connections: ways.get(t.name) ?? [] }));
+  const known = new Set(teammates.map((t) => t.name));
+  for (const [name, mine] of ways) {
+    if (known.has(name)) continue;
+    const lastUsedAt = Math.max(...mine.map((c) => c.lastAt));
+    rows.push({ teammate: { name, lastUsedAt, calls: mine.reduce((sum, c) => sum + c.calls, 0), scope: null, expiresAt: null }, connections: mine });
+  }
+  return rows;
+}
 
 export function teamSection(context: SectionContext): Section {
   const list = h('div', { class: 'team-list' });
@@ -140,20 +163,23 @@ export function teamSection(context: SectionContext): Section {
     }
   }
 
-  function render(teammates: Teammate[]): void {
-    const active = teammates.filter((t) => t.revokedAt === null);
-    const revoked = teammates.length - active.length;
-    if (!active.length) {
+  function render(teammates: Teammate[], connections: TeammateConnection[]): void {
+    const rows = teamRows(teammates, connections);
+    const revoked = teammates.filter((t) => t.revokedAt !== null).length;
+    if (!rows.length) {
       replace(list, emptyState('No teammates yet. Add one to get a token and ready-to-paste client settings.'));
       return;
     }
     replace(
       list,
-      gridTable('Teammates', ['Teammate', 'Last seen', 'Calls', 'Access', 'Actions'], active.map((t) =>
+      gridTable('Teammates', ['Teammate', 'Connected', 'Last seen', 'Calls', 'Access', 'Actions'], rows.map(({ teammate: t, connections: ways }) =>
         h(
           'tr',
           { 'data-teammate': t.name },
           h('th', { scope: 'row' }, t.name),
+          h('td', { class: 'connected' }, ways.length
+            ? h('ul', { class: 'ways' }, ...ways.map((c) => h('li', { 'data-via': c.via.kind }, `${formatVia(c.via)}, last seen ${formatAgo(c.lastAt)}`)))
+            : h('span', { class: 'muted' }, 'not connected yet')),
           h('td', {}, formatAgo(t.lastUsedAt)),
           h('td', {}, String(t.calls)),
           h('td', {}, t.scope ? t.scope.join(', ') : 'all servers', t.expiresAt ? ` · expires ${new Date(t.expiresAt).toLocaleDateString()}` : ''),
@@ -211,10 +237,21 @@ export function teamSection(context: SectionContext): Section {
     }
   }
 
+  /** How each teammate connected, from the audit log; an older host without it shows the list without. */
+  async function loadConnections(): Promise<TeammateConnection[]> {
+    try {
+      return await context.api.connections();
+    } catch (error) {
+      if (isMissingEndpoint(error)) return [];
+      throw error;
+    }
+  }
+
   async function load(): Promise<void> {
     const approvals = loadApprovals();
     try {
-      render(await context.api.teammates());
+      const [teammates, connections] = await Promise.all([context.api.teammates(), loadConnections()]);
+      render(teammates, connections);
     } catch (error) {
       replace(list, errorLine(`Teammates: ${(error as Error).message}`));
     }

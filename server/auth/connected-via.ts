@@ -18,8 +18,8 @@ export function viaName(via: ConnectedVia): string {
   return via.kind === 'token' ? via.token : via.client;
 }
 
-/** "token `alice`" / "signed in from Claude Code": one wording for the app and the CLI. */
-export function describeVia(via: ConnectedVia | null | undefined): string {
-  if (!via) return 'not recorded';
+/** "token `alice`" / "signed in from Claude Code" (the app's renderer/format.ts formatVia words it the same); `absent` for rows from before. */
+export function describeVia(via: ConnectedVia | null | undefined, absent = '-'): string {
+  if (!via) return absent;
   return via.kind === 'token' ? `token \`${via.token}\`` : `signed in from ${via.client}`;
 }

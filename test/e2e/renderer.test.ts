@@ -345,7 +345,7 @@ test('team: add a teammate, copy the Claude Code snippet, revoke, gone', async (
   assert.ok(body.teammates.find((m) => m.name === 'bob')?.revokedAt);
 });
 
-test('team: a sign-in waiting for the owner is listed with Approve / Deny; Approve lets it in (issue 18.2)', async () => {
+test('team: a sign-in waiting for the owner is listed with Approve / Deny; Approve lets it in (issue 18.2); the Team and Activity tabs show how each teammate connected (18.3)', async () => {
   // A host of its own with sign-in on ("both"); the teammate's browser step is driven over HTTP.
   const signInHost = await startTestHost({ docs: { folder: docsFolder }, auth: 'both' }, { adminSecret: SECRET });
   const own = await browser.newContext({ viewport: { width: 760, height: 900 }, colorScheme: 'light' });
@@ -379,7 +379,28 @@ test('team: a sign-in waiting for the owner is listed with Approve / Deny; Appro
     const back = await pollWait(signInHost.url, signIn);
     await back.body?.cancel();
     assert.equal(back.status, 302);
-    assert.ok(new URL(back.headers.get('location')!).searchParams.get('code'), 'the client gets a code');
+    const code = new URL(back.headers.get('location')!).searchParams.get('code');
+    assert.ok(code, 'the client gets a code');
+
+    // Issue 18.3: erin calls with her sign-in, alice with her static token; the Team tab and Activity say how each came in.
+    await transport.finishAuth(code);
+    const erin = new Client({ name: 'e2e', version: '1' });
+    await erin.connect(new StreamableHTTPClientTransport(new URL(`${signInHost.url}/mcp/docs`), { authProvider: provider }));
+    await erin.callTool({ name: 'list_docs', arguments: {} });
+    await erin.close();
+    const alice = await connectClient(signInHost.url, 'docs', signInHost.token);
+    await alice.callTool({ name: 'list_docs', arguments: {} });
+    await alice.close();
+    await teamPage.goto(`${signInHost.url}/app/?tab=team#secret=${SECRET}`);
+    const erinWays = teamPage.locator('tr[data-teammate="erin"] td.connected li');
+    await erinWays.first().waitFor({ timeout: 10_000 });
+    assert.deepEqual(await erinWays.allInnerTexts(), ['signed in from Claude Test, last seen just now']);
+    assert.deepEqual(await teamPage.locator('tr[data-teammate="alice"] td.connected li').allInnerTexts(), ['token `alice`, last seen just now']);
+    await teamPage.screenshot({ path: join(SCREENSHOTS, 'team-connected.png'), fullPage: true });
+    await teamPage.getByRole('tab', { name: 'Activity' }).click();
+    await teamPage.locator('#panel-activity tbody tr').first().waitFor({ timeout: 10_000 });
+    const viaCells = await teamPage.locator('#panel-activity tbody td.via').allInnerTexts();
+    assert.ok(viaCells.includes('signed in from Claude Test') && viaCells.includes('token `alice`'), viaCells.join(' | '));
     assert.deepEqual(errors, []);
   } finally {
     await own.close();

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import type { ActivityEntry, TeammateConnection } from '../../server/admin/host-api.ts';
 import { authHeaders, connectClient, GENEROUS_LIMITS, ROOT, startTestHost, type TestHost } from '../helpers/harbor.ts';
+import { harbor } from '../helpers/harbor-cli.ts';
 import { adminFetch, authorizeUrl, pkcePair, registerClient, signInAndApprove, tokenRequest } from '../helpers/oauth-browser.ts';
 
 // Issue 18.3: the audit log and the Team tab show how each teammate connected. A real host with
@@ -75,6 +76,12 @@ test('each audited call says how its caller authenticated: static token or sign-
     assert.deepEqual(byTeammate.bob!.via, claude);
     assert.equal(byTeammate.alice!.calls, entries.filter((e) => e.teammate === 'alice').length);
     assert.equal(byTeammate.bob!.lastAt, Math.max(...entries.filter((e) => e.teammate === 'bob').map((e) => e.at)));
+
+    // `harbor activity` against the running host: a CONNECTED column worded like the app's.
+    const { stdout } = await harbor(h.home, 'activity', '--teammate', 'bob');
+    const [header, ...lines] = stdout.trim().split('\n');
+    assert.match(header!, /TEAMMATE\s+CONNECTED\s+SERVER/);
+    assert.ok(lines.length > 0 && lines.every((line) => /bob\s+signed in from Claude Code\s/.test(line)), stdout);
   } finally {
     await h.close();
   }

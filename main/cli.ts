@@ -3,6 +3,11 @@ import { harborHome } from '../server/harbor-home.ts';
 import { HARBOR_VERSION } from '../server/version.ts';
 import { COMMAND_HELP, wantsHelp } from './commands/command-help.ts';
 import { UsageError } from './commands/common.ts';
+import { interpretOnly, runsHostInProcess } from './commands/supervisor-v8.ts';
+
+// First, before any command's modules load (set later, `serve` kept 5 MB more): every command here
+// supervises or runs once, except the container's host, which serves in this process.
+if (!runsHostInProcess(process.argv.slice(2))) interpretOnly();
 
 const HELP = `harbor ${HARBOR_VERSION}: host MCP servers on this machine and share them with your team.
 

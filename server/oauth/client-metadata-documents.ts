@@ -64,6 +64,8 @@ export interface ClientMetadataDocuments {
    * malformed client ID URL, invalid_client for a document that cannot be fetched or is not acceptable.
    */
   get(clientId: string): Promise<OAuthClientInformationFull>;
+  /** What `describeClient` says of a URL client_id, from the cached document if there is one (never fetches). */
+  describe(clientId: string): string;
 }
 
 const MAX_CLIENT_ID_LENGTH = 2000;
@@ -116,6 +118,7 @@ export function clientMetadataDocuments(options: ClientMetadataOptions = {}, log
         throw refusal;
       }
     },
+    describe: (clientId) => describeClient(cache.peek(clientId) ?? { client_id: clientId, redirect_uris: [] }),
   };
 }
 
@@ -190,8 +193,8 @@ export function cacheTtlMs(cacheControl: string | undefined, bounds: TtlBounds =
  */
 export function describeClient(client: OAuthClientInformationFull): string {
   const name = (client.client_name ?? '').replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, 100);
-  if (!isClientIdUrl(client.client_id)) return name || 'an MCP client';
-  const host = new URL(client.client_id).host;
+  const host = isClientIdUrl(client.client_id) && URL.canParse(client.client_id) ? new URL(client.client_id).host : null;
+  if (!host) return name || 'an MCP client';
   return name ? `${name} (${host})` : host;
 }
 

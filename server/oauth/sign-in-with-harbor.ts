@@ -7,7 +7,7 @@ import { tokenCaller } from '../http/auth-guards.ts';
 import { sendUnauthorized } from '../http/auth-answers.ts';
 import { sendError } from '../http/http-errors.ts';
 import type { Logger } from '../logger.ts';
-import { clientMetadataDocuments, type ClientMetadataOptions } from './client-metadata-documents.ts';
+import { clientMetadataDocuments, isClientIdUrl, type ClientMetadataOptions } from './client-metadata-documents.ts';
 import type { GrantSummary } from './grant-store.ts';
 import type { Invite } from './invite-store.ts';
 import { serverUrl } from '../access/server-url.ts';
@@ -138,7 +138,8 @@ export function signInWithHarbor(options: SignInWithHarborOptions): SignInWithHa
         return { invite: await invites.invite(name, { withCode }), urls: [...servers()].map((server) => serverUrl(base, server)) };
       },
       invites: () => invites.list(),
-      grants: () => grants.grants(),
+      // A metadata document's client is in no clients table: its name comes from the cached document, or its host.
+      grants: async () => (await grants.grants()).map((g) => (g.clientName === null && isClientIdUrl(g.clientId) ? { ...g, clientName: deps.clientDocuments.describe(g.clientId) } : g)),
       revokeTeammate: async (name) => {
         await requests.dropTeammate(name);
         return grants.revokeTeammate(name);

@@ -89,8 +89,8 @@ const flowCases = (backend: HostStoreBackend) => {
       const refreshed = await tokenRequest(h.url, { grant_type: 'refresh_token', refresh_token: provider.saved!.refresh_token!, client_id: clientId });
       assert.equal(refreshed.status, 200);
       assert.equal(docs.hits(path), 1, 'authorize, token and refresh used one fetch of the document (max-age 600)');
-      const grants = (await (await adminFetch(h.url, h.host.adminSecret, 'GET', '/admin/invites')).json()) as { signIns: Array<{ teammate: string; clientId: string }> };
-      assert.deepEqual(grants.signIns.map((g) => [g.teammate, g.clientId]), [['dora', clientId]]);
+      const grants = (await (await adminFetch(h.url, h.host.adminSecret, 'GET', '/admin/invites')).json()) as { signIns: Array<{ teammate: string; clientId: string; clientName: string }> };
+      assert.deepEqual(grants.signIns.map((g) => [g.teammate, g.clientId, g.clientName]), [['dora', clientId, `Doc Client (${host})`]]);
     } finally {
       await h.close();
     }

@@ -192,6 +192,8 @@ describe('the bounded fetch and the cache, against a real HTTPS server', () => {
     assert.equal(a.client_name, 'Cached');
     assert.deepEqual(a, b);
     assert.equal(docs.hits('/cached.json'), 1, 'two concurrent callers, one fetch');
+    assert.equal(resolver.describe(url), `Cached (127.0.0.1:${docs.port})`, 'described from the cache');
+    assert.equal(resolver.describe('https://never.example/c.json'), 'never.example', 'uncached: the host alone, nothing fetched');
     clock += 119_000;
     await resolver.get(url);
     assert.equal(docs.hits('/cached.json'), 1, 'within max-age');

@@ -13,6 +13,7 @@ import { appHomeNote, claimAppHome } from '../core/app-home.ts';
 import { controllerSettings } from '../core/controller-options.ts';
 import { HealthWatcher } from '../core/health-watcher.ts';
 import type { HostController } from '../core/host-controller.ts';
+import { choiceAt, notificationPlan, performChoice, type NotificationChoice } from '../core/notification-actions.ts';
 import type { NotificationSpec } from '../core/notification-rules.ts';
 import { dashboardLinkUrl, firstLine, hostLink, isSharing } from '../core/tray-host.ts';
 import type { TrayAction } from '../core/tray-menu.ts';
@@ -22,7 +23,7 @@ import { registerHostApiHandlers } from './ipc-bridge.ts';
 import { openAtLogin, setOpenAtLogin } from './login-item.ts';
 import { setupLogging, type ShellLogging } from './logging.ts';
 import { createOwnController } from './own-host.ts';
-import { createPopover, togglePopover } from './popover-window.ts';
+import { createPopover, showPopoverTab, togglePopover } from './popover-window.ts';
 import { createTrayView, type TrayView } from './tray-view.ts';
 
 const STATUS_POLL_MS = 5000;
@@ -44,6 +45,8 @@ interface Shell {
   tray: TrayView;
   /** The attached host's last status (null before the first answer). */
   lastStatus: HostStatus | null;
+  /** Opens the popover on the Team tab (a sign-in notification's click). */
+  openTeamTab: () => void;
 }
 
 registerAppScheme();
@@ -75,9 +78,9 @@ async function run(): Promise<void> {
     onError: (error) => log.warn(`status: ${error.message}`),
   });
   // The tray's menu reads the shell and its actions act on it, only once run() has built it.
-  const s: Shell = { log, controller, home, watcher, lastStatus: null, tray: createShellTray(() => s) };
-  wireController(s);
   const popover = createPopover(PRELOAD);
+  const s: Shell = { log, controller, home, watcher, lastStatus: null, tray: createShellTray(() => s), openTeamTab: () => showPopoverTab(popover, s.tray.tray.getBounds(), 'team') };
+  wireController(s);
   const unregister = registerHostApiHandlers({ api: () => home.currentApi(), window: () => popover, allowedUrlPrefix: `${APP_SCHEME}://ui/` });
   wireWatcher(s);
   s.tray.tray.on('click', () => togglePopover(popover, s.tray.tray.getBounds()));
@@ -115,10 +118,34 @@ function wireWatcher(s: Shell): void {
     if (changed) s.tray.refreshMenu();
   });
   s.watcher.on('notification', (spec: NotificationSpec) => {
-    notify(spec.title, spec.body, spec.kind !== 'health-red');
+    notifySpec(s, spec);
     s.log.info(`notified: ${spec.title}`);
   });
 }
+
+/**
+ * A native notification where the OS has them (`silent` but for health turning red); a sign-in waiting
+ * gets Approve / Deny and a click that opens the Team tab, each decided by main/core/notification-actions.ts.
+ */
+function notifySpec(s: Shell, spec: NotificationSpec): void {
+  if (!Notification.isSupported()) return;
+  const plan = notificationPlan(spec, process.platform);
+  const notification = new Notification({ title: spec.title, body: spec.body, silent: spec.kind !== 'health-red', actions: plan.actions });
+  const act = (choice: NotificationChoice | null) => {
+    if (!choice || !spec.approvalId) return;
+    void performChoice(choice, spec.approvalId, { api: () => s.home.currentApi(), openTeamTab: s.openTeamTab }).then((outcome) =>
+      s.log.info(`sign-in ${spec.approvalId}: ${outcome.done}${'message' in outcome ? ` (${outcome.message})` : ''}`));
+  };
+  // Held until it closes: a notification Electron has garbage-collected delivers no click or action.
+  shown.add(notification);
+  if (shown.size > 50) shown.delete(shown.values().next().value!);
+  notification.on('close', () => shown.delete(notification));
+  notification.on('action', (event) => act(choiceAt(plan, event.actionIndex)));
+  notification.on('click', () => act(plan.click));
+  notification.show();
+}
+
+const shown = new Set<Notification>();
 
 function createShellTray(shell: () => Shell): TrayView {
   return createTrayView({

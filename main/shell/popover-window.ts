@@ -41,6 +41,12 @@ function guardNavigation(window: BrowserWindow): void {
   });
 }
 
+/** Shows the popover on a tab (`?tab=`, as the renderer reads it), e.g. the Team tab for a sign-in waiting. */
+export function showPopoverTab(popover: BrowserWindow, trayBounds: Rectangle, tab: string): void {
+  void popover.loadURL(`${POPOVER_URL}?tab=${encodeURIComponent(tab)}`);
+  if (!popover.isVisible()) togglePopover(popover, trayBounds);
+}
+
 /** Hides a shown popover; shows a hidden one next to the tray icon (popover-position.ts), on that icon's display. */
 export function togglePopover(popover: BrowserWindow, trayBounds: Rectangle): void {
   if (popover.isVisible()) {

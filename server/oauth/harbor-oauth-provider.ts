@@ -57,7 +57,9 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
     },
   };
 
-  const clientName = clientNameLookup((clientId) => clientsStore.getClient(clientId));
+  // A metadata document's client is named from the cache, never fetched here: a request with a valid
+  // token must not wait on, or fail with, the client's web site.
+  const clientName = clientNameLookup((clientId) => (isClientIdUrl(clientId) ? { client_name: ctx.clientDocuments.describe(clientId) } : clientsStore.getClient(clientId)));
 
   const resourceFor = (requested: URL | undefined): string => {
     const resource = canonicalResource(requested ?? origin);

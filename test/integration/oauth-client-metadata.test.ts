@@ -207,6 +207,48 @@ describe('Client ID Metadata Documents: what is refused', () => {
     await nothingWaiting(strict);
   });
 
+  test('a signed-in client keeps working when its document has expired and its site is down (no fetch on the request path)', async () => {
+    const clock = { now: 1_000_000 };
+    const ticking = await documentHost({ config: () => ({}) }, { now: () => clock.now });
+    try {
+      let up = true;
+      const path = '/goes-down.json';
+      docs.route(path, (_q, res) => {
+        const body = JSON.stringify(document('Flaky Site')(`${docs.origin}${path}`));
+        if (up) res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+        else res.writeHead(503).end();
+      });
+      const clientId = `${docs.origin}${path}`;
+      const pkce = pkcePair();
+      const page = await openAuthorize(authorizeUrl(ticking.url, { clientId, challenge: pkce.challenge, resource: `${ticking.url}/mcp/docs` }));
+      assert.equal(page.status, 200);
+      assert.equal((await submitSignIn(ticking.url, page, { name: 'fay' })).status, 303);
+      assert.equal((await adminFetch(ticking.url, ticking.host.adminSecret, 'POST', `/admin/approvals/${page.requestId}/approve`)).status, 200);
+      const code = new URL((await pollWait(ticking.url, page)).headers.get('location')!).searchParams.get('code')!;
+      const exchanged = await tokenRequest(ticking.url, { grant_type: 'authorization_code', client_id: clientId, code, code_verifier: pkce.verifier, redirect_uri: REDIRECT });
+      assert.equal(exchanged.status, 200);
+      const { access_token } = (await exchanged.json()) as { access_token: string };
+
+      up = false;
+      clock.now += 25 * 60 * 60_000; // past the longest a document is kept
+      const hits = docs.hits(path);
+      const res = await fetch(`${ticking.url}/mcp/docs`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${access_token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+      });
+      assert.equal(res.status, 200, 'the access token works');
+      await res.arrayBuffer();
+      assert.equal(docs.hits(path), hits, 'the request did not fetch the document');
+      // A new sign-in needs the document again, and the site is down: refused, saying so.
+      const again = await authorizeError(ticking, clientId);
+      assert.deepEqual([again.status, again.error], [400, 'invalid_client']);
+      assert.match(again.description, /answered HTTP 503/);
+    } finally {
+      await ticking.close();
+    }
+  });
+
   test('the token endpoint refuses a URL client_id whose document is bad, with nothing issued', async () => {
     const url = docs.serve('/token-mismatch.json', document('Token', { client_id: 'https://elsewhere.example/c.json' }));
     const res = await tokenRequest(h.url, { grant_type: 'authorization_code', client_id: url, code: 'hoc_nothing', code_verifier: pkcePair().verifier, redirect_uri: REDIRECT });

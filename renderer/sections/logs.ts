@@ -25,7 +25,8 @@ export function logsSection(context: SectionContext): Section {
       const lines = await context.api.logs(picker.value, LINES);
       const atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
       if (!lines.length) replace(output, 'No output yet.');
-      else replace(output, lines.map((l) => `${formatWhen(l.at)} ${l.stream === 'stderr' ? '!' : ' '} ${l.line}`).join('\n'));
+      // A pooled server's copies share one view: each line says which copy wrote it.
+      else replace(output, lines.map((l) => `${formatWhen(l.at)} ${l.stream === 'stderr' ? '!' : ' '} ${l.copy !== undefined ? `[copy ${l.copy}] ` : ''}${l.line}`).join('\n'));
       if (atBottom) output.scrollTop = output.scrollHeight;
     } catch (error) {
       replace(output, isMissingEndpoint(error) ? emptyState('This host does not serve logs yet.') : errorLine((error as Error).message));

@@ -41,7 +41,8 @@ export interface AdminDeps {
   activity?: (params: URLSearchParams) => Promise<ActivityEntry[]>;
   /** The same log summed per teammate and way in (GET /admin/activity/connections). */
   connections?: () => Promise<TeammateConnection[]>;
-  logs?: (process: string, lines: number) => unknown | null;
+  /** `copy`: one copy of a pooled server; absent: every copy's lines, labelled. Null: no such process. */
+  logs?: (process: string, lines: number, copy: number | undefined) => unknown | null;
   share?: {
     get: () => ShareState;
     start: (request: Record<string, unknown>) => Promise<ShareState>;
@@ -50,7 +51,8 @@ export interface AdminDeps {
   manage?: {
     add: (entry: Record<string, unknown>) => Promise<unknown>;
     remove: (name: string) => Promise<boolean>;
-    restart: (name: string) => Promise<unknown>;
+    /** Every copy of a pooled server, one after another; only `copy` when given. */
+    restart: (name: string, copy: number | undefined) => Promise<unknown>;
     setDocsFolder: (folder: string) => Promise<unknown>;
   };
   /**
@@ -154,7 +156,7 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     if (!deps.logs) return notAvailable(res, 'logs');
     const name = url.searchParams.get('process') ?? 'host';
     const lines = Math.min(Math.max(Number(url.searchParams.get('lines') ?? 200) || 200, 1), 2000);
-    const tail = deps.logs(name, lines);
+    const tail = deps.logs(name, lines, copyParam(url));
     if (tail === null) return sendError(res, 404, `no process named "${name}"`);
     sendJson(res, 200, { process: name, lines: tail });
   }],
@@ -177,9 +179,9 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     if (!removed) return sendError(res, 404, `no server named "${name}"`);
     sendJson(res, 200, { removed: name });
   }],
-  ['POST', /^\/admin\/servers\/([^/]+)\/restart$/, async (_req, res, [name], _u, deps) => {
+  ['POST', /^\/admin\/servers\/([^/]+)\/restart$/, async (_req, res, [name], url, deps) => {
     if (!deps.manage) return notAvailable(res, 'server management');
-    sendJson(res, 200, await deps.manage.restart(name!));
+    sendJson(res, 200, await deps.manage.restart(name!, copyParam(url)));
   }],
   ['PUT', /^\/admin\/docs$/, async (req, res, _p, _u, deps) => {
     if (!deps.manage) return notAvailable(res, 'server management');
@@ -221,7 +223,7 @@ async function withStatus<T>(step: () => T | Promise<T>): Promise<T> {
   }
 }
 
-class AdminStatusError extends Error {
+export class AdminStatusError extends Error {
   readonly status: number;
   constructor(message: string, status: number) {
     super(message);
@@ -231,6 +233,14 @@ class AdminStatusError extends Error {
 
 /** Operator errors (bad input, unknown names) are 400s with their message, not 500s. */
 export class AdminInputError extends Error {}
+
+/** `?copy=N`: one copy of a pooled server (0 is the first); absent: all of them. */
+function copyParam(url: URL): number | undefined {
+  const raw = url.searchParams.get('copy');
+  if (raw === null) return undefined;
+  if (!/^\d{1,4}$/.test(raw)) throw new AdminInputError(`copy must be a copy number (0, 1, …), not "${raw.slice(0, 40)}"`);
+  return Number(raw);
+}
 
 /** Something the request needs is gone (the supervisor that runs the tunnel hung up): 503, not 500. */
 export class AdminUnavailableError extends Error {}

@@ -170,16 +170,53 @@ export class HostedServer {
     return this.#sharedRouter().upstream;
   }
 
-  /** The shared process's last log lines; null in isolated mode (one process per session) or in process. */
-  logTail(lines: number): LogLine[] | null {
-    if (this.mode === 'isolated') return null;
-    return this.sharedUpstream().logTail?.(lines) ?? null;
+  /** Processes behind the shared endpoint: the pool's copies (replicas), else 1; 0 in isolated mode (one per session). */
+  get copies(): number {
+    if (this.mode === 'isolated') return 0;
+    return this.#options.pool?.replicas ?? 1;
   }
 
-  /** Restarts the shared process (copy 0 of a pool); nothing to restart in isolated mode or in process. */
-  async restart(reason: string): Promise<void> {
-    if (this.mode === 'isolated') return;
-    await this.sharedUpstream().restart?.(reason);
+  /** Why `copy` names no process of this server (for a 404), or null when it does. */
+  copyProblem(copy: number): string | null {
+    const copies = this.copies;
+    if (copy < copies) return null;
+    if (copies === 0) return `server "${this.name}" is isolated: it runs one process per session, no numbered copies`;
+    return `server "${this.name}" runs ${copies === 1 ? '1 process (copy 0)' : `${copies} copies (0 to ${copies - 1})`}; there is no copy ${copy}`;
+  }
+
+  /**
+   * The last log lines of every copy (or of `copy`), oldest first; on a pool each line says its copy.
+   * Null in isolated mode (one process per session) or in process.
+   */
+  logTail(lines: number, copy?: number): LogLine[] | null {
+    const upstreams = this.#copyUpstreams();
+    if (upstreams.length === 0 || upstreams[0]!.logTail === undefined) return null;
+    if (upstreams.length === 1) return upstreams[0]!.logTail(lines);
+    const picked = copy === undefined ? upstreams.map((_, k) => k) : [copy];
+    return mergeCopyTails(picked.map((k) => (upstreams[k]?.logTail?.(lines) ?? []).map((line) => ({ ...line, copy: k }))), lines);
+  }
+
+  /**
+   * Restarts the shared process, or every copy of a pool (only `copy` when given); nothing to restart
+   * in isolated mode or in process. A pool's copies restart one after another, each back online (or
+   * given up on by its supervisor) before the next goes down: the others carry the calls meanwhile, at
+   * the cost of a restart taking as long as N starts.
+   */
+  async restart(reason: string, copy?: number): Promise<void> {
+    const upstreams = this.#copyUpstreams();
+    const picked = copy === undefined ? upstreams : upstreams.slice(copy, copy + 1);
+    for (const upstream of picked) {
+      if (!upstream.restart) continue;
+      await upstream.restart(reason);
+      // A copy that does not come back is its supervisor's to retry (status shows it); the next one still restarts.
+      if (picked.length > 1) await upstream.start().catch(() => {});
+    }
+  }
+
+  /** The shared process, or each copy of a pool in copy order; none in isolated mode. */
+  #copyUpstreams(): Upstream[] {
+    if (this.mode === 'isolated') return [];
+    return this.#sharedPool()?.routers.map((r) => r.upstream) ?? [this.sharedUpstream()];
   }
 
   async close(): Promise<void> {
@@ -242,4 +279,9 @@ export class HostedServer {
         : {}),
     });
   }
+}
+
+/** The copies' tails as one, oldest first (by time, each copy's own order kept on a tie), the last `lines`. */
+function mergeCopyTails(tails: LogLine[][], lines: number): LogLine[] {
+  return tails.flat().sort((a, b) => a.at - b.at).slice(-lines);
 }

@@ -19,6 +19,8 @@ export interface StdioUpstreamOptions {
   windowMs: number;
   /** Folder for `<name>.log`; none keeps only the in-memory tail. */
   logDir?: string | undefined;
+  /** Which copy of a pooled server this is: copies after the first log to `<name>@<copy>.log` (no server name holds an @). */
+  copy?: number;
   log: Logger;
   /** Longest stdout line accepted; the rest of a longer one is dropped as it streams. */
   maxLineBytes?: number;
@@ -65,7 +67,7 @@ export class StdioUpstream implements Upstream {
       maxCrashes: options.maxCrashes,
       windowMs: options.windowMs,
       memory: { limitBytes: options.memoryLimitBytes, ...(options.memorySampleMs ? { sampleMs: options.memorySampleMs } : {}) },
-      log: options.logDir ? { file: join(options.logDir, `${safeFileName(options.name)}.log`) } : {},
+      log: options.logDir ? { file: join(options.logDir, logFileName(options.name, options.copy ?? 0)) } : {},
       logger: options.log,
     });
     this.supervisor.on('spawn', (child) => {
@@ -186,6 +188,11 @@ export class StdioUpstream implements Upstream {
     this.#warn({ server: this.name, reason: line.reason, id: line.id, start, ...(bytes ? { bytes } : {}) }, 'upstream wrote a line Harbor refused; dropped');
     this.onUnreadable(line);
   }
+}
+
+/** Each copy its own file: two supervisors appending to and rotating one file would interleave and lose lines. */
+function logFileName(name: string, copy: number): string {
+  return `${safeFileName(name)}${copy > 0 ? `@${copy}` : ''}.log`;
 }
 
 function safeFileName(name: string): string {

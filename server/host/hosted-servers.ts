@@ -68,7 +68,7 @@ export function stdioServers(parts: StdioServersParts): StdioServers {
       return hosted;
     },
     warmUp: () => {
-      for (const hosted of servers.values()) void warmUp(hosted);
+      for (const hosted of servers.values()) if (added.has(hosted)) void warmUp(hosted);
     },
     close: async () => {
       await Promise.all([...servers.values()].filter((s) => added.has(s)).map((s) => s.close()));
@@ -96,6 +96,7 @@ function stdioServer(name: string, entry: StdioServerConfig, parts: StdioServers
         windowMs: entry.restart.windowSeconds * 1000,
         maxLineBytes: entry.maxLineBytes,
         logDir: paths.logs,
+        copy,
         log,
         ...(parts.memorySampleMs ? { memorySampleMs: parts.memorySampleMs } : {}),
       });

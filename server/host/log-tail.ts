@@ -1,5 +1,16 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { AdminStatusError } from '../admin/admin-api.ts';
+import type { HostedServer } from '../gateway/hosted-server.ts';
+import type { LogLine } from '../supervision/rotating-log.ts';
 import { parseLogFileLine } from '../supervision/log-file-line.ts';
+
+/** A hosted server's lines (every copy's, or one copy's): null for no such server, a 404 for no such copy. */
+export function serverLogTail(hosted: HostedServer | undefined, lines: number, copy: number | undefined): LogLine[] | null {
+  if (!hosted) return null;
+  const problem = copy === undefined ? null : hosted.copyProblem(copy);
+  if (problem) throw new AdminStatusError(problem, 404);
+  return hosted.logTail(lines, copy);
+}
 
 /** The last lines of a log file the supervisor above this process writes (bounded: 1 MiB read). */
 export function tailFile(file: string, lines: number): Array<{ at: number; stream: string; line: string }> {

@@ -1,5 +1,5 @@
 import type { AdminDeps } from '../admin/admin-api.ts';
-import { AdminInputError } from '../admin/admin-api.ts';
+import { AdminInputError, AdminStatusError } from '../admin/admin-api.ts';
 import { StdioServerSchema } from '../config/config-schema.ts';
 import { editConfig } from '../config/edit-config.ts';
 import { describeIssues } from '../config/load-config.ts';
@@ -52,10 +52,12 @@ export function serverAdmin(parts: {
       }
       return removed;
     },
-    restart: async (name) => {
+    restart: async (name, copy) => {
       const hosted = servers.get(name);
       if (!hosted) throw new AdminInputError(`no server named "${name}"`);
-      await hosted.restart('restarted by the user');
+      const problem = copy === undefined ? null : hosted.copyProblem(copy);
+      if (problem) throw new AdminStatusError(problem, 404);
+      await hosted.restart(copy === undefined ? 'restarted by the user' : `copy ${copy} restarted by the user`, copy);
       return hosted.status() satisfies HostedServerStatus;
     },
     setDocsFolder: async (folder) => {

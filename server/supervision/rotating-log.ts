@@ -9,6 +9,8 @@ export interface LogLine {
   at: number;
   stream: LogStream;
   line: string;
+  /** Which copy of a pooled server wrote it (HostedServer.logTail sets it when there are several). */
+  copy?: number;
 }
 
 export interface RotatingLogOptions {

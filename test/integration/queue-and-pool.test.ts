@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, GENEROUS_LIMITS, ROOT, startTestHost, textOf, waitFor, type TestHost } from '../helpers/harbor.ts';
+import { adminFetch } from '../helpers/oauth-browser.ts';
 
 const COUNTING = join(ROOT, 'test/fixtures/servers/counting-server.ts');
 
@@ -412,6 +413,70 @@ describe('queue wait, timeouts and refusals as a teammate sees them', () => {
       s.release();
       await alice.close();
       await bobClient.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
+});
+
+describe('admin restart and logs over every copy', () => {
+  const keys = ['k1', 'k2', 'k3'];
+  const pids = (h: TestHost) => h.host.servers.get('api')!.status().upstreams.map((u) => u.pid);
+  const allUp = (h: TestHost) => h.host.servers.get('api')!.status().upstreams.every((u) => u.up && u.pid !== undefined);
+
+  test("logs show every copy's lines labelled by copy (or one copy's), each copy in a file of its own; restart restarts every copy, or the one asked", async () => {
+    const s = scratch();
+    const h = await startTestHost({ mcpServers: { api: countingServer(s, { replicas: 3, replicaEnv: { COUNTING_KEY: keys } }) }, limits: GENEROUS_LIMITS });
+    const admin = (method: string, path: string) => adminFetch(h.url, h.host.adminSecret, method, path);
+    const logs = async (query: string) => {
+      const response = await admin('GET', `/admin/logs?process=api${query}`);
+      assert.equal(response.status, 200);
+      return ((await response.json()) as { lines: Array<{ line: string; copy?: number }> }).lines;
+    };
+    const startLine = (key: string) => `counting server with key ${key} up`;
+    try {
+      await waitFor(() => allUp(h), 20_000, 'three copies up');
+      const all = await waitFor(async () => {
+        const lines = await logs('');
+        return keys.every((key) => lines.some((l) => l.line === startLine(key))) ? lines : null;
+      }, 20_000, "every copy's start line");
+      keys.forEach((key, copy) => assert.equal(all.find((l) => l.line === startLine(key))!.copy, copy, `${key} is copy ${copy}`));
+      const one = await logs('&copy=1');
+      assert.ok(one.length > 0 && one.every((l) => l.copy === 1));
+      assert.ok(one.some((l) => l.line === startLine('k2')));
+      // Each copy appends to a file of its own: api.log, api@1.log, api@2.log.
+      const logDir = join(h.home, 'logs');
+      await waitFor(() => ['api.log', 'api@1.log', 'api@2.log'].every((f, k) => existsSync(join(logDir, f)) && readFileSync(join(logDir, f), 'utf8').includes(startLine(keys[k]!))), 10_000, 'a log file per copy');
+      assert.ok(!readFileSync(join(logDir, 'api.log'), 'utf8').includes(startLine('k2')));
+
+      const noCopy = await admin('GET', '/admin/logs?process=api&copy=3');
+      assert.equal(noCopy.status, 404);
+      assert.match(await noCopy.text(), /server \\?"api\\?" runs 3 copies \(0 to 2\); there is no copy 3/);
+      assert.equal((await admin('GET', '/admin/logs?process=api&copy=one')).status, 400);
+      assert.equal((await admin('POST', '/admin/servers/api/restart?copy=-1')).status, 400);
+      assert.equal((await admin('POST', '/admin/servers/api/restart?copy=7')).status, 404);
+
+      const before = pids(h);
+      const restartedOne = await admin('POST', '/admin/servers/api/restart?copy=2');
+      assert.equal(restartedOne.status, 200);
+      await waitFor(() => allUp(h), 20_000, 'copy 2 back up');
+      const afterOne = pids(h);
+      assert.deepEqual(afterOne.slice(0, 2), before.slice(0, 2), 'copies 0 and 1 kept running');
+      assert.notEqual(afterOne[2], before[2], 'copy 2 restarted');
+
+      const restartedAll = await admin('POST', '/admin/servers/api/restart');
+      assert.equal(restartedAll.status, 200);
+      await waitFor(() => allUp(h), 20_000, 'every copy back up');
+      const afterAll = pids(h);
+      afterAll.forEach((pid, k) => assert.notEqual(pid, afterOne[k], `copy ${k} restarted`));
+      // The pool serves on every copy after its rolling restart.
+      const client = await connectClient(h.url, 'api', h.token);
+      try {
+        await prime(client, s, 3);
+      } finally {
+        await client.close();
+      }
+    } finally {
       await h.close();
       s.cleanup();
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { parsePublicUrl, PublicUrlError, signInPossibleAt } from '../../server/access/public-url.ts';
 import { HashedTokensSchema } from '../../server/auth/token-transfer.ts';
 import { describeIssues, parseConfigFile } from '../../server/config/load-config.ts';
 import { startHost, type Host } from '../../server/host.ts';
@@ -20,6 +21,8 @@ export interface ContainerSettings {
   allowedHosts: string[];
   /** HARBOR_REPLICA_URL: where the other replicas reach this one (forwarded continuations). */
   replicaUrl: string | undefined;
+  /** HARBOR_PUBLIC_URL: where teammates reach nginx (or the ingress): OAuth metadata and connection URLs name it. */
+  publicUrl: string | undefined;
 }
 
 function positiveSeconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -42,6 +45,15 @@ function replicaUrl(raw: string | undefined): string | undefined {
   return url.origin;
 }
 
+function publicUrl(raw: string | undefined): string | undefined {
+  try {
+    return parsePublicUrl(raw) ?? undefined;
+  } catch (error) {
+    if (error instanceof PublicUrlError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 /** Everything container mode takes from the environment (the orchestrator's way to configure). */
 export function containerSettings(env: NodeJS.ProcessEnv, portFlag: number | undefined): ContainerSettings {
   let port = portFlag;
@@ -60,6 +72,7 @@ export function containerSettings(env: NodeJS.ProcessEnv, portFlag: number | und
     adminSecret: env.HARBOR_ADMIN_SECRET || undefined,
     allowedHosts: (env.HARBOR_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     replicaUrl: replicaUrl(env.HARBOR_REPLICA_URL),
+    publicUrl: publicUrl(env.HARBOR_PUBLIC_URL),
   };
 }
 
@@ -92,6 +105,13 @@ async function drainAndClose(host: Host, drainMs: number, log: Logger): Promise<
   await host.close();
 }
 
+/** Sign-in on, behind a proxy that Harbor cannot name (or over plain http): said once at start, since teammates would only see a 404. */
+function warnAboutSignIn(auth: string, publicUrl: string | undefined, log: Logger): void {
+  if (auth === 'tokens') return;
+  if (!publicUrl) log.warn({ auth }, 'sign-in is on but HARBOR_PUBLIC_URL is unset: behind nginx teammates cannot sign in (only this machine\'s loopback can); set it to the URL they reach, e.g. https://mcp.example.com');
+  else if (!signInPossibleAt(publicUrl)) log.warn({ auth, publicUrl }, 'sign-in needs HARBOR_PUBLIC_URL to be https:// (OAuth refuses a plain-http issuer other than localhost); static tokens keep working');
+}
+
 /**
  * `harbor serve --container`: the host in this process, no tunnel and no host child (the
  * orchestrator restarts the container), bound to HARBOR_HOST/PORT, JSON logs on stdout with the
@@ -115,12 +135,14 @@ export async function serveContainer(options: { config?: string; port?: number }
     ...(settings.port !== undefined ? { port: settings.port } : {}),
     ...(settings.heartbeatMs ? { heartbeatMs: settings.heartbeatMs } : {}),
     ...(settings.replicaUrl ? { replicaUrl: settings.replicaUrl } : {}),
+    ...(settings.publicUrl ? { publicUrl: settings.publicUrl } : {}),
     // No secret given: a random one nobody holds, so every admin request is refused (the API is off).
     adminSecret: settings.adminSecret ?? randomBytes(32).toString('base64url'),
     log,
   });
   for (const name of settings.allowedHosts) host.allowHost(name);
-  log.info({ url: host.url, servers: [...host.servers.keys()], admin: settings.adminSecret !== undefined }, 'container ready');
+  warnAboutSignIn(host.config.auth, settings.publicUrl, log);
+  log.info({ url: host.url, publicUrl: settings.publicUrl ?? null, servers: [...host.servers.keys()], admin: settings.adminSecret !== undefined }, 'container ready');
 
   let stopping = false;
   const stop = (signal: string) => {

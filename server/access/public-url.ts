@@ -26,7 +26,8 @@ export function parsePublicUrl(raw: string | undefined, name = PUBLIC_URL_VARIAB
     throw refuse('an absolute URL');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse('an https:// (or http://) URL');
-  if (url.username || url.password) throw refuse('a URL without a user name or password');
+  // Not echoed: what was typed there may be a password.
+  if (url.username || url.password) throw new PublicUrlError(`${name} must be a URL without a user name or password, like https://mcp.example.com`);
   if (url.search || value.includes('?')) throw refuse('a URL without a query (?…)');
   if (url.hash || value.includes('#')) throw refuse('a URL without a fragment (#…)');
   if (url.pathname !== '/') throw refuse('the address Harbor is served at, without a path (serve Harbor at the root of its own host name)');

@@ -1,3 +1,4 @@
+import { parsePublicUrl } from '../access/public-url.ts';
 import { loadConfig } from '../config/load-config.ts';
 import type { HarborConfig } from '../config/config-schema.ts';
 import { DOCS_SERVER_NAME } from '../gateway/server-name.ts';
@@ -27,8 +28,8 @@ export async function withOfflineTeammates<T>(options: OfflineOptions, use: (tea
       teammatesService({
         tokens,
         serverNames: () => servedNames(config()),
-        // No tunnel without a host: the loopback address the host will listen on.
-        baseUrl: () => `http://127.0.0.1:${config().port}`,
+        // No tunnel without a host: the proxy's address in a container (HARBOR_PUBLIC_URL), else the loopback one the host will listen on.
+        baseUrl: () => parsePublicUrl((options.env ?? process.env).HARBOR_PUBLIC_URL) ?? `http://127.0.0.1:${config().port}`,
         // Their sign-ins go with their token, as through the host (opened only for a revocation).
         signIns: { revokeTeammate: (name) => revokeSignIns(store, name) },
       }),

@@ -82,6 +82,9 @@ function envExample(o: BundleOptions): string {
     'POSTGRES_PASSWORD=',
     '# Optional: turns on the admin API (loopback of the container only).',
     'HARBOR_ADMIN_SECRET=',
+    '# Where teammates reach nginx, e.g. https://mcp.example.com (TLS in front). Needed for Sign in with Harbor;',
+    '# connection URLs name it too. See README.md, "Public URL".',
+    'HARBOR_PUBLIC_URL=',
     ...o.carried.variables.flatMap((v) => [`# from ${v.from}`, `${v.name}=`]),
     '',
   ].join('\n');

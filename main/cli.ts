@@ -37,6 +37,10 @@ Commands:
   unshare                            Stop sharing.
   activity [--teammate N] [--server S] [--limit 50] [--json]
                                      Who called which tool, when, how long, and whether it failed.
+  restart <server> [--copy N]        Restart a hosted server: every copy of a pool (replicas), one after
+                                     another, or copy N only.
+  logs <server|host> [--copy N] [--lines 200] [--json]
+                                     The last lines a process wrote; a pool's lines name their copy.
   export <dir> [--config PATH] [--with-tokens] [--force]
                                      Write a container deployment of the host: Dockerfile, compose.yaml
                                      (2 replicas + nginx + PostgreSQL), nginx.conf, k8s/, config.json with
@@ -88,6 +92,10 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/host-commands.ts')).unshare();
     case 'activity':
       return (await import('./commands/host-commands.ts')).activity(rest);
+    case 'restart':
+      return (await import('./commands/host-commands.ts')).restart(rest);
+    case 'logs':
+      return (await import('./commands/host-commands.ts')).logs(rest);
     case 'export':
       return (await import('./commands/export.ts')).exportBundle(rest);
     case 'dashboard':

@@ -66,6 +66,19 @@ Stop sharing: the public URL no longer reaches this host, and sharing does not r
 Who called which tool, when, how long it took, and whether it failed (newest first). Works with the
 host stopped too (read from the database).
 `,
+  restart: `Usage: harbor restart <server> [--copy N]
+
+Restart a hosted server of the running host. A server with replicas restarts every copy, one after
+another, each back online before the next goes down (the others keep serving); --copy N restarts
+copy N only (0 is the first). Calls running on a copy as it goes down fail, except read-only ones,
+which are replayed.
+`,
+  logs: `Usage: harbor logs <server|host> [--copy N] [--lines 200] [--json]
+
+The last lines (at most 2000) a process of the running host wrote: a hosted server's stdout/stderr and
+its supervisor's notes, or the host's own log. A server with replicas shows every copy's lines, oldest
+first, each marked [copy N]; --copy N shows one copy's.
+`,
   status: `Usage: harbor status [--json]
 
 What is served (names and URLs), the dashboard link, each process of the running host (state, pid,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildConnectionBundle } from '../../server/access/connection-bundle.ts';
 import { serverUrl } from '../../server/access/server-url.ts';
-import type { ActivityEntry, HostStatus } from '../../server/admin/host-api.ts';
+import type { ActivityEntry, HostedServerStatus, HostStatus, LogLine } from '../../server/admin/host-api.ts';
 import { describeVia } from '../../server/auth/connected-via.ts';
 import { loadConfig } from '../../server/config/load-config.ts';
 import { alertRules } from '../../server/metrics/alert-rules.ts';
@@ -72,6 +72,40 @@ export async function unshare(): Promise<void> {
   const admin = await runningHost();
   await admin.request('DELETE', '/admin/share', undefined, 30_000);
   process.stdout.write('Sharing stopped; the public URL no longer reaches this host.\n');
+}
+
+/** `harbor restart <server> [--copy N]`: every copy of a pooled server, one after another, or the one named. */
+export async function restart(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { copy: { type: 'string' } }, allowPositionals: true, strict: true });
+  const name = onlyServerName(positionals, 'restart');
+  const admin = await runningHost();
+  const query = values.copy !== undefined ? `?copy=${encodeURIComponent(values.copy)}` : '';
+  // A pool restarts its copies one at a time, each waited for: allow a minute per copy.
+  const restarted = await admin.request<HostedServerStatus>('POST', `/admin/servers/${encodeURIComponent(name)}/restart${query}`, undefined, 120_000);
+  const pids = restarted.upstreams.map((u) => u.pid ?? '-').join(', ');
+  process.stdout.write(`${values.copy !== undefined ? `Copy ${values.copy} of ${name}` : name} restarted (pid${restarted.upstreams.length > 1 ? 's' : ''} ${pids}).\n`);
+}
+
+/** `harbor logs <process> [--copy N] [--lines 200] [--json]`: a pooled server's lines say their copy. */
+export async function logs(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { copy: { type: 'string' }, lines: { type: 'string', default: '200' }, json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const name = onlyServerName(positionals, 'logs');
+  const admin = await runningHost();
+  const query = new URLSearchParams({ process: name, lines: values.lines });
+  if (values.copy !== undefined) query.set('copy', values.copy);
+  const { lines } = await admin.request<{ lines: LogLine[] }>('GET', `/admin/logs?${query}`);
+  if (values.json) return void process.stdout.write(JSON.stringify(lines) + '\n');
+  for (const l of lines) process.stdout.write(`${date(l.at)} ${l.stream === 'stderr' ? '!' : ' '} ${l.copy !== undefined ? `[copy ${l.copy}] ` : ''}${l.line}\n`);
+}
+
+function onlyServerName(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`harbor ${command} takes one process name (a server, or host). Run harbor ${command} --help.`);
+  return positionals[0]!;
 }
 
 export async function status(args: string[]): Promise<void> {

@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, GENEROUS_LIMITS, ROOT, startTestHost, textOf, waitFor, type TestHost } from '../helpers/harbor.ts';
+import { harbor } from '../helpers/harbor-cli.ts';
 import { adminFetch } from '../helpers/oauth-browser.ts';
 
 const COUNTING = join(ROOT, 'test/fixtures/servers/counting-server.ts');
@@ -424,7 +425,7 @@ describe('admin restart and logs over every copy', () => {
   const pids = (h: TestHost) => h.host.servers.get('api')!.status().upstreams.map((u) => u.pid);
   const allUp = (h: TestHost) => h.host.servers.get('api')!.status().upstreams.every((u) => u.up && u.pid !== undefined);
 
-  test("logs show every copy's lines labelled by copy (or one copy's), each copy in a file of its own; restart restarts every copy, or the one asked", async () => {
+  test("logs show every copy's lines labelled by copy (or one copy's), each copy in a file of its own; restart restarts every copy, or the one asked; harbor logs / restart do the same", async () => {
     const s = scratch();
     const h = await startTestHost({ mcpServers: { api: countingServer(s, { replicas: 3, replicaEnv: { COUNTING_KEY: keys } }) }, limits: GENEROUS_LIMITS });
     const admin = (method: string, path: string) => adminFetch(h.url, h.host.adminSecret, method, path);
@@ -464,11 +465,21 @@ describe('admin restart and logs over every copy', () => {
       assert.deepEqual(afterOne.slice(0, 2), before.slice(0, 2), 'copies 0 and 1 kept running');
       assert.notEqual(afterOne[2], before[2], 'copy 2 restarted');
 
+      // The CLI over the same routes: one copy's lines, one copy restarted.
+      const cliLogs = await harbor(h.home, 'logs', 'api', '--copy', '2');
+      assert.match(cliLogs.stdout, /\[copy 2\] counting server with key k3 up/);
+      assert.doesNotMatch(cliLogs.stdout, /\[copy [01]\]/);
+      assert.match((await harbor(h.home, 'restart', 'api', '--copy', '0')).stdout, /^Copy 0 of api restarted \(pids \d+, \d+, \d+\)\.$/m);
+      await waitFor(() => allUp(h), 20_000, 'copy 0 back up');
+      const afterCli = pids(h);
+      assert.notEqual(afterCli[0], afterOne[0], 'copy 0 restarted');
+      assert.deepEqual(afterCli.slice(1), afterOne.slice(1));
+
       const restartedAll = await admin('POST', '/admin/servers/api/restart');
       assert.equal(restartedAll.status, 200);
       await waitFor(() => allUp(h), 20_000, 'every copy back up');
       const afterAll = pids(h);
-      afterAll.forEach((pid, k) => assert.notEqual(pid, afterOne[k], `copy ${k} restarted`));
+      afterAll.forEach((pid, k) => assert.notEqual(pid, afterCli[k], `copy ${k} restarted`));
       // The pool serves on every copy after its rolling restart.
       const client = await connectClient(h.url, 'api', h.token);
       try {

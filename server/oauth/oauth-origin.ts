@@ -59,12 +59,21 @@ export function resourceAliases(origin: string, kind: string, server: string): s
   return [serverResource(origin, kind, server), serverResource(origin, kind, server, true)];
 }
 
-/** Address for rate limits: through the tunnel, the visitor's (Cloudflare's header; the peer is the connector). */
+/**
+ * Address for rate limits. Only a proxy on this machine (the tunnel's connector, or the exported nginx)
+ * is trusted to name the visitor, and only by what it sets itself: Cloudflare's edge overwrites
+ * Cf-Connecting-IP (nginx.conf clears it), and a proxy appends the peer it saw to X-Forwarded-For, so
+ * the last entry is the one it vouches for; the entries before it are the visitor's own words (a
+ * client rotating them would get a fresh allowance per request).
+ */
 export function clientAddress(req: IncomingMessage): string {
   if (isLoopbackPeer(req) && isForwarded(req)) {
-    const visitor = req.headers['cf-connecting-ip'] ?? req.headers['x-forwarded-for'];
-    const first = (Array.isArray(visitor) ? visitor[0] : visitor)?.split(',')[0]?.trim();
-    if (first) return first.slice(0, 64);
+    const visitor = headerValue(req.headers['cf-connecting-ip']) || headerValue(req.headers['x-forwarded-for']).split(',').at(-1)?.trim();
+    if (visitor) return visitor.slice(0, 64);
   }
   return req.socket.remoteAddress ?? 'unknown';
+}
+
+function headerValue(value: string | string[] | undefined): string {
+  return (Array.isArray(value) ? value.at(-1) : value)?.trim() ?? '';
 }

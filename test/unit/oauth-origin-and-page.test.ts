@@ -20,6 +20,12 @@ test('the origin comes from Harbor\'s own addresses only: a forged Host gets no 
   assert.equal(requestOrigin(fakeRequest('127.0.0.1:7837', '127.0.0.1', { 'x-forwarded-for': '1.2.3.4' }), sources), null);
   assert.equal(clientAddress(fakeRequest('abc.trycloudflare.com', '127.0.0.1', { 'cf-connecting-ip': '203.0.113.9' })), '203.0.113.9');
   assert.equal(clientAddress(fakeRequest('x', '10.0.0.5', { 'cf-connecting-ip': '203.0.113.9' })), '10.0.0.5', 'only the local connector is trusted to name the visitor');
+  assert.equal(
+    clientAddress(fakeRequest('mcp.example.com', '127.0.0.1', { 'x-forwarded-for': '6.6.6.6, 198.51.100.7' })),
+    '198.51.100.7',
+    'behind nginx, the entry nginx appended names the visitor, not the ones the visitor sent',
+  );
+  assert.equal(clientAddress(fakeRequest('mcp.example.com', '127.0.0.1', { 'x-forwarded-for': ' 198.51.100.7 ' })), '198.51.100.7');
   assert.equal(canonicalResource('http://h:1/'), 'http://h:1');
   assert.equal(canonicalResource('http://h:1/mcp/docs#x'), 'http://h:1/mcp/docs');
 });

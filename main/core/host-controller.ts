@@ -106,7 +106,15 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       // host-main deletes from its process.env at once: its own upstreams start from a minimal base.
       // HARBOR_STATE_SECRET (replicas' shared requestState key) is one of Harbor's secrets too, so 'all'
       // leaves it out: it is passed on by name, to the host alone.
-      env: { HARBOR_HOME: home, HARBOR_ADMIN_SECRET: this.adminSecret, ...(process.env.HARBOR_STATE_SECRET ? { HARBOR_STATE_SECRET: process.env.HARBOR_STATE_SECRET } : {}) },
+      // MALLOC_ARENA_MAX=2 (glibc; ignored elsewhere), unless the user set one: under load each of the
+      // host's threads (libuv's pool, V8's workers) otherwise gets a malloc arena of its own, kept once
+      // touched. Measured at 25 sessions: host peak RSS 118 -> 108.6 MB, throughput within the noise.
+      env: {
+        HARBOR_HOME: home,
+        HARBOR_ADMIN_SECRET: this.adminSecret,
+        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+        ...(process.env.HARBOR_STATE_SECRET ? { HARBOR_STATE_SECRET: process.env.HARBOR_STATE_SECRET } : {}),
+      },
       inheritEnv: 'all',
       ready: 'ipc',
       readyTimeoutMs: 30_000,

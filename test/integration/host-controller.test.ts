@@ -62,7 +62,7 @@ test('a wake from sleep is noticed when timers fire far too late', async () => {
   }
 });
 
-test("the host child's V8 heap is sized for a small gateway: 2 MB semi-spaces, the old generation capped at its memory limit", { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+test("the host child is sized for a small gateway: 2 MB semi-spaces, the old generation capped at its memory limit, two malloc arenas", { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
   const { home, cleanup } = tempHome();
   const controller = new HostController({ home, port: 0, logger: silentLogger, memoryLimitBytes: 300 * 1024 * 1024 });
   try {
@@ -70,6 +70,8 @@ test("the host child's V8 heap is sized for a small gateway: 2 MB semi-spaces, t
     const argv = readFileSync(`/proc/${controller.supervisor!.pid}/cmdline`, 'utf8').split('\0');
     assert.ok(argv.includes('--max-semi-space-size=2'), argv.join(' '));
     assert.ok(argv.includes('--max-old-space-size=300'), argv.join(' '));
+    const env = readFileSync(`/proc/${controller.supervisor!.pid}/environ`, 'utf8').split('\0');
+    assert.ok(env.includes(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}`), 'MALLOC_ARENA_MAX in the host child');
   } finally {
     await controller.stop();
     cleanup();

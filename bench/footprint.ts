@@ -18,6 +18,7 @@
  * --supergateway-idle-sessions (default 50) idle sessions and its bytes per session are reported for that
  * many. Writes bench/results/footprint.json (not with --only or --harbor-node-options unless --out).
  */
+import { spawn } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -104,6 +105,25 @@ function memoryKb(pid: number): { rss: number; anon: number; file: number; uss: 
     uss: rollup('Private_Clean') + rollup('Private_Dirty'),
     pss: rollup('Pss'),
   };
+}
+
+/**
+ * The floor under any two-process Node gateway: two bare node processes (an empty timer), sampled
+ * alike in the same run. Their file pages are the node binary's, counted in each RSS and shared in PSS.
+ */
+async function nodeFloor(): Promise<{ processes: ProcessSample[]; rssMb: number; pssMb: number }> {
+  const children = [0, 1].map(() => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' }));
+  try {
+    await sleep(SETTLE_MS);
+    const processes = children.map((child) => {
+      const kb = memoryKb(child.pid as number);
+      return { pid: child.pid as number, role: 'bare node', command: "node -e 'setInterval(() => {}, 1e9)'", rssMb: mb(kb.rss), anonMb: mb(kb.anon), fileMb: mb(kb.file), ussMb: mb(kb.uss), pssMb: mb(kb.pss) };
+    });
+    const total = (pick: (p: ProcessSample) => number) => Math.round(processes.reduce((sum, p) => sum + pick(p), 0) * 10) / 10;
+    return { processes, rssMb: total((p) => p.rssMb), pssMb: total((p) => p.pssMb) };
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+  }
 }
 
 function roleOf(root: number, pid: number, argv: string[]): string {
@@ -233,6 +253,7 @@ function printTable(results: GatewayResult[]): void {
 }
 
 async function main(): Promise<void> {
+  const floor = await nodeFloor();
   const results: GatewayResult[] = [];
   for (const name of GATEWAYS) {
     console.error(`footprint: ${name} (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
@@ -249,6 +270,7 @@ async function main(): Promise<void> {
     : {};
   printTable(results);
   for (const r of results) console.log(`${r.name}: own USS / PSS idle ${r.idle.ownUssMb} / ${r.idle.ownPssMb} MB, after ${CLIENTS} sessions ${r.afterLoad.ownUssMb} / ${r.afterLoad.ownPssMb} MB`);
+  console.log(`floor: two bare node processes ${floor.rssMb} MB RSS (each ${floor.processes.map((p) => `${p.rssMb} = anon ${p.anonMb} + file ${p.fileMb}`).join(', ')}), ${floor.pssMb} MB PSS`);
   console.log('targets:', JSON.stringify(targets));
   const report = {
     date: new Date().toISOString(),
@@ -259,9 +281,11 @@ async function main(): Promise<void> {
       idle: `${SETTLE_MS / 1000} s after start, no session`,
       load: `${CLIENTS} sessions, closed loop of tools/call echo, ${args.warmup} s warm-up + ${args.duration} s measured; peak sampled every ${PEAK_SAMPLE_MS} ms; afterLoad right after, sessions still open`,
       idleSessions: `the ${CLIENTS} sessions closed, ${SETTLE_MS / 1000} s quiet (beforeIdleSessions), then the idle sessions opened ${OPEN_BATCH} at a time (initialize + notifications/initialized, one keep-alive socket each) and left open ${SETTLE_MS / 1000} s (withIdleSessions); added = withIdleSessions - beforeIdleSessions`,
+      nodeFloor: 'two bare `node -e setInterval` processes sampled the same way before the gateways: the least two node processes hold (the controller and host split cannot go under it)',
       harborConfig: 'bench/echo/gateways.ts: one shared server, limits raised (1e6 req/s, 1000 sessions per teammate), metrics on, HARBOR_LOG_LEVEL=warn; the built CLI (dist/)',
     },
     clients: CLIENTS,
+    nodeFloor: floor,
     results,
     targets,
   };

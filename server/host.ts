@@ -16,7 +16,7 @@ import type { Logger } from './logger.ts';
 import type { HostObservability } from './metrics/host-observability.ts';
 import { adminEvents } from './host/admin-events.ts';
 import { adminRoute } from './host/admin-part.ts';
-import { recordCalls } from './host/call-recorder.ts';
+import { recordCalls, recordRateRefusals } from './host/call-recorder.ts';
 import { startDocs } from './host/docs-part.ts';
 import { hostAddress } from './host/host-address.ts';
 import { hostSettings } from './host/host-settings.ts';
@@ -143,7 +143,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const manage = serverAdmin({ configFile, initialConfig: file === null && config.docs ? { docs: { folder: config.docs.folder } } : {}, servers, stdio, docs, events });
   const relays = { ...(options.share ? { share: options.share } : {}), ...(options.exportBundle ? { exportBundle: options.exportBundle } : {}) };
   const admin = adminRoute({ secret: adminSecret, config, paths, address, stores, servers, docs, observability, rules, signIn, events, manage, relays, heartbeatMs: options.heartbeatMs });
-  const http = own(opened, hostHttp({ config, hooks: options, servers, store: stores.store, log, observability, admin, signIn }));
+  const onRateRefused = recordRateRefusals(stores.audit, config.metrics.enabled ? observability : null);
+  const http = own(opened, hostHttp({ config, hooks: options, servers, store: stores.store, log, observability, admin, signIn, onRateRefused }));
   if (options.publicUrl) {
     http.server.guard.allowHost(new URL(options.publicUrl).host);
     http.server.guard.allowOrigin(options.publicUrl);

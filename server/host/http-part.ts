@@ -2,6 +2,7 @@ import { SessionCap } from '../access/session-cap.ts';
 import { TokenBucket } from '../access/token-bucket.ts';
 import type { HarborConfig } from '../config/config-schema.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
+import type { RateRefusal } from '../http/access-guards.ts';
 import { createHostServer, type AdminRoute, type HostServer } from '../http/host-server.ts';
 import type { ResponseMode, SessionLimits } from '../http/streamable-session.ts';
 import type { Logger } from '../logger.ts';
@@ -43,6 +44,8 @@ export function hostHttp(parts: {
   observability: HostObservability;
   admin: AdminRoute;
   signIn: SignInWithHarbor | null;
+  /** Requests the teammate rate refused (call-recorder.ts recordRateRefusals). */
+  onRateRefused: (refusal: RateRefusal) => void;
 }): HostHttp {
   const { config, hooks, store, log, observability, signIn } = parts;
   const modern = startModernEra({
@@ -67,6 +70,7 @@ export function hostHttp(parts: {
       rate: new TokenBucket({ ratePerSecond: config.limits.requestsPerSecond, burst: config.limits.burst }),
       sessions: new SessionCap({ maxPerKey: config.limits.sessionsPerTeammate }),
       describeRate: `${config.limits.requestsPerSecond} requests/s (burst ${config.limits.burst})`,
+      onRefused: parts.onRateRefused,
     },
     health: () => ({ ...observability.health(), version: HARBOR_VERSION }),
     metrics: { text: () => observability.metrics.metricsText(), get contentType() { return observability.metrics.contentType; } },

@@ -7,13 +7,23 @@ import { sendError } from './http-errors.ts';
 import { isForwarded } from './request-guard.ts';
 import type { Guard } from './route-table.ts';
 import type { Caller } from './streamable-endpoint.ts';
-import type { Authenticated } from './auth-guards.ts';
+import type { Authenticated, AuthenticatedTeammate } from './auth-guards.ts';
 
 /** Per-teammate limits (config `limits`). */
 export interface TeammateLimits {
   rate: TokenBucket;
   sessions: SessionCap;
   describeRate: string;
+  /** A request refused by the rate (HTTP 429), for the audit log and the metrics. */
+  onRefused?: (refusal: RateRefusal) => void;
+}
+
+/** A 429: who, on which server, and the error they were told (the body was not read: no method or tool). */
+export interface RateRefusal {
+  teammate: string;
+  via: AuthenticatedTeammate['via'];
+  server: string;
+  error: string;
 }
 
 export interface Served extends Authenticated {
@@ -52,7 +62,9 @@ export function withinRate(limits: TeammateLimits | undefined): Guard<Served, Se
   return (_req, res, request) => {
     const taken = limits.rate.take(request.teammate.name);
     if (taken.ok) return request;
-    sendError(res, 429, `Too many requests: rate limit for ${request.teammate.name} is ${limits.describeRate}; retry in ${taken.retryAfterSeconds}s`, {
+    const error = `Too many requests: rate limit for ${request.teammate.name} is ${limits.describeRate}; retry in ${taken.retryAfterSeconds}s`;
+    limits.onRefused?.({ teammate: request.teammate.name, via: request.teammate.via, server: request.hosted.name, error });
+    sendError(res, 429, error, {
       headers: { 'Retry-After': String(taken.retryAfterSeconds) },
       code: ErrorCode.LimitExceeded,
     });

@@ -10,7 +10,7 @@ import type { SlotRingOptions } from './slot-ring.ts';
  * names only — never a token, a teammate or an API key — and values that come from clients
  * (methods, tool names) are capped so a client can't grow the series without bound.
  */
-export type ErrorKind = 'http_5xx' | 'jsonrpc';
+export type ErrorKind = 'http_5xx' | 'jsonrpc' | 'rate_limited'; // rate_limited: refused by the per-teammate rate (429)
 
 export interface RequestObservation {
   /** Hosted server name; '' for Harbor's own endpoints (/health, /metrics…). */

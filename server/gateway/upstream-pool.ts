@@ -244,6 +244,7 @@ export class UpstreamPool {
     return {
       id: session.id,
       teammate: session.teammate,
+      via: session.via,
       get capabilities(): ClientCapabilities {
         return session.capabilities;
       },

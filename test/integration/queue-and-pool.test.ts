@@ -398,12 +398,15 @@ describe('queue wait, timeouts and refusals as a teammate sees them', () => {
       await waitFor(() => pool(h, 'api').queue.running === 1, 20_000, 'a call to run');
       held.push(alice.callTool({ name: 'work', arguments: { label: 'waiting' } }));
       await waitFor(() => pool(h, 'api').queue.queued === 1, 10_000, 'a call to wait');
+      await bobClient.listTools(); // through a copy's router: its row says how bob connected too
       await assert.rejects(bobClient.callTool({ name: 'read', arguments: { label: 'refused' } }), /-32002.*1 calls waiting \(maxQueuedCalls 1\)/);
       s.release();
       await Promise.all(held);
       await h.host.audit.flush();
       const [refused, ...others] = await h.host.audit.query({ teammate: 'bob', limit: 10 });
       assert.deepEqual(others.filter((r) => r.method === 'tools/call'), []);
+      assert.deepEqual(others.find((r) => r.method === 'tools/list')?.via, { kind: 'token', token: 'bob' });
+      assert.deepEqual(refused!.via, { kind: 'token', token: 'bob' });
       assert.equal(refused!.server, 'api');
       assert.equal(refused!.tool, 'read');
       assert.equal(refused!.ok, false);

@@ -192,10 +192,15 @@ export function cacheTtlMs(cacheControl: string | undefined, bounds: TtlBounds =
  * (the part nobody can fake). Registered clients: their name as before.
  */
 export function describeClient(client: OAuthClientInformationFull): string {
-  const name = (client.client_name ?? '').replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, 100);
+  const name = cleanClientName(client.client_name);
   const host = isClientIdUrl(client.client_id) && URL.canParse(client.client_id) ? new URL(client.client_id).host : null;
   if (!host) return name || 'an MCP client';
   return name ? `${name} (${host})` : host;
+}
+
+/** A client's self-chosen name as shown anywhere: no control or format characters (terminal escapes, bidi overrides), at most 100 characters; '' when none is left. */
+export function cleanClientName(name: string | undefined): string {
+  return (name ?? '').replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, 100);
 }
 
 function asOAuthError(clientId: string, error: unknown): Error {

@@ -9,9 +9,9 @@ import {
   TemporarilyUnavailableError,
 } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthClientInformationFull, OAuthTokenRevocationRequest, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { clientNameLookup } from './client-name-lookup.ts';
+import { clientNameLookup, UNNAMED_CLIENT } from './client-name-lookup.ts';
 import { GrantError, type GrantStore } from './grant-store.ts';
-import { describeClient, isClientIdUrl, type ClientMetadataDocuments } from './client-metadata-documents.ts';
+import { cleanClientName, describeClient, isClientIdUrl, type ClientMetadataDocuments } from './client-metadata-documents.ts';
 import { canonicalResource } from './oauth-origin.ts';
 import { checkRedirectUris } from './redirect-uri-policy.ts';
 import { SignInRequestError, type SignInRequestStore } from './sign-in-requests.ts';
@@ -51,15 +51,22 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
       // Every client is public: PKCE protects the code, and no client secret is stored or compared
       // (the SDK compares secrets with !==, not in constant time). RFC 7591 lets the server say so.
       const { client_secret: _secret, client_secret_expires_at: _expiry, ...rest } = client;
-      const registered = { ...rest, token_endpoint_auth_method: 'none', client_name: (client.client_name ?? 'an MCP client').slice(0, 100) } as OAuthClientInformationFull;
+      // The name cleaned as the owner's approval shows it (no control or format characters): it reaches
+      // the audit log, `harbor activity` and the Team tab too.
+      const registered = { ...rest, token_endpoint_auth_method: 'none', client_name: cleanClientName(client.client_name) || UNNAMED_CLIENT } as OAuthClientInformationFull;
       await ctx.grants.saveClient(registered.client_id, registered as unknown as Record<string, unknown>);
       return registered;
     },
   };
 
   // A metadata document's client is named from the cache, never fetched here: a request with a valid
-  // token must not wait on, or fail with, the client's web site.
-  const clientName = clientNameLookup((clientId) => (isClientIdUrl(clientId) ? { client_name: ctx.clientDocuments.describe(clientId) } : clientsStore.getClient(clientId)));
+  // token must not wait on, or fail with, the client's web site. A registered client's name is cleaned
+  // as at approval (cleanClientName), also for registrations stored before names were cleaned.
+  const clientName = clientNameLookup(async (clientId) => {
+    if (isClientIdUrl(clientId)) return { client_name: ctx.clientDocuments.describe(clientId) };
+    const client = await clientsStore.getClient(clientId);
+    return client && { client_name: cleanClientName(client.client_name) || UNNAMED_CLIENT };
+  });
 
   const resourceFor = (requested: URL | undefined): string => {
     const resource = canonicalResource(requested ?? origin);

@@ -86,3 +86,22 @@ test('each audited call says how its caller authenticated: static token or sign-
     await h.close();
   }
 });
+
+test('a registered client\'s name reaches the audit log and `harbor activity` cleaned as the owner approved it: no control characters', async () => {
+  const h = await startTestHost({ docs: { folder: 'docs' }, limits: GENEROUS_LIMITS, auth: 'both' });
+  try {
+    // A terminal escape (clear screen, retitle the window) and a bidi override, as a hostile registration would send.
+    const token = await signInAccessToken(h, 'mallory', 'Evil\u001b[2J\u001b]0;pwned\u0007 \u202eClient');
+    const client = await connectClient(h.url, 'docs', token);
+    await client.callTool({ name: 'list_docs', arguments: {} });
+    await client.close();
+
+    const { entries } = await admin<{ entries: ActivityEntry[] }>(h, '/admin/activity?teammate=mallory');
+    const vias = entries.filter((e) => e.method === 'tools/call').map((e) => e.via);
+    assert.deepEqual(vias, [{ kind: 'sign-in', client: 'Evil[2J]0;pwned Client' }]);
+    const { stdout } = await harbor(h.home, 'activity', '--teammate', 'mallory');
+    assert.doesNotMatch(stdout, /[\u0000-\u0008\u000b-\u001f\u007f\u202e]/, 'no control or format character reaches the terminal');
+  } finally {
+    await h.close();
+  }
+});

@@ -3,8 +3,8 @@ import type { NotificationSpec } from './notification-rules.ts';
 
 /**
  * What the buttons of a native notification do (issue 18.2): "alice wants to connect from <client>"
- * gets Approve / Deny where the OS shows buttons, and a click on the notification opens the Team tab
- * everywhere. The Electron shell (main/shell/main.ts) only shows the plan and hands events back here.
+ * gets Approve / Deny where the OS shows buttons (Deny alone for someone not invited), and a click on
+ * the notification opens the Team tab everywhere. The Electron shell (main/shell/main.ts) only shows the plan and hands events back here.
  *
  * Buttons on macOS and Windows: Electron 45 delivers a Windows toast's button presses as the same
  * 'action' event (it writes the toast XML itself), so no hand-made `toastXml` is needed. Linux
@@ -23,9 +23,12 @@ export interface NotificationPlan {
 
 const BUTTON_PLATFORMS: ReadonlySet<NodeJS.Platform> = new Set(['darwin', 'win32']);
 
-export function notificationPlan(spec: Pick<NotificationSpec, 'kind' | 'approvalId'>, platform: NodeJS.Platform): NotificationPlan {
+export function notificationPlan(spec: Pick<NotificationSpec, 'kind' | 'approvalId' | 'signIn'>, platform: NodeJS.Platform): NotificationPlan {
   if (spec.kind !== 'wants-to-connect' || !spec.approvalId) return { actions: [], choices: [], click: null };
   if (!BUTTON_PLATFORMS.has(platform)) return { actions: [], choices: [], click: 'open-team' };
+  // Someone not invited gets no one-press Approve: the name is whatever they typed, and the banner may
+  // cut the body's "(not invited)" off after a long client name. Deny stays; approving is the Team tab's.
+  if (spec.signIn?.invited !== true) return { actions: [{ type: 'button', text: 'Deny' }], choices: ['deny'], click: 'open-team' };
   return {
     actions: [
       { type: 'button', text: 'Approve' },

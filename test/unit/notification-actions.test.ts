@@ -5,7 +5,7 @@ import { HttpHostApi } from '../../renderer/host-api.ts';
 import { startTestHost, type TestHost } from '../helpers/harbor.ts';
 import { adminFetch, authorizeUrl, openAuthorize, pkcePair, registerClient, submitSignIn } from '../helpers/oauth-browser.ts';
 
-const asking = { kind: 'wants-to-connect', approvalId: 'abc' } as const;
+const asking = { kind: 'wants-to-connect', approvalId: 'abc', signIn: { teammate: 'alice', client: 'Claude Code', invited: true } } as const;
 
 test('Approve / Deny buttons where the OS shows them (macOS, Windows); on Linux a click opens the Team tab', () => {
   for (const platform of ['darwin', 'win32'] as const) {
@@ -15,6 +15,12 @@ test('Approve / Deny buttons where the OS shows them (macOS, Windows); on Linux 
     assert.equal(plan.click, 'open-team');
   }
   assert.deepEqual(notificationPlan(asking, 'linux'), { actions: [], choices: [], click: 'open-team' });
+  for (const stranger of [{ ...asking, signIn: { ...asking.signIn, invited: false } }, { kind: 'wants-to-connect', approvalId: 'abc' } as const]) {
+    const plan = notificationPlan(stranger, 'darwin');
+    assert.deepEqual(plan.actions.map((a) => a.text), ['Deny'], 'not invited (or not known to be): no one-press Approve');
+    assert.deepEqual([choiceAt(plan, 0), choiceAt(plan, 1)], ['deny', null]);
+    assert.equal(plan.click, 'open-team', 'approving is the Team tab\'s');
+  }
   assert.deepEqual(notificationPlan({ kind: 'health-red' }, 'darwin'), { actions: [], choices: [], click: null }, 'other notifications get no buttons');
   assert.deepEqual(notificationPlan({ kind: 'wants-to-connect' }, 'darwin').actions, [], 'no request id, nothing to decide');
 });

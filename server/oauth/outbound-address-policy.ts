@@ -10,7 +10,8 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
  *
  * Choices: a name with several addresses is refused if any one is refused (mixing public and private
  * addresses is what a rebinding setup looks like); IPv4-mapped, NAT64 and 6to4 IPv6 addresses are
- * refused whole rather than unpacked (an MCP client's document has no reason to live there).
+ * refused whole rather than unpacked, as are IPv4-compatible, IPv4-translated and Teredo ones (an MCP
+ * client's document has no reason to live there).
  * `allowLoopback` (tests and local development only) lets 127.0.0.0/8 and ::1 through, nothing else.
  * node:net's BlockList holds the ranges (no hand-written CIDR arithmetic).
  */
@@ -33,13 +34,17 @@ const REFUSED_V4 = [
 ] as const;
 
 const REFUSED_V6 = [
-  ['::', 128], // unspecified
+  ['::', 96], // unspecified, and IPv4-compatible (deprecated: ::10.0.0.1 names an IPv4 host)
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT)
   ['64:ff9b::', 96], // NAT64
+  ['64:ff9b:1::', 48], // NAT64, local use (RFC 8215): translates to whatever IPv4 the site chose
   ['100::', 64], // discard
+  ['2001::', 23], // IETF protocol assignments, Teredo (2001::/32) among them
   ['2001:db8::', 32], // documentation
   ['2002::', 16], // 6to4
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated, still routed on some networks)
   ['ff00::', 8], // multicast
 ] as const;
 

@@ -106,6 +106,15 @@ describe('outbound addresses (SSRF)', () => {
     assert.ok(refusedAddress('10.0.0.1', { allowLoopback: true }), 'the dev option opens loopback only');
   });
 
+  test('IPv6 forms that carry an IPv4 address or route to a site\'s own are refused: IPv4-compatible, -translated, local NAT64, Teredo, site-local', () => {
+    // ::7f00:1 is ::127.0.0.1 (IPv4-compatible), ::ffff:0:7f00:1 IPv4-translated 127.0.0.1, 64:ff9b:1::a00:1 a local NAT64 prefix before 10.0.0.1.
+    for (const address of ['::7f00:1', '::a00:1', '::ffff:0:7f00:1', '64:ff9b:1::a00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', 'fec0::1']) {
+      assert.ok(refusedAddress(address, { allowLoopback: false }), address);
+      assert.ok(refusedAddress(address, { allowLoopback: true }), `${address}, even with the dev option`);
+    }
+    for (const address of ['8.8.8.8', '2606:4700:4700::1111', '2a00:1450:4001::200e']) assert.equal(refusedAddress(address, { allowLoopback: false }), null, `${address} stays allowed`);
+  });
+
   test('the socket lookup refuses a name that resolves to a refused address', async () => {
     const resolve = (allowLoopback: boolean) =>
       new Promise<{ error: Error | null; address: unknown }>((done) => guardedLookup({ allowLoopback })('localhost', { all: true }, (error, address) => done({ error, address })));

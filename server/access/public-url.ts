@@ -18,7 +18,10 @@ export class PublicUrlError extends Error {
 export function parsePublicUrl(raw: string | undefined, name = PUBLIC_URL_VARIABLE): string | null {
   const value = raw?.trim();
   if (!value) return null;
-  const refuse = (why: string) => new PublicUrlError(`${name} must be ${why}, like https://mcp.example.com; got "${value.slice(0, 200)}"`);
+  // Echoed to help with a typo, but never what may be a password: a `user:password@` part is masked
+  // (also where the URL does not parse, so the check below for credentials never runs).
+  const shown = value.replace(/[^/@]*@/, '***@').slice(0, 200);
+  const refuse = (why: string) => new PublicUrlError(`${name} must be ${why}, like https://mcp.example.com; got "${shown}"`);
   let url: URL;
   try {
     url = new URL(value);

@@ -30,6 +30,10 @@ test('a public URL is an http(s) origin: normalised, or refused naming the varia
     assert.throws(() => parsePublicUrl(raw), (error: Error) => error instanceof PublicUrlError && /^HARBOR_PUBLIC_URL must be /.test(error.message) && why.test(error.message) && error.message.includes(raw), raw);
   }
   assert.throws(() => parsePublicUrl('https://alice:s3cret@mcp.example.com'), (error: Error) => /without a user name or password/.test(error.message) && !error.message.includes('s3cret'), 'refused, the password not echoed');
+  // Refused for another reason before the credentials check: still not echoed.
+  for (const raw of ['https://alice:s3cret@mcp example.com', 'alice:s3cret@mcp.example.com']) {
+    assert.throws(() => parsePublicUrl(raw), (error: Error) => error instanceof PublicUrlError && error.message.includes('***@') && !error.message.includes('s3cret'), raw);
+  }
 });
 
 test('container mode reads HARBOR_PUBLIC_URL and stops on a typo with a usage error', () => {

@@ -42,7 +42,10 @@ export async function token(args: string[]): Promise<void> {
       const admin = await AdminClient.connect(paths.home);
       const { token, bundles } = admin
         ? await admin.issueTeammate(name, { scope, expiresAt }).catch(asUsageError)
-        : await withOfflineTeammates({ paths }, (teammates) => teammates.issue(name, { scope, expiresAt }));
+        : await withOfflineTeammates({ paths }, (teammates) => teammates.issue(name, { scope, expiresAt })).catch((error: Error) => {
+            // A malformed HARBOR_PUBLIC_URL (access/public-url.ts) is the caller's to fix: its message, no stack.
+            throw error.name === 'PublicUrlError' ? new UsageError(error.message) : error;
+          });
       if (values.json) {
         process.stdout.write(JSON.stringify({ name, token, bundles }) + '\n');
         return;

@@ -53,17 +53,20 @@ export function scopeProblem(scope: readonly string[] | null | undefined): strin
 }
 
 export function teammatesService(sources: TeammateSources): TeammatesService {
-  const bundlesFor = (teammate: Teammate, token: string): ConnectionBundle[] =>
+  const bundlesFor = (teammate: Teammate, token: string, baseUrl: string): ConnectionBundle[] =>
     [...sources.serverNames()]
       .filter((serverName) => !teammate.scope || teammate.scope.includes(serverName))
-      .map((serverName) => buildConnectionBundle({ serverName, baseUrl: sources.baseUrl(), token, teammate: teammate.name }));
+      .map((serverName) => buildConnectionBundle({ serverName, baseUrl, token, teammate: teammate.name }));
   return {
     list: () => sources.tokens.list(),
     issue(name, options = {}) {
       const problem = scopeProblem(options.scope);
       if (problem) throw new ServiceInputError(`scope: ${problem}`);
+      // The address first: one that cannot be had (a bad HARBOR_PUBLIC_URL offline) must stop the
+      // command before a token is stored that nobody would be shown.
+      const baseUrl = sources.baseUrl();
       const { token, teammate } = sources.tokens.issue(name, options);
-      const bundles = bundlesFor(teammate, token);
+      const bundles = bundlesFor(teammate, token, baseUrl);
       return { teammate, token, bundles, merged: mergedSnippets(bundles) };
     },
     async revoke(name) {

@@ -3,12 +3,16 @@
  * once set, the origin of every request but this machine's own loopback ones, whatever its headers say.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { containerSettings } from '../../main/commands/serve-container.ts';
 import { UsageError } from '../../main/commands/common.ts';
 import { parsePublicUrl, PublicUrlError, signInPossibleAt } from '../../server/access/public-url.ts';
 import { requestOrigin } from '../../server/oauth/oauth-origin.ts';
+import { harborResult } from '../helpers/harbor-cli.ts';
 
 test('a public URL is an http(s) origin: normalised, or refused naming the variable and the problem', () => {
   assert.equal(parsePublicUrl('https://MCP.Example.com/'), 'https://mcp.example.com');
@@ -66,4 +70,18 @@ test('with a public URL, every request but this machine\'s own is its origin: no
   assert.equal(requestOrigin(fakeRequest('127.0.0.1:7837', '127.0.0.1'), sources), 'http://127.0.0.1:7837');
   // Unset: as before, a Host that names no address of Harbor's gets no issuer.
   assert.equal(requestOrigin(fakeRequest('mcp.example.com', '172.18.0.4', viaNginx), { ...sources, configuredUrl: null }), null);
+});
+
+test('offline `harbor token add` with a malformed HARBOR_PUBLIC_URL stops with a usage error and stores no token nobody was shown', async (t) => {
+  const home = await mkdtemp(join(tmpdir(), 'harbor-public-url-'));
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const env = { ...process.env, HARBOR_HOME: home };
+  delete env.HARBOR_DATABASE_URL;
+  const added = await harborResult({ ...env, HARBOR_PUBLIC_URL: 'https://mcp.example.com/harbor' }, ['token', 'add', 'zed']);
+  assert.equal(added.code, 2, added.stderr);
+  assert.match(added.stderr, /^harbor: HARBOR_PUBLIC_URL must be .*without a path/);
+  assert.doesNotMatch(added.stderr, /\n\s+at /, 'no stack trace');
+  const listed = await harborResult({ ...env, HARBOR_PUBLIC_URL: '' }, ['token', 'list', '--json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(JSON.parse(listed.stdout), [], 'no token was stored for zed');
 });

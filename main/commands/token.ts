@@ -89,9 +89,8 @@ export async function token(args: string[]): Promise<void> {
       const runtime = readHostRuntime(paths.home);
       if (runtime && isAlive(runtime.pid)) {
         const seconds = Math.ceil(REVOCATION_CHECK_MS / 1000) + 1;
-        // The file watch sees static tokens only; a sign-in's next request is refused (the host keeps no copy of grants).
-        const streams = revoked.tokenRevoked ? `its open streams close within ${seconds} s` : 'their next request is refused, streams already open stay until they reconnect';
-        process.stdout.write(`Revoked ${name} in the database; Harbor at ${runtime.url} did not answer, ${streams}.\n`);
+        // The host watches the file for both: static tokens (token-store) and sign-ins (sqlite-grant-store's revocation log).
+        process.stdout.write(`Revoked ${name} in the database; Harbor at ${runtime.url} did not answer, its open streams close within ${seconds} s.\n`);
         process.exitCode = HOST_DID_NOT_ANSWER;
         return;
       }

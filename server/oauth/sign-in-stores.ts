@@ -1,3 +1,4 @@
+import { REVOCATION_CHECK_MS } from '../auth/revocation-watch.ts';
 import type { SqliteDatabase } from '../store/sqlite-database.ts';
 import type { GrantStore, GrantStoreOptions } from './grant-store.ts';
 import { SqliteInviteStore, type InviteStore } from './invite-store.ts';
@@ -9,7 +10,10 @@ export interface SignInStores {
   grants: GrantStore;
   invites: InviteStore;
   requests: SignInRequestStore;
-  /** Replicas: a teammate's sign-ins were revoked through another replica (absent on one host). */
+  /**
+   * A teammate's sign-ins were revoked by another process: another replica (PostgreSQL, at once by
+   * NOTIFY) or `harbor token revoke` writing the home's file (SQLite, within REVOCATION_CHECK_MS).
+   */
   onTeammateRevoked?(listener: (teammate: string) => void): () => void;
   close(): Promise<void>;
 }
@@ -20,15 +24,34 @@ export interface SignInStoreOptions {
   grants?: Omit<GrantStoreOptions, 'now'>;
   requestTtlMs?: number;
   maxRequests?: number;
+  /** How often a host on SQLite looks for revocations made by another process. */
+  revocationCheckMs?: number;
 }
 
 /** One host: grants and invites in the home's SQLite file, waiting requests in memory. */
 export function sqliteSignInStores(db: SqliteDatabase, options: SignInStoreOptions = {}): SignInStores {
   const now = options.now ?? Date.now;
+  const grants = new SqliteGrantStore(db, { ...options.grants, now });
   return {
-    grants: new SqliteGrantStore(db, { ...options.grants, now }),
+    grants,
     invites: new SqliteInviteStore(db, { now }),
     requests: new SignInRequests({ now, ...(options.requestTtlMs ? { ttlMs: options.requestTtlMs } : {}), ...(options.maxRequests ? { maxRequests: options.maxRequests } : {}) }),
+    onTeammateRevoked: (listener) => pollRevocations(grants, listener, options.revocationCheckMs ?? REVOCATION_CHECK_MS),
     close: async () => {},
   };
+}
+
+/** The file has no channel to push on: looked at every `everyMs` (one PRAGMA while nothing changed). Returns stop(). */
+function pollRevocations(grants: SqliteGrantStore, listener: (teammate: string) => void, everyMs: number): () => void {
+  const timer = setInterval(() => {
+    let revoked: string[];
+    try {
+      revoked = grants.revokedElsewhere();
+    } catch {
+      return; // a busy or full file: nothing is marked read, the next look reports it
+    }
+    for (const teammate of revoked) listener(teammate);
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -37,6 +37,21 @@ import {
 const MIGRATIONS = grantMigrations({ bytes: 'BLOB', integer: 'INTEGER' });
 
 /**
+ * SQLite only (its own component, so the shared steps above keep their numbers): one row per
+ * teammate revocation that ended a grant, which the host reads to learn of those made by another
+ * process (`harbor token revoke` writing the file). A log rather than a diff of live grants: the
+ * host's own rotations and RFC 7009 revocations revoke tokens too, and must not end sessions.
+ * PostgreSQL replicas hear the same through NOTIFY (pg-grant-store.ts).
+ */
+const REVOCATION_LOG = [
+  `CREATE TABLE oauth_teammate_revocations (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     teammate TEXT NOT NULL,
+     revoked_at INTEGER NOT NULL
+   )`,
+];
+
+/**
  * The grant store in the home's SQLite file (one host). The work is synchronous (node:sqlite); the
  * methods are async only to share the GrantStore interface with PostgreSQL. Each check-and-spend runs
  * in one transaction, so a code or refresh token is spent once even with two requests in flight.
@@ -47,6 +62,11 @@ export class SqliteGrantStore implements GrantStore {
   readonly codeTtlMs: number;
   readonly accessTtlMs: number;
   readonly refreshTtlMs: number;
+  readonly #dataVersion;
+  #seenVersion: number;
+  /** The last revocation-log row read; those written through this store are skipped (#ownRevocations). */
+  #seenSeq: number;
+  readonly #ownRevocations = new Set<number>();
 
   constructor(db: SqliteDatabase, options: GrantStoreOptions = {}) {
     this.#db = db;
@@ -55,6 +75,11 @@ export class SqliteGrantStore implements GrantStore {
     this.accessTtlMs = options.accessTtlMs ?? DEFAULT_GRANT_TTLS.accessTtlMs;
     this.refreshTtlMs = options.refreshTtlMs ?? DEFAULT_GRANT_TTLS.refreshTtlMs;
     migrate(db, 'oauth', MIGRATIONS);
+    migrate(db, 'oauth-revocations', REVOCATION_LOG);
+    // Changes when another connection (another process) commits to the file; our own commits leave it.
+    this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.#seenVersion = this.#dataVersion.get() as number;
+    this.#seenSeq = (db.prepare('SELECT COALESCE(MAX(seq), 0) FROM oauth_teammate_revocations').pluck().get() as number);
   }
 
   async saveClient(clientId: string, metadata: Record<string, unknown>): Promise<void> {
@@ -129,8 +154,33 @@ export class SqliteGrantStore implements GrantStore {
   }
 
   async revokeTeammate(teammate: string): Promise<number> {
-    const result = this.#db.prepare('UPDATE oauth_tokens SET revoked_at = ? WHERE teammate = ? AND revoked_at IS NULL').run(this.#now(), teammate);
-    return Number(result.changes);
+    const now = this.#now();
+    return this.#db.transaction(() => {
+      const revoked = Number(this.#db.prepare('UPDATE oauth_tokens SET revoked_at = ? WHERE teammate = ? AND revoked_at IS NULL').run(now, teammate).changes);
+      if (revoked > 0) {
+        const logged = this.#db.prepare('INSERT INTO oauth_teammate_revocations (teammate, revoked_at) VALUES (?, ?)').run(teammate, now);
+        this.#ownRevocations.add(Number(logged.lastInsertRowid));
+      }
+      return revoked;
+    })();
+  }
+
+  /**
+   * Teammates whose sign-ins another process revoked since the last call (each reported once), so
+   * the host can end their sessions. One `PRAGMA data_version` while nobody else wrote the file.
+   */
+  revokedElsewhere(): string[] {
+    const version = this.#dataVersion.get() as number;
+    if (version === this.#seenVersion) return [];
+    const rows = this.#db.prepare('SELECT seq, teammate FROM oauth_teammate_revocations WHERE seq > ? ORDER BY seq').all(this.#seenSeq) as { seq: number; teammate: string }[];
+    this.#seenVersion = version; // only once read: a failed read is tried again on the next look
+    const teammates = new Set<string>();
+    for (const { seq, teammate } of rows) {
+      this.#seenSeq = seq;
+      if (!this.#ownRevocations.delete(seq)) teammates.add(teammate);
+    }
+    for (const seq of this.#ownRevocations) if (seq <= this.#seenSeq) this.#ownRevocations.delete(seq); // pruned before read
+    return [...teammates];
   }
 
   async grants(): Promise<GrantSummary[]> {
@@ -151,6 +201,8 @@ export class SqliteGrantStore implements GrantStore {
     const now = this.#now();
     this.#db.prepare('DELETE FROM oauth_codes WHERE expires_at <= ?').run(now - PRUNE_AFTER_MS);
     this.#db.prepare('DELETE FROM oauth_tokens WHERE expires_at <= ?').run(now - PRUNE_AFTER_MS);
+    // Read within a second by a running host; kept a day like the tokens, never the newest (AUTOINCREMENT never reuses a seq anyway).
+    this.#db.prepare('DELETE FROM oauth_teammate_revocations WHERE revoked_at <= ?').run(now - PRUNE_AFTER_MS);
     // Registration is open (rate-limited): a client that never got a token is forgotten after a month.
     this.#db.prepare('DELETE FROM oauth_clients WHERE created_at <= ? AND client_id NOT IN (SELECT client_id FROM oauth_tokens)').run(now - IDLE_CLIENT_MS);
   }

@@ -9,8 +9,8 @@ import { describeEachBackend, type StoreBackend, type StoreSite } from './store-
 /**
  * `harbor token revoke <name>` with no host answering (or with HARBOR_DATABASE_URL): the teammate's
  * static token and their sign-ins (access and refresh tokens) are revoked in the store itself, as the
- * host's admin does; on PostgreSQL their waiting sign-in requests go too and a replica listening on
- * the shared tables hears of it (and would end their sessions).
+ * host's admin does; on PostgreSQL their waiting sign-in requests go too. The running host hears of
+ * it (and ends their sessions): a replica by NOTIFY, a host on SQLite by looking at the file.
  */
 
 const AUTH: AuthorizationRequest = { clientId: 'client-1', clientName: 'Cursor', redirectUri: 'http://127.0.0.1/cb', codeChallenge: 'x', scopes: ['mcp'], resource: 'r', issuer: 'i' };
@@ -61,8 +61,17 @@ describeEachBackend('offline revoke', (backend) => {
     for (const pair of [first, second]) await assert.rejects(host.stores.grants.rotateRefresh(pair.refreshToken, 'client-1'), /refresh token/i);
     assert.equal((await host.stores.grants.verifyAccess(bob.accessToken))?.teammate, 'bob', 'another teammate keeps their sign-in');
     assert.deepEqual((await host.stores.grants.grants()).map((g) => g.teammate), ['bob']);
-    // Replicas end the teammate's sessions on this notice (revocation-watch-part.ts); one host has no channel.
-    if (backend.name === 'postgres') await waitFor(() => heard.includes('alice'), 5000, 'a listening replica hears of the revocation');
+    // The host ends the teammate's sessions on this (revocation-watch-part.ts): a replica by NOTIFY, a host on SQLite by its look at the file.
+    await waitFor(() => heard.includes('alice'), 5000, 'the running host hears of the revocation');
+    // Its own revocations (the admin API's, which close the sessions themselves) are not reported back.
+    await host.stores.grants.revokeTeammate('bob');
+    host.tokens.issue('dave');
+    await offlineRevoke(host.site, 'dave'); // a static token only: no grant ended, nothing for the sign-in side to report
+    // Heard in order (the channel's, the file's log): once erin is heard, anything before her would have been.
+    await host.signIn('erin');
+    await offlineRevoke(host.site, 'erin');
+    await waitFor(() => heard.includes('erin'), 5000, 'the later revocation to be heard');
+    assert.deepEqual(heard, ['alice', 'erin'], 'each once, and only revocations made elsewhere that ended a grant');
   });
 
   test('a teammate who only signed in (no static token) is revoked too; a second revoke finds nothing', async (t) => {

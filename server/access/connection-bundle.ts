@@ -121,9 +121,6 @@ export function buildConnectionBundle(input: ConnectionInput): ConnectionBundle 
   const connector = connectorUrl(input.baseUrl, serverName, token);
   const bearer = `Bearer ${token}`;
 
-  const mcpRemoteArgs = ['mcp-remote', url, '--header', 'Authorization:${AUTH_HEADER}'];
-  if (mcpRemoteNeedsAllowHttp(url)) mcpRemoteArgs.push('--allow-http');
-
   const snippets: Snippet[] = [
     {
       client: 'claude-code',
@@ -140,33 +137,8 @@ export function buildConnectionBundle(input: ConnectionInput): ConnectionBundle 
       file: '~/.cursor/mcp.json (or .cursor/mcp.json in a project)',
       text: json({ mcpServers: { [name]: { url, headers: { Authorization: bearer } } } }),
     },
-    {
-      client: 'vscode',
-      title: 'VS Code',
-      language: 'json',
-      file: '.vscode/mcp.json',
-      text: json({
-        servers: { [name]: { type: 'http', url, headers: { Authorization: `Bearer \${input:${VSCODE_INPUT_ID}}` } } },
-        inputs: [
-          {
-            type: 'promptString',
-            id: VSCODE_INPUT_ID,
-            description: `Harbor token for ${teammate}`,
-            password: true,
-          },
-        ],
-      }),
-      note: `VS Code asks for the token when it first starts the server; paste: ${token}`,
-    },
-    {
-      client: 'claude-desktop',
-      title: 'Claude Desktop (through mcp-remote)',
-      language: 'json',
-      file: 'claude_desktop_config.json (Settings → Developer → Edit Config)',
-      text: json({ mcpServers: { [name]: { command: 'npx', args: mcpRemoteArgs, env: { AUTH_HEADER: bearer } } } }),
-      // Windows splits args on spaces, hence no space after the colon and the token in env.
-      note: 'Needs Node.js on this machine; restart Claude Desktop after editing.',
-    },
+    vscodeSnippet(name, url, token, teammate),
+    claudeDesktopSnippet(name, url, bearer),
     {
       client: 'windsurf',
       title: 'Windsurf',
@@ -174,35 +146,82 @@ export function buildConnectionBundle(input: ConnectionInput): ConnectionBundle 
       file: '~/.codeium/windsurf/mcp_config.json',
       text: json({ mcpServers: { [name]: { serverUrl: url, headers: { Authorization: bearer } } } }),
     },
-    {
-      client: 'codex',
-      title: 'Codex',
-      language: 'toml',
-      file: '~/.codex/config.toml',
-      text: [
-        `[mcp_servers.${tomlKey(name)}]`,
-        `url = ${tomlString(url)}`,
-        `bearer_token_env_var = ${tomlString(CODEX_TOKEN_ENV)}`,
-        '',
-      ].join('\n'),
-      note: [
-        'Codex reads the token from the environment it starts in:',
-        `export ${CODEX_TOKEN_ENV}=${shellQuote(token)}`,
-        `PowerShell: $env:${CODEX_TOKEN_ENV} = '${token.replace(/'/g, "''")}'`,
-      ].join('\n'),
-    },
-    {
-      client: 'connector',
-      title: 'claude.ai / ChatGPT connector',
-      language: 'text',
-      text: connector,
-      note:
-        'Paste as the URL of a custom connector. The token is part of this URL: share it like a password.' +
-        (new URL(url).protocol === 'https:' ? '' : '\nclaude.ai and ChatGPT reach only public https URLs: share through the tunnel.'),
-    },
+    codexSnippet(name, url, token),
+    connectorSnippet(url, connector),
   ];
 
   return { serverName, clientName: name, teammate, url, connectorUrl: connector, snippets, installLinks: installLinks(name, url, bearer) };
+}
+
+/** VS Code prompts for the token (one input shared by every Harbor server) rather than storing it in the file. */
+function vscodeSnippet(name: string, url: string, token: string, teammate: string): Snippet {
+  return {
+    client: 'vscode',
+    title: 'VS Code',
+    language: 'json',
+    file: '.vscode/mcp.json',
+    text: json({
+      servers: { [name]: { type: 'http', url, headers: { Authorization: `Bearer \${input:${VSCODE_INPUT_ID}}` } } },
+      inputs: [
+        {
+          type: 'promptString',
+          id: VSCODE_INPUT_ID,
+          description: `Harbor token for ${teammate}`,
+          password: true,
+        },
+      ],
+    }),
+    note: `VS Code asks for the token when it first starts the server; paste: ${token}`,
+  };
+}
+
+/** Claude Desktop speaks stdio only: npx mcp-remote bridges to the URL. */
+function claudeDesktopSnippet(name: string, url: string, bearer: string): Snippet {
+  const mcpRemoteArgs = ['mcp-remote', url, '--header', 'Authorization:${AUTH_HEADER}'];
+  if (mcpRemoteNeedsAllowHttp(url)) mcpRemoteArgs.push('--allow-http');
+  return {
+    client: 'claude-desktop',
+    title: 'Claude Desktop (through mcp-remote)',
+    language: 'json',
+    file: 'claude_desktop_config.json (Settings → Developer → Edit Config)',
+    text: json({ mcpServers: { [name]: { command: 'npx', args: mcpRemoteArgs, env: { AUTH_HEADER: bearer } } } }),
+    // Windows splits args on spaces, hence no space after the colon and the token in env.
+    note: 'Needs Node.js on this machine; restart Claude Desktop after editing.',
+  };
+}
+
+/** Codex reads the token from an environment variable the config names; the note sets it for POSIX shells and PowerShell. */
+function codexSnippet(name: string, url: string, token: string): Snippet {
+  return {
+    client: 'codex',
+    title: 'Codex',
+    language: 'toml',
+    file: '~/.codex/config.toml',
+    text: [
+      `[mcp_servers.${tomlKey(name)}]`,
+      `url = ${tomlString(url)}`,
+      `bearer_token_env_var = ${tomlString(CODEX_TOKEN_ENV)}`,
+      '',
+    ].join('\n'),
+    note: [
+      'Codex reads the token from the environment it starts in:',
+      `export ${CODEX_TOKEN_ENV}=${shellQuote(token)}`,
+      `PowerShell: $env:${CODEX_TOKEN_ENV} = '${token.replace(/'/g, "''")}'`,
+    ].join('\n'),
+  };
+}
+
+/** The connector URL carries the token; claude.ai and ChatGPT reach only public https. */
+function connectorSnippet(url: string, connector: string): Snippet {
+  return {
+    client: 'connector',
+    title: 'claude.ai / ChatGPT connector',
+    language: 'text',
+    text: connector,
+    note:
+      'Paste as the URL of a custom connector. The token is part of this URL: share it like a password.' +
+      (new URL(url).protocol === 'https:' ? '' : '\nclaude.ai and ChatGPT reach only public https URLs: share through the tunnel.'),
+  };
 }
 
 /**

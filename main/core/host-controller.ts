@@ -80,54 +80,17 @@ export class HostController extends EventEmitter<HostControllerEvents> {
 
   /** Resolves once the host first reports ready; rejects on a fault no restart can fix (bad config, port taken). */
   async start(): Promise<HostReadyMessage> {
-    const { home, logger } = this.#options;
     const port = this.#options.port === 0 || this.#options.port === undefined ? await this.#pickPort() : this.#options.port;
-    this.adminSecret = writeAdminSecret(home);
-    const args = ['--home', home, ...(port !== null ? ['--port', String(port)] : [])];
-    if (this.#options.configFile) args.push('--config', this.#options.configFile);
-    const limitBytes = this.#options.memoryLimitBytes ?? 512 * 1024 * 1024;
-    const supervisor = new Supervisor({
-      name: 'host',
-      command: HOST_MAIN,
-      args,
-      fork: true,
-      // A small young generation: under load V8 otherwise grows it to tens of MB that it keeps.
-      // Measured at 25 clients: Harbor's own RSS 196 MB instead of 304 MB, throughput within the
-      // bench's round-to-round noise.
-      // The old generation capped at the host's memory limit: V8 scales how far the heap may grow past
-      // its live size before the next full collection with that cap (well under 2x for caps below a
-      // gigabyte or two, 4x with the default cap, a quarter of the machine's memory), so promoted
-      // garbage is collected before it piles up. The cap itself never binds first: the watchdog below
-      // restarts the host when its RSS, always above its heap, passes the same limit.
-      execArgv: ['--max-semi-space-size=2', `--max-old-space-size=${Math.max(64, Math.round(limitBytes / (1024 * 1024)))}`],
-      ...(this.#options.execPath ? { execPath: this.#options.execPath } : {}),
-      ...(this.#options.launch ? { launch: this.#options.launch } : {}),
-      // The user's environment (log level, embeddings keys the config names) plus the secret, which
-      // host-main deletes from its process.env at once: its own upstreams start from a minimal base.
-      // HARBOR_STATE_SECRET (replicas' shared requestState key) is one of Harbor's secrets too, so 'all'
-      // leaves it out: it is passed on by name, to the host alone.
-      // MALLOC_ARENA_MAX=2 (glibc; ignored elsewhere), unless the user set one: under load each of the
-      // host's threads (libuv's pool, V8's workers) otherwise gets a malloc arena of its own, kept once
-      // touched. Measured at 25 sessions: host peak RSS 118 -> 108.6 MB, throughput within the noise.
-      env: {
-        HARBOR_HOME: home,
-        HARBOR_ADMIN_SECRET: this.adminSecret,
-        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-        ...(process.env.HARBOR_STATE_SECRET ? { HARBOR_STATE_SECRET: process.env.HARBOR_STATE_SECRET } : {}),
-      },
-      inheritEnv: 'all',
-      ready: 'ipc',
-      readyTimeoutMs: 30_000,
-      memory: {
-        limitBytes,
-        // The host's own memory: each upstream below it has a limit and a watchdog of its own.
-        includeDescendants: false,
-        ...(this.#options.memorySampleMs ? { sampleMs: this.#options.memorySampleMs } : {}),
-      },
-      log: { file: harborPaths(home).hostLog },
-      logger,
-    });
+    this.adminSecret = writeAdminSecret(this.#options.home);
+    const supervisor = new Supervisor(hostSupervisorOptions(this.#options, port, this.adminSecret));
     this.#supervisor = supervisor;
+    this.#relay(supervisor);
+    return this.#firstReady(supervisor);
+  }
+
+  /** The host child's state, log lines and messages: status file, events, share and export requests. */
+  #relay(supervisor: Supervisor): void {
+    const { home } = this.#options;
     supervisor.on('state', (event) => {
       // What `harbor status` shows of the host process, whichever face (serve or the tray app) runs it.
       writeFileSync(harborPaths(home).controller, JSON.stringify({ pid: process.pid, host: supervisor.info() }) + '\n');
@@ -150,6 +113,10 @@ export class HostController extends EventEmitter<HostControllerEvents> {
       } else if (isShareRequest(message)) void this.#onShareRequest(supervisor, message);
       else if (isExportRequest(message)) void answerExport(message).then((reply) => supervisor.send(reply));
     });
+  }
+
+  /** Starts the child; resolves on its first ready, rejects (after stopping it) on a fatal exit code. */
+  #firstReady(supervisor: Supervisor): Promise<HostReadyMessage> {
     return new Promise<HostReadyMessage>((resolve, reject) => {
       const onReady = (message: HostReadyMessage) => {
         cleanup();
@@ -201,6 +168,63 @@ export class HostController extends EventEmitter<HostControllerEvents> {
     if (this.#options.port === 0) return freeLoopbackPort();
     return null; // the config's port (or 7837)
   }
+}
+
+/** How the host child runs: host-main with its home, port and config, heap flags, environment and memory watchdog. */
+function hostSupervisorOptions(options: HostControllerOptions, port: number | null, adminSecret: string): SupervisorOptions {
+  const { home, logger } = options;
+  const args = ['--home', home, ...(port !== null ? ['--port', String(port)] : [])];
+  if (options.configFile) args.push('--config', options.configFile);
+  const limitBytes = options.memoryLimitBytes ?? 512 * 1024 * 1024;
+  return {
+    name: 'host',
+    command: HOST_MAIN,
+    args,
+    fork: true,
+    execArgv: hostHeapFlags(limitBytes),
+    ...(options.execPath ? { execPath: options.execPath } : {}),
+    ...(options.launch ? { launch: options.launch } : {}),
+    env: hostEnv(home, adminSecret),
+    inheritEnv: 'all',
+    ready: 'ipc',
+    readyTimeoutMs: 30_000,
+    memory: {
+      limitBytes,
+      // The host's own memory: each upstream below it has a limit and a watchdog of its own.
+      includeDescendants: false,
+      ...(options.memorySampleMs ? { sampleMs: options.memorySampleMs } : {}),
+    },
+    log: { file: harborPaths(home).hostLog },
+    logger,
+  };
+}
+
+function hostHeapFlags(limitBytes: number): string[] {
+  // A small young generation: under load V8 otherwise grows it to tens of MB that it keeps.
+  // Measured at 25 clients: Harbor's own RSS 196 MB instead of 304 MB, throughput within the
+  // bench's round-to-round noise.
+  // The old generation capped at the host's memory limit: V8 scales how far the heap may grow past
+  // its live size before the next full collection with that cap (well under 2x for caps below a
+  // gigabyte or two, 4x with the default cap, a quarter of the machine's memory), so promoted
+  // garbage is collected before it piles up. The cap itself never binds first: the memory watchdog
+  // restarts the host when its RSS, always above its heap, passes the same limit.
+  return ['--max-semi-space-size=2', `--max-old-space-size=${Math.max(64, Math.round(limitBytes / (1024 * 1024)))}`];
+}
+
+function hostEnv(home: string, adminSecret: string): Record<string, string> {
+  // The user's environment (log level, embeddings keys the config names) plus the secret, which
+  // host-main deletes from its process.env at once: its own upstreams start from a minimal base.
+  // HARBOR_STATE_SECRET (replicas' shared requestState key) is one of Harbor's secrets too, so 'all'
+  // leaves it out: it is passed on by name, to the host alone.
+  // MALLOC_ARENA_MAX=2 (glibc; ignored elsewhere), unless the user set one: under load each of the
+  // host's threads (libuv's pool, V8's workers) otherwise gets a malloc arena of its own, kept once
+  // touched. Measured at 25 sessions: host peak RSS 118 -> 108.6 MB, throughput within the noise.
+  return {
+    HARBOR_HOME: home,
+    HARBOR_ADMIN_SECRET: adminSecret,
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+    ...(process.env.HARBOR_STATE_SECRET ? { HARBOR_STATE_SECRET: process.env.HARBOR_STATE_SECRET } : {}),
+  };
 }
 
 function isShareRequest(message: unknown): message is Extract<ShareIpc, { type: 'share-request' }> {

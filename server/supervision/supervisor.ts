@@ -361,52 +361,44 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#started = true;
     this.#rssBytes = 0;
 
+    let child: ChildProcess;
+    try {
+      child = this.#launch();
+    } catch (error) {
+      // Invalid options (a NUL byte in an argument, a bad cwd type) throw at once; treat them like a spawn failure.
+      this.#spawnThrew(reason, error);
+      return;
+    }
+    const run = newRun(child, this.#now());
+    this.#run = run;
+    this.#transition('starting', reason);
+    this.#watchChild(run);
+    this.#armReadyTimeout(run);
+  }
+
+  /** Starts the child process: launch() or fork() for a forked child, spawn() otherwise. Throws on invalid options. */
+  #launch(): ChildProcess {
     const options = this.#options;
     const ipc = options.fork === true || options.ready === 'ipc';
     const stdio: StdioOptions = ipc ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'];
     const env = { ...baseEnv(options.inheritEnv ?? 'minimal'), ...options.env };
     // Its own process group on POSIX, so one kill(-pid) reaches grandchildren even after their parent died.
     const common = { cwd: options.cwd, env, stdio, detached: !isWindows, windowsHide: true };
-    let child: ChildProcess;
-    try {
-      child = options.fork && options.launch
-        ? options.launch(options.command, options.args ?? [], { env, cwd: options.cwd, execArgv: options.execArgv ?? [] })
-        : options.fork
-        ? fork(options.command, options.args ?? [], {
-            ...common,
-            execArgv: options.execArgv ?? [],
-            ...(options.execPath ? { execPath: options.execPath } : {}),
-          })
-        : spawn(options.command, options.args ?? [], common);
-    } catch (error) {
-      // Invalid options (a NUL byte in an argument, a bad cwd type) throw at once; treat them like a spawn failure.
-      this.#spawnThrew(reason, error);
-      return;
-    }
+    return options.fork && options.launch
+      ? options.launch(options.command, options.args ?? [], { env, cwd: options.cwd, execArgv: options.execArgv ?? [] })
+      : options.fork
+      ? fork(options.command, options.args ?? [], {
+          ...common,
+          execArgv: options.execArgv ?? [],
+          ...(options.execPath ? { execPath: options.execPath } : {}),
+        })
+      : spawn(options.command, options.args ?? [], common);
+  }
 
-    let markExited: (record: ExitRecord) => void = () => {};
-    const exited = new Promise<ExitRecord>((resolve) => (markExited = resolve));
-    const run: Run = {
-      child,
-      pid: child.pid ?? null,
-      spawnedAt: this.#now(),
-      onlineAt: null,
-      exit: null,
-      exited,
-      markExited,
-      abort: new AbortController(),
-      readyTimer: null,
-      memoryTimer: null,
-      overLimitSamples: 0,
-      intent: null,
-      intentReason: '',
-      intentRss: null,
-      ending: null,
-      unguard: () => {},
-    };
-    this.#run = run;
-    this.#transition('starting', reason);
-
+  /** The child's output lines, errors, exit, IPC messages and spawn (kill guard, memory watch, readiness). */
+  #watchChild(run: Run): void {
+    const options = this.#options;
+    const child = run.child;
     // Writes to a child that just died fail with EPIPE on stdin; that is the exit's business, not a crash of ours.
     child.stdin?.on('error', (error) => this.#logger.debug({ err: error }, 'stdin error'));
     if (options.captureStdout !== false && child.stdout) forEachLine(child.stdout, (line) => this.#line(line, 'stdout'));
@@ -431,12 +423,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (ready === 'spawn') this.#online(run, 'spawned');
       else if (typeof ready === 'function') this.#probe(run, ready);
     });
-    if (options.ready !== undefined && options.ready !== 'spawn') {
-      run.readyTimer = setTimeout(() => {
-        run.readyTimer = null;
-        if (run.onlineAt === null) this.#unready(run, `not ready within ${this.#readyTimeoutMs} ms`);
-      }, this.#readyTimeoutMs);
-    }
+  }
+
+  /** A child that waits for IPC or a probe gets readyTimeoutMs to come online. */
+  #armReadyTimeout(run: Run): void {
+    const ready = this.#options.ready;
+    if (ready === undefined || ready === 'spawn') return;
+    run.readyTimer = setTimeout(() => {
+      run.readyTimer = null;
+      if (run.onlineAt === null) this.#unready(run, `not ready within ${this.#readyTimeoutMs} ms`);
+    }, this.#readyTimeoutMs);
   }
 
   #spawnThrew(reason: string, error: unknown): void {
@@ -687,6 +683,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #note(text: string): void {
     this.#line(text, 'supervisor');
   }
+}
+
+/** A fresh run for a child just started: not yet online, no exit, no intent. */
+function newRun(child: ChildProcess, now: number): Run {
+  let markExited: (record: ExitRecord) => void = () => {};
+  const exited = new Promise<ExitRecord>((resolve) => (markExited = resolve));
+  return {
+    child,
+    pid: child.pid ?? null,
+    spawnedAt: now,
+    onlineAt: null,
+    exit: null,
+    exited,
+    markExited,
+    abort: new AbortController(),
+    readyTimer: null,
+    memoryTimer: null,
+    overLimitSamples: 0,
+    intent: null,
+    intentReason: '',
+    intentRss: null,
+    ending: null,
+    unguard: () => {},
+  };
 }
 
 function baseEnv(inherit: 'minimal' | 'all' | 'none'): NodeJS.ProcessEnv {

@@ -108,6 +108,9 @@ function onlyServerName(positionals: string[], command: string): string {
   return positionals[0]!;
 }
 
+type ControllerFile = { host: SupervisorInfo | null };
+type Served = { name: string; url: string };
+
 export async function status(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
   const paths = homePaths();
@@ -119,21 +122,31 @@ export async function status(args: string[]): Promise<void> {
     return;
   }
   const answer = await admin.assembledStatus();
-  let controller: { host: SupervisorInfo | null } | null = null;
-  try {
-    controller = JSON.parse(readFileSync(paths.controller, 'utf8')) as { host: SupervisorInfo | null };
-  } catch {
-    /* host run without a controller */
-  }
+  const controller = readControllerFile(paths.controller);
   const dashboard = await runningDashboardUrl(paths.home);
   const served = answer.servers.map((s) => ({ name: s.name, url: serverUrl(answer.host.url, s.name) }));
   if (values.json) {
     process.stdout.write(JSON.stringify({ running: true, ...answer, served, dashboardUrl: dashboard, hostProcess: controller?.host ?? null }, null, 2) + '\n');
     return;
   }
-  const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
-  const percent = (rss: number, limit: number | null) => (limit ? `${Math.round((rss / limit) * 100)} %` : '-');
-  const duration = (ms: number) => (ms >= 3_600_000 ? `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m` : ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1000)}s` : `${Math.floor(ms / 1000)}s`);
+  printOverview(answer, served, dashboard);
+  printTable(processRows(answer, controller?.host));
+  const metrics = await admin.metrics();
+  process.stdout.write('\n');
+  printMetrics(metrics, answer, metrics.alertRules ?? rulesFromConfig(paths.config, paths.docs));
+}
+
+/** What the controller (serve or the tray app) last wrote of the host process; null for a host run without one. */
+function readControllerFile(file: string): ControllerFile | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as ControllerFile;
+  } catch {
+    return null; /* host run without a controller */
+  }
+}
+
+/** Version, health and its reasons, what is served where, the dashboard, the tunnel. */
+function printOverview(answer: AssembledStatus, served: readonly Served[], dashboard: string | null): void {
   process.stdout.write(`Harbor ${answer.version} at ${answer.host.url}; ${answer.sessions} session(s); health ${answer.health.state}\n`);
   for (const reason of answer.health.reasons) process.stdout.write(`  - ${reason}\n`);
   process.stdout.write(served.length ? 'Serving:\n' : 'Serving nothing: config.json has no servers and "docs": false.\n');
@@ -144,8 +157,11 @@ export async function status(args: string[]): Promise<void> {
   process.stdout.write(
     `Tunnel: ${tunnel.state}${tunnel.mode ? ` (${tunnel.mode})` : ''}${tunnel.publicUrl ? ` at ${tunnel.publicUrl}, ${tunnel.connections ?? 0} session(s) through it` : ''}${tunnel.lastError ? `; last error: ${tunnel.lastError}` : ''}\n\n`,
   );
+}
+
+/** The process table: the host, then each server's upstreams (an in-host upstream has no process of its own). */
+function processRows(answer: AssembledStatus, host: SupervisorInfo | null | undefined): string[][] {
   const rows = [['PROCESS', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'RSS', '% LIMIT', 'LAST EXIT']];
-  const host = controller?.host;
   rows.push([
     'host',
     host?.state ?? 'online',
@@ -175,11 +191,12 @@ export async function status(args: string[]): Promise<void> {
       ]);
     }
   }
-  printTable(rows);
-  const metrics = await admin.metrics();
-  process.stdout.write('\n');
-  printMetrics(metrics, answer, metrics.alertRules ?? rulesFromConfig(paths.config, paths.docs));
+  return rows;
 }
+
+const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
+const percent = (rss: number, limit: number | null) => (limit ? `${Math.round((rss / limit) * 100)} %` : '-');
+const duration = (ms: number) => (ms >= 3_600_000 ? `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m` : ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1000)}s` : `${Math.floor(ms / 1000)}s`);
 
 /** A host older than the status service sends no rules: those config.json sets, as it would have. */
 function rulesFromConfig(file: string, docsFolder: string): AlertThreshold[] {

@@ -16,6 +16,7 @@ import type {
   HostApiMethod,
   HostedServerStatus,
   HostStatus,
+  LiveSignIn,
   LogLine,
   MetricsResponse,
   NewServer,
@@ -45,6 +46,7 @@ export type {
   HostedServerStatus,
   HostStatus,
   LatencySummary,
+  LiveSignIn,
   LogLine,
   MetricsJson,
   MetricsResponse,
@@ -154,6 +156,9 @@ export class HttpHostApi implements HostApi {
   deny(id: string): Promise<SignInDecision> {
     return this.#request('POST', `/admin/approvals/${encodeURIComponent(id)}/deny`);
   }
+  async signIns(): Promise<LiveSignIn[]> {
+    return (await this.#request<{ signIns: LiveSignIn[] }>('GET', '/admin/invites')).signIns;
+  }
   async activity(filter: ActivityFilter = {}): Promise<ActivityEntry[]> {
     const query = new URLSearchParams();
     if (filter.teammate) query.set('teammate', filter.teammate);
@@ -243,6 +248,9 @@ export class IpcHostApi implements HostApi {
   }
   deny(id: string): Promise<SignInDecision> {
     return this.#bridge.deny(id) as Promise<SignInDecision>;
+  }
+  signIns(): Promise<LiveSignIn[]> {
+    return this.#bridge.signIns() as Promise<LiveSignIn[]>;
   }
   activity(filter?: ActivityFilter): Promise<ActivityEntry[]> {
     return this.#bridge.activity(filter) as Promise<ActivityEntry[]>;

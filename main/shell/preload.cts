@@ -18,6 +18,7 @@ const METHODS = [
   'approvals',
   'approve',
   'deny',
+  'signIns',
   'activity',
   'connections',
   'logs',

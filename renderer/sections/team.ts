@@ -1,31 +1,9 @@
 import { confirmAction } from '../confirm-dialog.ts';
 import { emptyState, errorLine, gridTable, h, replace } from '../dom.ts';
 import { formatAgo, formatVia } from '../format.ts';
-import { isMissingEndpoint, type ConnectionBundle, type NewTeammate, type SignInApproval, type Snippet, type Teammate, type TeammateConnection } from '../host-api.ts';
+import { isMissingEndpoint, type ConnectionBundle, type LiveSignIn, type NewTeammate, type SignInApproval, type Snippet, type Teammate, type TeammateConnection } from '../host-api.ts';
 import { copyText, type Section, type SectionContext } from '../section.ts';
-
-/** A teammate's row: their token (if any) and the ways they connected, newest first. */
-export interface TeamRow {
-  teammate: Pick<Teammate, 'name' | 'lastUsedAt' | 'calls' | 'scope' | 'expiresAt'>;
-  connections: TeammateConnection[];
-}
-
-/**
- * Active token holders, then teammates who only signed in (no static token: known from the audit log,
- * last seen and calls summed over their sign-ins). A revoked token holder stays off the list.
- */
-export function teamRows(teammates: readonly Teammate[], connections: readonly TeammateConnection[]): TeamRow[] {
-  const ways = new Map<string, TeammateConnection[]>();
-  for (const c of connections) ways.set(c.teammate, [...(ways.get(c.teammate) ?? []), c]);
-  const rows: TeamRow[] = teammates.filter((t) => t.revokedAt === null).map((t) => ({ teammate: t, connections: ways.get(t.name) ?? [] }));
-  const known = new Set(teammates.map((t) => t.name));
-  for (const [name, mine] of ways) {
-    if (known.has(name)) continue;
-    const lastUsedAt = Math.max(...mine.map((c) => c.lastAt));
-    rows.push({ teammate: { name, lastUsedAt, calls: mine.reduce((sum, c) => sum + c.calls, 0), scope: null, expiresAt: null }, connections: mine });
-  }
-  return rows;
-}
+import { teamRows } from './team-rows.ts';
 
 export function teamSection(context: SectionContext): Section {
   const list = h('div', { class: 'team-list' });
@@ -163,9 +141,9 @@ export function teamSection(context: SectionContext): Section {
     }
   }
 
-  function render(teammates: Teammate[], connections: TeammateConnection[]): void {
-    const rows = teamRows(teammates, connections);
-    const revoked = teammates.filter((t) => t.revokedAt !== null).length;
+  function render(teammates: Teammate[], connections: TeammateConnection[], signIns: LiveSignIn[]): void {
+    const { rows, revoked, signedOut } = teamRows(teammates, connections, signIns);
+    const gone = [revoked ? `${revoked} revoked` : '', signedOut ? `${signedOut} no longer signed in` : ''].filter(Boolean).join(' · ');
     if (!rows.length) {
       replace(list, emptyState('No teammates yet. Add one to get a token and ready-to-paste client settings.'));
       return;
@@ -186,7 +164,7 @@ export function teamSection(context: SectionContext): Section {
           h('td', { class: 'actions' }, h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${t.name}`, onclick: () => void revoke(t.name) }, 'Revoke')),
         ),
       )),
-      revoked ? h('p', { class: 'muted' }, `${revoked} revoked`) : null,
+      gone ? h('p', { class: 'muted' }, gone) : null,
     );
   }
 
@@ -237,6 +215,16 @@ export function teamSection(context: SectionContext): Section {
     }
   }
 
+  /** Live sign-ins; none with sign-in off ("auth": "tokens") or on a host without the endpoint. */
+  async function loadSignIns(): Promise<LiveSignIn[]> {
+    try {
+      return await context.api.signIns();
+    } catch (error) {
+      if (isMissingEndpoint(error)) return [];
+      throw error;
+    }
+  }
+
   /** How each teammate connected, from the audit log; an older host without it shows the list without. */
   async function loadConnections(): Promise<TeammateConnection[]> {
     try {
@@ -250,8 +238,8 @@ export function teamSection(context: SectionContext): Section {
   async function load(): Promise<void> {
     const approvals = loadApprovals();
     try {
-      const [teammates, connections] = await Promise.all([context.api.teammates(), loadConnections()]);
-      render(teammates, connections);
+      const [teammates, connections, signIns] = await Promise.all([context.api.teammates(), loadConnections(), loadSignIns()]);
+      render(teammates, connections, signIns);
     } catch (error) {
       replace(list, errorLine(`Teammates: ${(error as Error).message}`));
     }

@@ -154,6 +154,20 @@ export interface SignInApproval {
   expiresAt: number;
 }
 
+/**
+ * A live sign-in (`GET /admin/invites` signIns: a family with a live refresh token), for the Team tab to
+ * tell a teammate who can still connect from one the audit log only remembers. Restated from
+ * server/oauth/grant-store.ts's GrantSummary, for the same reason as SignInApproval.
+ */
+export interface LiveSignIn {
+  teammate: string;
+  clientId: string;
+  clientName: string | null;
+  resource: string;
+  createdAt: number;
+  lastRefreshedAt: number | null;
+}
+
 export interface HostApi {
   status(): Promise<HostStatus>;
   metrics(): Promise<MetricsResponse>;
@@ -166,6 +180,8 @@ export interface HostApi {
   /** 404 if no request `id` is waiting (answered, expired or unknown). */
   approve(id: string): Promise<SignInDecision>;
   deny(id: string): Promise<SignInDecision>;
+  /** Live sign-ins; fails with 501 like approvals() when auth is "tokens". */
+  signIns(): Promise<LiveSignIn[]>;
   /** Newest first; `before` (epoch ms) pages back to older entries. */
   activity(filter?: ActivityFilter): Promise<ActivityEntry[]>;
   /** Per teammate and way in (static token, or sign-in from a client), the last call and how many the log holds. */
@@ -205,6 +221,7 @@ const METHODS: Record<HostApiMethod, true> = {
   approvals: true,
   approve: true,
   deny: true,
+  signIns: true,
   activity: true,
   connections: true,
   logs: true,

@@ -401,6 +401,14 @@ test('team: a sign-in waiting for the owner is listed with Approve / Deny; Appro
     await teamPage.locator('#panel-activity tbody tr').first().waitFor({ timeout: 10_000 });
     const viaCells = await teamPage.locator('#panel-activity tbody td.via').allInnerTexts();
     assert.ok(viaCells.includes('signed in from Claude Test') && viaCells.includes('token `alice`'), viaCells.join(' | '));
+
+    // Revoked, erin has no way in left: the Team tab drops her (her calls stay in Activity) and counts her.
+    const revoked = await adminFetch(signInHost.url, SECRET, 'DELETE', '/admin/teammates/erin');
+    assert.equal(revoked.status, 200, await revoked.text());
+    await teamPage.getByRole('tab', { name: 'Team' }).click();
+    await teamPage.getByText('1 no longer signed in').waitFor({ timeout: 10_000 });
+    assert.equal(await teamPage.locator('tr[data-teammate="erin"]').count(), 0, 'a revoked sign-in is not a way in');
+    assert.equal(await teamPage.locator('tr[data-teammate="alice"]').count(), 1);
     assert.deepEqual(errors, []);
   } finally {
     await own.close();

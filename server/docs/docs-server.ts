@@ -17,7 +17,13 @@ export function createDocsServer(index: DocsIndex, version: string, embeddings: 
         'Team documents shared through Harbor. Use search_docs to find documents by words in them, then read_doc with a path from the results.',
     },
   );
+  registerSearchDocs(server, index, embeddings);
+  registerReadDoc(server, index);
+  registerListDocs(server, index);
+  return server;
+}
 
+function registerSearchDocs(server: McpServer, index: DocsIndex, embeddings: EmbeddingsClient | null): void {
   server.registerTool(
     'search_docs',
     {
@@ -27,19 +33,7 @@ export function createDocsServer(index: DocsIndex, version: string, embeddings: 
       annotations: READ_ONLY,
     },
     async ({ query, limit }) => {
-      const wanted = limit ?? 10;
-      let hits: SearchHit[] = index.search(query, wanted);
-      let mode: 'lexical' | 'blended' = 'lexical';
-      let note = '';
-      if (embeddings) {
-        try {
-          const candidates = index.search(query, Math.max(30, wanted), true);
-          hits = (await blendWithEmbeddings(query, candidates, embeddings)).slice(0, wanted);
-          mode = 'blended';
-        } catch (error) {
-          note = `Semantic ranking is unavailable (${(error as Error).message}); these are lexical results.`;
-        }
-      }
+      const { hits, mode, note } = await rankedHits(index, embeddings, query, limit ?? 10);
       const list =
         hits.length === 0
           ? `No document matches "${query}" (${index.count} documents indexed${index.indexing ? ', indexing in progress' : ''}).`
@@ -50,7 +44,26 @@ export function createDocsServer(index: DocsIndex, version: string, embeddings: 
       };
     },
   );
+}
 
+/** Lexical hits, re-ranked with embeddings when a client is configured; lexical with a note when that fails. */
+async function rankedHits(
+  index: DocsIndex,
+  embeddings: EmbeddingsClient | null,
+  query: string,
+  wanted: number,
+): Promise<{ hits: SearchHit[]; mode: 'lexical' | 'blended'; note: string }> {
+  const lexical = index.search(query, wanted);
+  if (!embeddings) return { hits: lexical, mode: 'lexical', note: '' };
+  try {
+    const candidates = index.search(query, Math.max(30, wanted), true);
+    return { hits: (await blendWithEmbeddings(query, candidates, embeddings)).slice(0, wanted), mode: 'blended', note: '' };
+  } catch (error) {
+    return { hits: lexical, mode: 'lexical', note: `Semantic ranking is unavailable (${(error as Error).message}); these are lexical results.` };
+  }
+}
+
+function registerReadDoc(server: McpServer, index: DocsIndex): void {
   server.registerTool(
     'read_doc',
     {
@@ -67,7 +80,9 @@ export function createDocsServer(index: DocsIndex, version: string, embeddings: 
       return { content: [{ type: 'text', text }] };
     },
   );
+}
 
+function registerListDocs(server: McpServer, index: DocsIndex): void {
   server.registerTool(
     'list_docs',
     {
@@ -83,8 +98,6 @@ export function createDocsServer(index: DocsIndex, version: string, embeddings: 
       return { content: [{ type: 'text', text }] };
     },
   );
-
-  return server;
 }
 
 /** First start: a docs folder with a welcome document, so Harbor serves something useful at once. */

@@ -43,6 +43,37 @@ function readText(file: string): string | null {
   }
 }
 
+/** What a new text of the file means: its validated config, or why it is refused. */
+function updateFor(file: string, text: string | null, load: () => HarborConfig): ConfigUpdate {
+  // A vanished file is refused, not read as "no config, defaults": a delete mid-save (or by mistake)
+  // must not close every hosted server.
+  if (text === null) return { error: new ConfigError(file, ['the file is gone: keeping the running config']) };
+  try {
+    return { config: load() };
+  } catch (error) {
+    return { error: error instanceof ConfigError ? error : new ConfigError(file, [(error as Error).message]) };
+  }
+}
+
+/** fs.watch on the file's folder, calling back for events on the file; on an error it stops quietly. */
+function watchFolderOf(file: string, changed: () => void): { close(): void } {
+  let watcher: FSWatcher | null = null;
+  try {
+    const name = basename(file);
+    // filename can be null on some platforms: then any event in the folder counts.
+    watcher = watch(dirname(file), { persistent: false }, (_event, filename) => {
+      if (!filename || filename === name) changed();
+    });
+    watcher.on('error', () => {
+      watcher?.close();
+      watcher = null; // the poll carries on alone
+    });
+  } catch {
+    watcher = null;
+  }
+  return { close: () => watcher?.close() };
+}
+
 /**
  * Watches config.json and hands each new version to `onUpdate`. The folder is watched, not the file:
  * editors (and editConfig) save by writing a temp file and renaming it over the old one, which ends a
@@ -69,16 +100,7 @@ export function watchConfig(options: ConfigWatchOptions): ConfigWatch {
     const text = readText(file);
     if (closed || text === lastText) return;
     lastText = text;
-    // A vanished file is refused, not read as "no config, defaults": a delete mid-save (or by mistake)
-    // must not close every hosted server.
-    if (text === null) return options.onUpdate({ error: new ConfigError(file, ['the file is gone: keeping the running config']) });
-    let config: HarborConfig;
-    try {
-      config = options.load();
-    } catch (error) {
-      return options.onUpdate({ error: error instanceof ConfigError ? error : new ConfigError(file, [(error as Error).message]) });
-    }
-    options.onUpdate({ config });
+    options.onUpdate(updateFor(file, text, options.load));
   };
   const changed = () => {
     if (closed) return;
@@ -91,22 +113,7 @@ export function watchConfig(options: ConfigWatchOptions): ConfigWatch {
     cancelPoll = schedule(poll, pollMs);
   };
 
-  let watcher: FSWatcher | null = null;
-  if (options.fsWatch !== false) {
-    try {
-      const name = basename(file);
-      // filename can be null on some platforms: then any event in the folder counts.
-      watcher = watch(dirname(file), { persistent: false }, (_event, filename) => {
-        if (!filename || filename === name) changed();
-      });
-      watcher.on('error', () => {
-        watcher?.close();
-        watcher = null; // the poll carries on alone
-      });
-    } catch {
-      watcher = null;
-    }
-  }
+  const watcher = options.fsWatch !== false ? watchFolderOf(file, changed) : null;
   cancelPoll = schedule(poll, pollMs);
   return {
     close: () => {

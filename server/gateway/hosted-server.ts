@@ -56,6 +56,8 @@ export interface ModernPort {
   router: UpstreamRouter | UpstreamPool;
   isolated: boolean;
   initializeResult: () => ReturnType<UpstreamRouter['initializeResult']>;
+  /** The cached result without a promise (a single router; a pool's copies are asked through initializeResult). */
+  initialized?: () => ReturnType<UpstreamRouter['initialized']>;
 }
 
 /** One entry of `mcpServers` as served at /mcp/<name>: picks the router each session talks through. */
@@ -162,7 +164,7 @@ export class HostedServer {
     const pool = this.#sharedPool();
     if (pool) return { name: this.name, router: pool, isolated: false, initializeResult: () => pool.initializeResult() };
     const router = this.#sharedRouter();
-    return { name: this.name, router, isolated: false, initializeResult: () => router.initializeResult() };
+    return { name: this.name, router, isolated: false, initializeResult: () => router.initializeResult(), initialized: () => router.initialized() };
   }
 
   /** The shared upstream (not for isolated mode, where each session has its own). */

@@ -40,6 +40,11 @@ export class InitHandshake {
     return this.#result !== null && this.#options.upstream.up;
   }
 
+  /** The cached result while initialised and up, else null: read it without a promise (ensure() initialises). */
+  get result(): InitializeResult | null {
+    return this.ready ? this.#result : null;
+  }
+
   /** Initialised (maybe not up any more) or a handshake is under way: nothing to start. */
   get begun(): boolean {
     return this.#result !== null || this.#pending !== null;

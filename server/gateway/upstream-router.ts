@@ -138,6 +138,11 @@ export class UpstreamRouter {
     return this.#init.ensure();
   }
 
+  /** The upstream's initialize result while it is initialised and up, else null: no promise per modern call. */
+  initialized(): InitializeResult | null {
+    return this.#init.result;
+  }
+
   /** Answers a client's initialize from the upstream's own (cached) initialize result. */
   async initialize(session: ClientPeer, request: JsonRpcRequest): Promise<JsonRpcResponse> {
     const declared = request.params?.capabilities;

@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConnectedVia } from '../auth/connected-via.ts';
-import type { HostedServer } from '../gateway/hosted-server.ts';
-import { ErrorCode, errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from '../gateway/jsonrpc.ts';
+import type { HostedServer, ModernPort } from '../gateway/hosted-server.ts';
+import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest } from '../gateway/jsonrpc.ts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
 import type { Logger } from '../logger.ts';
 import { unsupportedVersion } from '../modern/envelope.ts';
 import { FixedDelaySweep } from '../modern/fixed-delay-sweep.ts';
 import { ListenBridge } from '../modern/listen-bridge.ts';
 import { abortCall, callCancel, type NotificationSink } from '../modern/modern-call.ts';
-import { serveModern, type ModernExchangeOptions, type ModernOutcome } from '../modern/modern-exchange.ts';
-import { sendJson } from './http-errors.ts';
+import type { ContinuationForwarder } from '../modern/continuation-forward.ts';
+import { dispatchModern, unavailable, type ModernExchangeOptions, type ModernOutcome } from '../modern/modern-exchange.ts';
+import { sendError, sendJson } from './http-errors.ts';
 import { SseStream, type Heartbeat } from './sse-stream.ts';
 
 /**
@@ -35,19 +36,21 @@ export interface ModernPostContext {
 }
 
 /**
- * One modern POST (isModernMessage said so): served statelessly by serveModern, answered as JSON, or
- * as an SSE stream scoped to the request when it asked for progress or logs (the only notifications a
- * modern request can receive), or as the long-lived stream of subscriptions/listen. Closing the
- * response before the answer cancels the call upstream (streamable-http "Cancellation").
+ * One modern POST (isModernMessage said so): served statelessly by dispatchModern, answered as JSON,
+ * or as an SSE stream scoped to the request when it asked for progress or logs (the only notifications
+ * a modern request can receive), or as the long-lived stream of subscriptions/listen. Closing the
+ * response before the answer cancels the call upstream (streamable-http "Cancellation"). Returns once
+ * the call is on its way (a promise only while a replica is asked first): the answer is written when
+ * it comes, as a 2025 session writes its answers.
  */
-export async function handleModernPost(
+export function handleModernPost(
   req: IncomingMessage,
   res: ServerResponse,
   hosted: HostedServer,
   teammate: string,
   message: JsonRpcMessage,
   ctx: ModernPostContext,
-): Promise<void> {
+): Promise<void> | undefined {
   const port = hosted.modernPort();
   if (!port) {
     // Isolated servers speak the 2025 era only (hosted-server.ts modernPort): -32022 listing the legacy
@@ -55,15 +58,30 @@ export async function handleModernPost(
     const refusal = unsupportedVersion('2026-07-28', SUPPORTED_PROTOCOL_VERSIONS);
     refusal.message = `server "${hosted.name}" runs one process per session (mode "isolated") and is served over the 2025 protocol only: connect with initialize`;
     sendJson(res, 400, errorResponse(isRequest(message) ? message.id : null, refusal.code, refusal.message, refusal.data));
-    return;
+    return undefined;
   }
   // A continuation whose call is parked on another replica is answered there (continuation-forward.ts).
-  const forwarded = ctx.modern.forward ? await ctx.modern.forward(req, res, message, teammate) : { kind: 'local' as const };
+  if (ctx.modern.forward) return forwardElseServe(ctx.modern.forward, req, res, port, teammate, message, ctx);
+  serveHere(req, res, port, teammate, message, ctx);
+  return undefined;
+}
+
+async function forwardElseServe(
+  forward: ContinuationForwarder,
+  req: IncomingMessage,
+  res: ServerResponse,
+  port: ModernPort,
+  teammate: string,
+  message: JsonRpcMessage,
+  ctx: ModernPostContext,
+): Promise<void> {
+  const forwarded = await forward(req, res, message, teammate);
   if (forwarded.kind === 'forwarded') return;
-  if (forwarded.kind === 'refused') {
-    sendJson(res, forwarded.status, forwarded.response);
-    return;
-  }
+  if (forwarded.kind === 'refused') return sendJson(res, forwarded.status, forwarded.response);
+  serveHere(req, res, port, teammate, message, ctx);
+}
+
+function serveHere(req: IncomingMessage, res: ServerResponse, port: ModernPort, teammate: string, message: JsonRpcMessage, ctx: ModernPostContext): void {
   const cancel = callCancel();
   // 'close' also fires after a finished response: only an unfinished one is a cancellation.
   res.once('close', () => {
@@ -77,18 +95,29 @@ export async function handleModernPost(
   const canStream = ctx.allowStream && acceptsEventStream(req);
   const sink: NotificationSink | null = canStream ? (notification) => void upgrade().send(JSON.stringify(notification)) : null;
   const deadline = canStream && isRequest(message) ? sseUpgrades.add(upgrade) : undefined;
-  let outcome: ModernOutcome;
-  try {
-    outcome = await serveModern(ctx.modern, port, teammate, req.headers, message, sink, cancel, ctx.via);
-  } catch (error) {
-    // initializeResult() fails when the upstream cannot start: the caller hears why, as on the legacy path.
-    const id = isRequest(message) ? message.id : null;
-    outcome = { kind: 'response', status: 200, response: errorResponse(id, ErrorCode.UpstreamUnavailable, `server "${hosted.name}" is not available: ${(error as Error).message}`) };
-  } finally {
+  let answered = false;
+  const done = (outcome: ModernOutcome): void => {
+    if (answered) return;
+    answered = true;
     if (deadline) sseUpgrades.cancel(deadline);
+    if (cancel.aborted) return;
+    try {
+      writeOutcome(res, outcome, stream, port, teammate, ctx);
+    } catch (error) {
+      // The route's handler has returned: nothing else would catch this.
+      ctx.log.error({ err: (error as Error).message, server: port.name }, 'writing a modern answer failed');
+      if (res.headersSent) res.end();
+      else sendError(res, 500, 'Internal error');
+    }
+  };
+  try {
+    dispatchModern(ctx.modern, port, teammate, req.headers, message, sink, cancel, ctx.via, done);
+  } catch (error) {
+    done(unavailable(port, isRequest(message) ? message.id : null, error as Error));
   }
-  if (cancel.aborted) return;
-  const open = stream as SseStream | null;
+}
+
+function writeOutcome(res: ServerResponse, outcome: ModernOutcome, open: SseStream | null, port: ModernPort, teammate: string, ctx: ModernPostContext): void {
   switch (outcome.kind) {
     case 'accepted':
       res.writeHead(202).end();

@@ -74,19 +74,26 @@ export class InputRequiredTranslator {
     this.#abandon(call, router, `the caller did not provide this input within ${seconds}s`);
   }
 
+  /** begin() as a promise: the tool-schema fetch (tool-call-headers.ts) and tests. */
+  serve(router: RouterPort, caller: ModernCaller, request: JsonRpcRequest, sink: NotificationSink | null, cancel?: CallCancel): Promise<JsonRpcResponse> {
+    return new Promise((resolve) => this.begin(router, caller, request, sink, cancel, resolve));
+  }
+
   /**
    * One modern request: a first round, or (with `requestState`) a retry. `sink` gets the round's
-   * notifications (progress, opted-in logs) for its response stream. The response is always a fresh
-   * object (the router's may be shared, e.g. by the tool cache): the caller may set its fields.
+   * notifications (progress, opted-in logs) for its response stream; `reply` the response, once (at
+   * once for a refused retry, else from a microtask: ModernCall.whenSettled). The response is always a
+   * fresh object (the router's may be shared, e.g. by the tool cache): the caller may set its fields.
    */
-  async serve(
+  begin(
     router: RouterPort,
     caller: ModernCaller,
     request: JsonRpcRequest,
     sink: NotificationSink | null,
-    cancel?: CallCancel,
-  ): Promise<JsonRpcResponse> {
-    if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, cancel);
+    cancel: CallCancel | undefined,
+    reply: (response: JsonRpcResponse) => void,
+  ): void {
+    if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, cancel, reply);
     const call = new ModernCall(caller.teammate, caller.envelope.clientCapabilities, request, this.#timing);
     call.via = caller.via;
     call.refuse = (upstreamRequest, why) => router.fromClient(call, errorResponse(upstreamRequest.id, ErrorCode.MethodNotFound, why));
@@ -95,30 +102,31 @@ export class InputRequiredTranslator {
     router.attach(call);
     call.openRound(progressTokenOf(request), caller.envelope.logLevel, sink);
     router.fromClient(call, toLegacy(request));
-    return this.#settle(router, call, caller, request.id, cancel);
+    this.#awaitRound(router, call, caller, request.id, cancel, reply);
   }
 
-  async #resume(
+  #resume(
     router: RouterPort,
     caller: ModernCaller,
     request: JsonRpcRequest,
     sink: NotificationSink | null,
     cancel: CallCancel | undefined,
-  ): Promise<JsonRpcResponse> {
+    reply: (response: JsonRpcResponse) => void,
+  ): void {
     const params = request.params ?? {};
     const verdict = this.#codec.verify(params.requestState, { teammate: caller.teammate, request: requestDigest(request.method, params) });
-    if (!verdict.ok) return invalid(request.id, verdict.message, { reason: verdict.reason });
+    if (!verdict.ok) return reply(invalid(request.id, verdict.message, { reason: verdict.reason }));
     const { claims } = verdict;
-    if (claims.server !== caller.server) return invalid(request.id, 'requestState belongs to another server');
+    if (claims.server !== caller.server) return reply(invalid(request.id, 'requestState belongs to another server'));
     const call = this.#pending.get(claims.call);
     if (!call) {
-      return invalid(request.id, 'the call this requestState names is no longer waiting (it finished, expired, or Harbor restarted); call again without requestState', { reason: 'gone' });
+      return reply(invalid(request.id, 'the call this requestState names is no longer waiting (it finished, expired, or Harbor restarted); call again without requestState', { reason: 'gone' }));
     }
-    if (claims.round !== call.round) return invalid(request.id, 'requestState is from an earlier round of this call', { reason: 'stale' });
+    if (claims.round !== call.round) return reply(invalid(request.id, 'requestState is from an earlier round of this call', { reason: 'stale' }));
     const responses = params.inputResponses ?? {};
-    if (!isObject(responses)) return invalid(request.id, 'inputResponses must be an object keyed by the inputRequests keys');
+    if (!isObject(responses)) return reply(invalid(request.id, 'inputResponses must be an object keyed by the inputRequests keys'));
     for (const key of call.outstanding.keys()) {
-      if (key in responses && !isObject(responses[key])) return invalid(request.id, `inputResponses.${key} must be a result object`);
+      if (key in responses && !isObject(responses[key])) return reply(invalid(request.id, `inputResponses.${key} must be a result object`));
     }
     call.round++;
     // Capabilities are per request (basic/index "_meta"): this round's envelope decides.
@@ -129,12 +137,25 @@ export class InputRequiredTranslator {
       call.outstanding.delete(key);
       router.fromClient(call, { jsonrpc: '2.0', id: input.gatewayId, result: responses[key] });
     }
-    return this.#settle(router, call, caller, request.id, cancel);
+    this.#awaitRound(router, call, caller, request.id, cancel, reply);
   }
 
-  async #settle(router: RouterPort, call: ModernCall, caller: ModernCaller, clientId: JsonRpcId, cancel: CallCancel | undefined): Promise<JsonRpcResponse> {
+  #awaitRound(router: RouterPort, call: ModernCall, caller: ModernCaller, clientId: JsonRpcId, cancel: CallCancel | undefined, reply: (response: JsonRpcResponse) => void): void {
     // Closing the response stream cancels the call (streamable-http "Cancellation"): `cancel`.
-    const aborted = await call.settled(cancel);
+    call.whenSettled(cancel, (aborted) => {
+      let response: JsonRpcResponse;
+      try {
+        response = this.#roundAnswer(router, call, caller, clientId, aborted);
+      } catch (error) {
+        // Nothing awaits this callback to catch a throw: the caller hears of it instead.
+        this.#abandon(call, router, 'Harbor could not answer the caller');
+        response = errorResponse(clientId, ErrorCode.InternalError, `Harbor could not answer this call: ${(error as Error).message}`);
+      }
+      reply(response);
+    });
+  }
+
+  #roundAnswer(router: RouterPort, call: ModernCall, caller: ModernCaller, clientId: JsonRpcId, aborted: boolean): JsonRpcResponse {
     call.closeRound();
     if (aborted) {
       this.#abandon(call, router, 'the caller cancelled the request');
@@ -210,8 +231,8 @@ function progressTokenOf(request: JsonRpcRequest): JsonRpcId | undefined {
 
 /** The request as a legacy upstream expects it: no envelope keys, no MRTR fields. */
 export function toLegacy(request: JsonRpcRequest): JsonRpcRequest {
-  const { inputResponses: _responses, requestState: _state, _meta, ...rest } = request.params ?? {};
-  const params: Record<string, unknown> = { ...rest };
+  // `rest` is already a fresh object: the upstream's params, not a copy of a copy.
+  const { inputResponses: _responses, requestState: _state, _meta, ...params } = request.params ?? {};
   if (isObject(_meta)) {
     // A loop, not entries/filter/fromEntries: this runs on every modern call (bench/echo-eras.ts).
     let meta: Record<string, unknown> | undefined;

@@ -98,11 +98,13 @@ export class ModernCall implements ClientPeer {
   #sink: NotificationSink | null = null;
   #progressToken: JsonRpcId | undefined;
   #logLevel: string | undefined;
-  /** Ends the waiting round: true when its caller went away. */
-  #wake: ((aborted: boolean) => void) | null = null;
+  /** The waiting round's answerer (whenSettled): true when its caller went away. */
+  #done: ((aborted: boolean) => void) | null = null;
   #cancel: CallCancel | undefined;
   /** The quiet window ran out: the round answers with the input it has. */
   #ring: (() => void) | null = null;
+  /** The caller went away while the round waited. */
+  #gone: (() => void) | null = null;
   readonly #timing: RoundTiming;
   #cancelQuiet: (() => void) | null = null;
 
@@ -128,34 +130,44 @@ export class ModernCall implements ClientPeer {
 
   closeRound(): void {
     this.#sink = null;
-    this.#wake = null;
+    this.#done = null;
     if (this.#cancel) this.#cancel.onAbort = null;
     this.#cancel = undefined;
     this.#quiet(false);
   }
 
   /**
-   * Resolves when the call has something to answer the round with: its result (at once), or input to
-   * ask for, once no further request of the call came for `coalesceMs` (DEFAULT_COALESCE_MS). True
-   * instead when `cancel` says the caller went away (before or while it waits).
+   * Calls `done(false)` once the call has something to answer the round with: its result (at once), or
+   * input to ask for, once no further request of the call came for `coalesceMs` (DEFAULT_COALESCE_MS);
+   * `done(true)` instead when `cancel` says the caller went away (before or while it waits). Once per
+   * round, and never synchronously: in a microtask after the router is done with the message that
+   * settled the call (its answer detaches the call from the router), as an awaited promise would. A
+   * callback rather than a promise: the promise and the async frames awaiting it, one per layer of
+   * the modern path, were the larger part of a modern call's garbage (bench/echo-eras.ts).
    */
-  settled(cancel?: CallCancel): Promise<boolean> {
-    if (cancel?.aborted) return Promise.resolve(true);
-    if (this.final) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      if (cancel) {
-        this.#cancel = cancel;
-        cancel.onAbort = () => resolve(true);
-      }
-      if (this.#outstanding?.size) this.#quiet(true);
-    });
+  whenSettled(cancel: CallCancel | undefined, done: (aborted: boolean) => void): void {
+    this.#done = done;
+    if (cancel?.aborted) return this.#end(true);
+    if (this.final) return this.#end(false);
+    if (cancel) {
+      this.#cancel = cancel;
+      cancel.onAbort = this.#gone ??= () => this.#end(true);
+    }
+    if (this.#outstanding?.size) this.#quiet(true);
+  }
+
+  /** Ends the waiting round, if one waits. */
+  #end(aborted: boolean): void {
+    const done = this.#done;
+    if (!done) return;
+    this.#done = null;
+    queueMicrotask(() => done(aborted));
   }
 
   /** (Re)starts the quiet window that ends the waiting round (`run`), or just stops it. */
   #quiet(run: boolean): void {
     this.#cancelQuiet?.();
-    this.#cancelQuiet = run ? this.#timing.schedule((this.#ring ??= () => this.#wake?.(false)), this.#timing.coalesceMs) : null;
+    this.#cancelQuiet = run ? this.#timing.schedule((this.#ring ??= () => this.#end(false)), this.#timing.coalesceMs) : null;
   }
 
   /** Called by the router when it refuses the upstream a request this call's capabilities lack. */
@@ -169,7 +181,7 @@ export class ModernCall implements ClientPeer {
       if (message.id !== this.upstreamId || this.final) return;
       this.final = message;
       this.#quiet(false);
-      this.#wake?.(false);
+      this.#end(false);
       return;
     }
     if (isRequest(message)) {
@@ -192,7 +204,7 @@ export class ModernCall implements ClientPeer {
     this.outstanding.set(key, { key, gatewayId: request.id, method: request.method, params: request.params ?? {} });
     // A round is waiting: it answers once the upstream stops asking (DEFAULT_COALESCE_MS). Between
     // rounds the request simply waits for the next one.
-    if (this.#wake) this.#quiet(true);
+    if (this.#done) this.#quiet(true);
   }
 
   #notify(message: JsonRpcNotification): void {

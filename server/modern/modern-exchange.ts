@@ -1,10 +1,10 @@
 import type { ConnectedVia } from '../auth/connected-via.ts';
-import { errorResponse, isRequest, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
+import { ErrorCode, errorResponse, isRequest, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '../gateway/protocol-version.ts';
 import type { ContinuationForwarder } from './continuation-forward.ts';
 import { discoverResult, type UpstreamInitializeResult } from './discover.ts';
 import { checkVersion, parseEnvelope, type ModernRefusal } from './envelope.ts';
-import type { InputRequiredTranslator, RouterPort } from './input-required.ts';
+import type { InputRequiredTranslator, ModernCaller, RouterPort } from './input-required.ts';
 import { honouredFilter, parseFilter, type SubscriptionFilter } from './listen-bridge.ts';
 import type { CallCancel, NotificationSink } from './modern-call.ts';
 import { MODERN_PROTOCOL_VERSIONS, ModernErrorCode, REMOVED_METHODS } from './protocol.ts';
@@ -23,6 +23,8 @@ export interface ModernServerPort {
   router: RouterPort;
   /** The upstream's initialize result (cached by the router; initialises the upstream if needed). */
   initializeResult(): Promise<UpstreamInitializeResult>;
+  /** The cached result without a promise, while the upstream is initialised (absent or null: ask initializeResult). */
+  initialized?(): UpstreamInitializeResult | null;
   /** One upstream per caller: every answer is private to them. */
   isolated: boolean;
 }
@@ -55,7 +57,7 @@ function refused(id: JsonRpcRequest['id'] | null, refusal: ModernRefusal): Moder
  * through the input_required translator, decorating the answer (resultType, caching hints, serverInfo).
  * New methods pass through to the upstream, as on the legacy path.
  */
-export async function serveModern(
+export function serveModern(
   options: ModernExchangeOptions,
   server: ModernServerPort,
   teammate: string,
@@ -65,52 +67,122 @@ export async function serveModern(
   cancel?: CallCancel,
   via?: ConnectedVia,
 ): Promise<ModernOutcome> {
+  return new Promise((resolve) => dispatchModern(options, server, teammate, headers, message, sink, cancel, via, resolve));
+}
+
+/**
+ * serveModern without a promise (the HTTP path, modern-post.ts): `done` gets the outcome once, at
+ * once for what Harbor answers itself, later for what goes upstream. Callbacks, not async functions:
+ * each awaiting layer was a promise and a suspended frame per call, the larger part of the modern
+ * path's garbage (bench/echo-eras.ts). A failure on the way (the upstream cannot start) is an error
+ * outcome, as on the legacy path. `done` must not throw: nothing awaits this to catch it.
+ */
+export function dispatchModern(
+  options: ModernExchangeOptions,
+  server: ModernServerPort,
+  teammate: string,
+  headers: HeaderBag,
+  message: JsonRpcMessage,
+  sink: NotificationSink | null,
+  cancel: CallCancel | undefined,
+  via: ConnectedVia | undefined,
+  done: (outcome: ModernOutcome) => void,
+): void {
   if (!isRequest(message)) {
-    if ('method' in message) return { kind: 'accepted' };
-    return refused(null, { status: 400, code: -32600, message: 'Invalid request: a modern POST carries one request or notification, not a response' });
+    if ('method' in message) return done({ kind: 'accepted' });
+    return done(refused(null, { status: 400, code: -32600, message: 'Invalid request: a modern POST carries one request or notification, not a response' }));
   }
   // Order matters (conformance server-stateless): shape -32602, then headers -32020, then version -32022.
   const parsed = parseEnvelope(message);
-  if (!parsed.ok) return refused(message.id, parsed.refusal);
+  if (!parsed.ok) return done(refused(message.id, parsed.refusal));
   const mismatch = checkRequestHeaders(headers, message);
-  if (mismatch) return refused(message.id, mismatch);
+  if (mismatch) return done(refused(message.id, mismatch));
   const unsupported = checkVersion(parsed.envelope, ALL_SUPPORTED_VERSIONS);
-  if (unsupported) return refused(message.id, unsupported);
+  if (unsupported) return done(refused(message.id, unsupported));
   if (REMOVED_METHODS.has(message.method)) {
-    return refused(message.id, { status: 404, code: ModernErrorCode.MethodNotFound, message: `Method not found: ${message.method} is not part of protocol ${parsed.envelope.protocolVersion}` });
+    return done(refused(message.id, { status: 404, code: ModernErrorCode.MethodNotFound, message: `Method not found: ${message.method} is not part of protocol ${parsed.envelope.protocolVersion}` }));
   }
   if (message.method === 'server/discover') {
-    const init = await server.initializeResult();
-    return { kind: 'response', status: 200, response: { jsonrpc: '2.0', id: message.id, result: discoverResult(init, ALL_SUPPORTED_VERSIONS, options.ttlMs) } };
+    return withInitializeResult(server, message.id, done, (init) => ({ kind: 'response', status: 200, response: { jsonrpc: '2.0', id: message.id, result: discoverResult(init, ALL_SUPPORTED_VERSIONS, options.ttlMs) } }));
   }
   if (message.method === 'subscriptions/listen') {
     const filter = parseFilter(message.params);
-    if (!filter.ok) return refused(message.id, { status: 400, code: ModernErrorCode.InvalidParams, message: filter.message });
-    const init = await server.initializeResult();
-    return { kind: 'listen', request: message, filter: honouredFilter(filter.filter, init.capabilities ?? {}) };
+    if (!filter.ok) return done(refused(message.id, { status: 400, code: ModernErrorCode.InvalidParams, message: filter.message }));
+    return withInitializeResult(server, message.id, done, (init) => ({ kind: 'listen', request: message, filter: honouredFilter(filter.filter, init.capabilities ?? {}) }));
   }
-  const caller = { teammate, via, server: server.name, envelope: parsed.envelope };
+  const caller: ModernCaller = { teammate, via, server: server.name, envelope: parsed.envelope };
   const checked = toolCallHeaderRefusal(options, server.router, caller, message, headers, cancel);
-  const paramMismatch = checked instanceof Promise ? await checked : checked;
-  if (paramMismatch) return refused(message.id, paramMismatch);
-  const response = await options.translator.serve(server.router, caller, message, sink, cancel);
+  if (checked instanceof Promise) {
+    checked
+      .then((paramMismatch) => (paramMismatch ? done(refused(message.id, paramMismatch)) : forward(options, server, caller, message, sink, cancel, done)))
+      .catch((error: Error) => done(unavailable(server, message.id, error)));
+    return;
+  }
+  if (checked) return done(refused(message.id, checked));
+  forward(options, server, caller, message, sink, cancel, done);
+}
+
+/** Through the translator to the upstream; the answer decorated for a modern caller. */
+function forward(
+  options: ModernExchangeOptions,
+  server: ModernServerPort,
+  caller: ModernCaller,
+  message: JsonRpcRequest,
+  sink: NotificationSink | null,
+  cancel: CallCancel | undefined,
+  done: (outcome: ModernOutcome) => void,
+): void {
+  options.translator.begin(server.router, caller, message, sink, cancel, (response) => {
+    try {
+      answered(options, server, message, response, done);
+    } catch (error) {
+      // Nothing awaits this callback to catch a throw: the caller hears of it instead.
+      done({ kind: 'response', status: 200, response: errorResponse(message.id, ErrorCode.InternalError, `Harbor could not answer this call: ${(error as Error).message}`) });
+    }
+  });
+}
+
+function answered(options: ModernExchangeOptions, server: ModernServerPort, message: JsonRpcRequest, response: JsonRpcResponse, done: (outcome: ModernOutcome) => void): void {
   learnToolList(options, server.router, message, response);
   if (response.error) {
     // The upstream's own "method not found" is the revision's 404 (transports: unknown RPC method).
     // A missing client capability is a 400 (basic/index "_meta").
     const status = response.error.code === ModernErrorCode.MethodNotFound ? 404 : response.error.code === ModernErrorCode.MissingRequiredClientCapability ? 400 : 200;
-    return { kind: 'response', status, response };
+    return done({ kind: 'response', status, response });
   }
-  const init = await server.initializeResult();
-  const result = (response.result as { resultType?: unknown } | undefined)?.resultType === 'input_required'
-    ? response.result
-    : decorateResult(response.result, {
-        method: message.method,
-        policy: { ttlMs: options.ttlMs, cacheScope: cacheScopeFor(message.method, server.isolated) },
-        serverInfo: init.serverInfo,
-      });
-  // translator.serve answers with a response of its own making (never the router's shared one): set
-  // the decorated result on it rather than copy it, one object less per call (bench/echo-eras.ts).
-  response.result = result;
-  return { kind: 'response', status: 200, response };
+  if ((response.result as { resultType?: unknown } | undefined)?.resultType === 'input_required') return done({ kind: 'response', status: 200, response });
+  // The translator answers with a response of its own making (never the router's shared one): the
+  // decorated result is set on it rather than copied, one object less per call (bench/echo-eras.ts).
+  withInitializeResult(server, message.id, done, (init) => {
+    response.result = decorateResult(response.result, {
+      method: message.method,
+      policy: { ttlMs: options.ttlMs, cacheScope: cacheScopeFor(message.method, server.isolated) },
+      serverInfo: init.serverInfo,
+    });
+    return { kind: 'response', status: 200, response };
+  });
+}
+
+/**
+ * `make`'s outcome from the upstream's initialize result: at once when it is cached (the usual case
+ * once the upstream answered a call: no promise per call), else once initializeResult settles.
+ */
+function withInitializeResult(
+  server: ModernServerPort,
+  id: JsonRpcId,
+  done: (outcome: ModernOutcome) => void,
+  make: (init: UpstreamInitializeResult) => ModernOutcome,
+): void {
+  const cached = server.initialized?.();
+  if (cached) return done(make(cached));
+  // `done` never throws (its contract): the rejection handler catches initializeResult's and make's.
+  server
+    .initializeResult()
+    .then(make)
+    .then(done, (error: Error) => done(unavailable(server, id, error)));
+}
+
+/** The upstream could not be started or initialised: the caller hears why, as on the legacy path. */
+export function unavailable(server: Pick<ModernServerPort, 'name'>, id: JsonRpcId | null, error: Error): ModernOutcome {
+  return { kind: 'response', status: 200, response: errorResponse(id, ErrorCode.UpstreamUnavailable, `server "${server.name}" is not available: ${error.message}`) };
 }

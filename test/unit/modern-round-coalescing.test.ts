@@ -8,7 +8,7 @@ import type { JsonRpcRequest } from '../../server/gateway/jsonrpc.ts';
 import { UpstreamRouter } from '../../server/gateway/upstream-router.ts';
 import { silentLogger } from '../../server/logger.ts';
 import { InputRequiredTranslator } from '../../server/modern/input-required.ts';
-import { abortCall, callCancel, ModernCall } from '../../server/modern/modern-call.ts';
+import { abortCall, callCancel, ModernCall, type CallCancel } from '../../server/modern/modern-call.ts';
 import { RequestStateCodec } from '../../server/modern/request-state.ts';
 import { waitFor } from '../helpers/harbor.ts';
 import { manualSchedule } from '../helpers/recording-peer.ts';
@@ -23,6 +23,9 @@ const toolCall = (id: number, name: string, extra: Record<string, unknown> = {})
 });
 const upstreamRequest = (id: number, method: string): JsonRpcRequest => ({ jsonrpc: '2.0', id, method, params: {} });
 
+/** The round's end (ModernCall.whenSettled) as a promise: true when its caller went away. */
+const settled = (call: ModernCall, cancel?: CallCancel): Promise<boolean> => new Promise((resolve) => call.whenSettled(cancel, resolve));
+
 /** Resolves to whether `promise` settled by the end of this turn's microtasks. */
 async function settledYet(promise: Promise<unknown>): Promise<boolean> {
   let done = false;
@@ -34,7 +37,7 @@ async function settledYet(promise: Promise<unknown>): Promise<boolean> {
 test('three server→client requests in three separate turns end in one round, after the quiet window', async () => {
   const timer = manualSchedule();
   const call = new ModernCall('alice', ALL_CAPS, toolCall(1, 'ask_three'), { coalesceMs: 50, schedule: timer.schedule });
-  const round = call.settled();
+  const round = settled(call);
   assert.equal(timer.timers.length, 0, 'no window before the first request');
   call.deliver(upstreamRequest(101, 'elicitation/create'));
   assert.equal(await settledYet(round), false, 'the first request alone does not end the round');
@@ -52,7 +55,7 @@ test('three server→client requests in three separate turns end in one round, a
 test("the call's result ends the round at once, and cancels a running window", async () => {
   const timer = manualSchedule();
   const call = new ModernCall('alice', ALL_CAPS, toolCall(7, 'ask'), { coalesceMs: 50, schedule: timer.schedule });
-  const round = call.settled();
+  const round = settled(call);
   call.deliver(upstreamRequest(101, 'elicitation/create'));
   call.deliver({ jsonrpc: '2.0', id: 7, result: { content: [] } });
   assert.equal(await settledYet(round), true, 'no timer fired');
@@ -63,27 +66,27 @@ test('the caller going away ends a waiting round (true), and a round of a caller
   const timer = manualSchedule();
   const call = new ModernCall('alice', ALL_CAPS, toolCall(1, 'ask'), { coalesceMs: 50, schedule: timer.schedule });
   const cancel = callCancel();
-  const round = call.settled(cancel);
+  const round = settled(call, cancel);
   call.deliver(upstreamRequest(101, 'elicitation/create'));
   abortCall(cancel);
   assert.equal(await round, true);
   call.closeRound();
   assert.equal(timer.live().length, 0, 'the window stopped with the round');
   assert.equal(cancel.onAbort, null, 'the round let go of the cancel');
-  assert.equal(await call.settled(cancel), true);
+  assert.equal(await settled(call, cancel), true);
 });
 
 test('a request arriving between rounds waits for the next one, which still coalesces', async () => {
   const timer = manualSchedule();
   const call = new ModernCall('alice', ALL_CAPS, toolCall(1, 'ask'), { coalesceMs: 50, schedule: timer.schedule });
-  const first = call.settled();
+  const first = settled(call);
   call.deliver(upstreamRequest(101, 'elicitation/create'));
   timer.fire();
   assert.equal(await settledYet(first), true);
   call.closeRound();
   call.deliver(upstreamRequest(102, 'sampling/createMessage'));
   assert.equal(timer.live().length, 0, 'no window runs between rounds');
-  const second = call.settled();
+  const second = settled(call);
   assert.equal(await settledYet(second), false, 'the next round waits its window too');
   timer.fire();
   assert.equal(await settledYet(second), true);

@@ -3,7 +3,7 @@ import { openBoundedCache, type BoundedCache, type BoundedCacheOptions } from '.
 import { sha256Hex } from '../cache/cache-key.ts';
 import { float32VectorCodec } from '../cache/value-codecs.ts';
 import { silentLogger, type Logger } from '../logger.ts';
-import { ApiKeyPool, type ApiKeyStatus } from './api-key-pool.ts';
+import { ApiKeyPool, type ApiKeyLease, type ApiKeyStatus } from './api-key-pool.ts';
 import { createBoundedQueue, type BoundedQueue } from './bounded-queue.ts';
 import { backoffDelay } from '../supervision/backoff.ts';
 import { parseResetDuration, retryAfterMs } from './retry-timing.ts';
@@ -269,44 +269,57 @@ export class EmbeddingsClient {
       const waitMs = lease.waitMs + Math.floor(this.#options.random() * Math.min(100, lease.waitMs / 10 + 1));
       return { ok: false, retryable: true, waitMs, countsAsAttempt: false, error: new UpstreamApiError('every API key is rate limited') };
     }
-    const timeout = Math.max(1, Math.min(this.#options.requestTimeoutMs, deadline - Date.now()));
-    const signal = AbortSignal.any([this.#closing.signal, AbortSignal.timeout(timeout)]);
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (lease.key) headers.authorization = `Bearer ${lease.key}`;
-    const body = JSON.stringify({
-      model: this.#options.model,
-      input: texts,
-      ...(this.#dimensions ? { dimensions: this.#dimensions } : {}),
-    });
-    this.#counters.calls++;
     let response: Response;
     try {
-      response = await fetch(`${this.#options.baseUrl}/embeddings`, { method: 'POST', headers, body, signal });
+      response = await this.#post(texts, lease.key, deadline);
     } catch (error) {
       const reason = this.#closing.signal.aborted ? 'client closed' : describeFetchError(error);
       this.#logger.warn({ key: lease.id, reason }, 'embeddings request failed');
       return { ok: false, retryable: !this.#closing.signal.aborted, countsAsAttempt: true, error: new UpstreamApiError(`embeddings request failed: ${reason}`) };
     }
     this.#keys.observe(lease.key, response.headers);
+    if (response.status === 429) return this.#rateLimited(response, lease);
+    if (!response.ok) return this.#answeredError(response, lease);
+    return vectorsOutcome(response, texts.length);
+  }
 
-    if (response.status === 429) {
-      this.#counters.rateLimited++;
-      const restMs =
-        retryAfterMs(response.headers) ??
-        parseResetDuration(response.headers.get('x-ratelimit-reset-requests')) ??
-        this.#retryDelay(2);
-      this.#keys.rest(lease.key, Date.now() + restMs);
-      await response.body?.cancel();
-      this.#logger.warn({ key: lease.id, restMs }, 'embeddings API rate limited a key; it rests while others carry on');
-      // Another key may be free right away; otherwise the pool says how long until one is.
-      return {
-        ok: false,
-        retryable: true,
-        countsAsAttempt: true,
-        waitMs: 0,
-        error: new UpstreamApiError('embeddings API rate limit (429)', { status: 429 }),
-      };
-    }
+  /** One POST to /embeddings with this key, bounded by the request timeout, the deadline and close(). */
+  #post(texts: string[], key: string, deadline: number): Promise<Response> {
+    const timeout = Math.max(1, Math.min(this.#options.requestTimeoutMs, deadline - Date.now()));
+    const signal = AbortSignal.any([this.#closing.signal, AbortSignal.timeout(timeout)]);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (key) headers.authorization = `Bearer ${key}`;
+    const body = JSON.stringify({
+      model: this.#options.model,
+      input: texts,
+      ...(this.#dimensions ? { dimensions: this.#dimensions } : {}),
+    });
+    this.#counters.calls++;
+    return fetch(`${this.#options.baseUrl}/embeddings`, { method: 'POST', headers, body, signal });
+  }
+
+  /** A 429: the key rests for as long as the server says (or a backoff), and the retry may take another key. */
+  async #rateLimited(response: Response, lease: ApiKeyLease): Promise<AttemptOutcome> {
+    this.#counters.rateLimited++;
+    const restMs =
+      retryAfterMs(response.headers) ??
+      parseResetDuration(response.headers.get('x-ratelimit-reset-requests')) ??
+      this.#retryDelay(2);
+    this.#keys.rest(lease.key, Date.now() + restMs);
+    await response.body?.cancel();
+    this.#logger.warn({ key: lease.id, restMs }, 'embeddings API rate limited a key; it rests while others carry on');
+    // Another key may be free right away; otherwise the pool says how long until one is.
+    return {
+      ok: false,
+      retryable: true,
+      countsAsAttempt: true,
+      waitMs: 0,
+      error: new UpstreamApiError('embeddings API rate limit (429)', { status: 429 }),
+    };
+  }
+
+  /** Any other failing status: a server error or 408 is retried, anything else refuses the request for good. */
+  async #answeredError(response: Response, lease: ApiKeyLease): Promise<AttemptOutcome> {
     if (response.status >= 500 || response.status === 408) {
       const detail = this.#redact((await response.text().catch(() => '')).slice(0, 200));
       this.#logger.warn({ key: lease.id, status: response.status }, 'embeddings API server error');
@@ -318,25 +331,14 @@ export class EmbeddingsClient {
         error: new UpstreamApiError(`embeddings API answered ${response.status}: ${detail}`, { status: response.status }),
       };
     }
-    if (!response.ok) {
-      const detail = this.#redact((await response.text().catch(() => '')).slice(0, 300));
-      this.#logger.error({ key: lease.id, status: response.status }, 'embeddings API refused the request');
-      return {
-        ok: false,
-        retryable: false,
-        countsAsAttempt: true,
-        error: new UpstreamApiError(`embeddings API answered ${response.status}: ${detail}`, { status: response.status }),
-      };
-    }
-    try {
-      const vectors = parseEmbeddings(await response.json(), texts.length);
-      return { ok: true, vectors };
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      // A body cut off mid-way is a network failure worth retrying; a well-formed wrong answer is not.
-      const retryable = !(error instanceof UpstreamApiError);
-      return { ok: false, retryable, countsAsAttempt: true, error: new UpstreamApiError(`embeddings API: ${message}`) };
-    }
+    const detail = this.#redact((await response.text().catch(() => '')).slice(0, 300));
+    this.#logger.error({ key: lease.id, status: response.status }, 'embeddings API refused the request');
+    return {
+      ok: false,
+      retryable: false,
+      countsAsAttempt: true,
+      error: new UpstreamApiError(`embeddings API answered ${response.status}: ${detail}`, { status: response.status }),
+    };
   }
 
   /** The wait after `attempts` failed tries (1 = the first) when the server named none: doubling, full jitter. */
@@ -350,6 +352,19 @@ export class EmbeddingsClient {
     let out = text;
     for (const secret of this.#secrets) out = out.split(secret).join('[redacted]');
     return out.replace(SECRET_PATTERN, '[redacted]');
+  }
+}
+
+/** A 2xx answer's vectors, or why they could not be read. */
+async function vectorsOutcome(response: Response, expected: number): Promise<AttemptOutcome> {
+  try {
+    const vectors = parseEmbeddings(await response.json(), expected);
+    return { ok: true, vectors };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // A body cut off mid-way is a network failure worth retrying; a well-formed wrong answer is not.
+    const retryable = !(error instanceof UpstreamApiError);
+    return { ok: false, retryable, countsAsAttempt: true, error: new UpstreamApiError(`embeddings API: ${message}`) };
   }
 }
 

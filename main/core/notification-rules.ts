@@ -74,7 +74,9 @@ function newApprovals(previous: Observation | null, next: Observation): Notifica
     .map((approval) => ({
       kind: 'wants-to-connect' as const,
       title: `${approval.teammate} wants to connect`,
-      body: `${approval.teammate} wants to connect from ${approval.client}${approval.invited ? '' : ' (not invited)'}. Open the Team tab to approve or deny.`,
+      // True on every platform: a click opens the Team tab everywhere; the buttons (macOS, Windows, and
+      // Deny alone for someone not invited: notification-actions.ts) are a shortcut the OS may or may not show.
+      body: `${approval.teammate} wants to connect from ${approval.client}${approval.invited ? '' : ' (not invited)'}. Click to approve or deny in the Team tab.`,
       approvalId: approval.id,
       signIn: { teammate: approval.teammate, client: approval.client, invited: approval.invited },
     }));

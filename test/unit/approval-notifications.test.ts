@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { notificationPlan } from '../../main/core/notification-actions.ts';
 import { notificationsBetween, type Observation } from '../../main/core/notification-rules.ts';
 
 const base: Observation = { health: { state: 'green', reasons: [] }, teammates: [], publicUrl: null, approvals: [] };
@@ -16,7 +17,7 @@ test('a new waiting sign-in is announced once, naming the teammate and the clien
     {
       kind: 'wants-to-connect',
       title: 'alice wants to connect',
-      body: 'alice wants to connect from Claude Code. Open the Team tab to approve or deny.',
+      body: 'alice wants to connect from Claude Code. Click to approve or deny in the Team tab.',
       approvalId: 'req-a',
       signIn: { teammate: 'alice', client: 'Claude Code', invited: true },
     },
@@ -24,8 +25,20 @@ test('a new waiting sign-in is announced once, naming the teammate and the clien
   assert.deepEqual(notificationsBetween(waiting, waiting), [], 'still waiting: no second notification');
   const both: Observation = { ...base, approvals: [alice, mallory] };
   const next = notificationsBetween(waiting, both);
-  assert.deepEqual(next.map((n) => [n.approvalId, n.body]), [['req-m', 'mallory wants to connect from Cursor (not invited). Open the Team tab to approve or deny.']]);
+  assert.deepEqual(next.map((n) => [n.approvalId, n.body]), [['req-m', 'mallory wants to connect from Cursor (not invited). Click to approve or deny in the Team tab.']]);
   assert.deepEqual(notificationsBetween(both, base), [], 'answered or expired: nothing to say');
+});
+
+test('the body says what holds on every platform: a click opens the Team tab, with or without buttons', () => {
+  for (const approval of [alice, mallory]) {
+    const [spec] = notificationsBetween(base, { ...base, approvals: [approval] });
+    assert.match(spec!.body, /\. Click to approve or deny in the Team tab\.$/);
+    for (const platform of ['darwin', 'win32', 'linux', 'freebsd'] as const) {
+      const plan = notificationPlan(spec!, platform);
+      assert.equal(plan.click, 'open-team', `${platform}: the click the body promises`);
+      assert.ok(plan.choices.every((c) => c === 'approve' || c === 'deny'), `${platform}: buttons only ever shortcut the Team tab's answers`);
+    }
+  }
 });
 
 test('a request already waiting at launch is announced (it expires soon and needs the owner)', () => {

@@ -47,7 +47,7 @@ export function adminRoute(parts: {
   const logs = (name: string, lines: number, copy: number | undefined) => (name === 'host' ? tailFile(parts.paths.hostLog, lines) : serverLogTail(servers.get(name), lines, copy));
   const deps = (sessions: SessionRegistry): AdminDeps => {
     const status = statusService({
-      url: () => address.url, share: () => address.share, servers: () => servers.values(), sessions: () => sessions, docs: () => parts.docs.current(),
+      url: () => address.url, share: () => address.share, publicUrl: () => address.publicUrl ?? address.share.publicUrl, servers: () => servers.values(), sessions: () => sessions, docs: () => parts.docs.current(),
       caches: () => [stores.toolCache, stores.embeddingsCache], cacheLimits: parts.config.cache, embeddings: () => stores.embeddings,
       observability: () => parts.observability, alertRules: parts.rules,
     });

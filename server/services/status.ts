@@ -15,6 +15,11 @@ import { HARBOR_VERSION } from '../version.ts';
 export interface StatusSources {
   url: () => string;
   share: () => ShareState;
+  /**
+   * The address teammates use: HARBOR_PUBLIC_URL in a container, else the tunnel's (null: not shared).
+   * Absent: the tunnel's. The share part keeps the tunnel's own, which is what it describes.
+   */
+  publicUrl?: () => string | null;
   servers: () => Iterable<{ status(): HostedServerStatus }>;
   sessions: () => { size: number; viaTunnel: number };
   docs: () => { folder: string; count: number; indexing: boolean } | null;
@@ -60,7 +65,7 @@ export function statusService(sources: StatusSources): StatusService {
       const sessions = sources.sessions();
       return {
         version: HARBOR_VERSION,
-        host: { pid: self.pid, uptimeSeconds: self.uptimeSeconds(), rssBytes: self.rssBytes(), url: sources.url(), publicUrl: share.publicUrl },
+        host: { pid: self.pid, uptimeSeconds: self.uptimeSeconds(), rssBytes: self.rssBytes(), url: sources.url(), publicUrl: sources.publicUrl ? sources.publicUrl() : share.publicUrl },
         docs: docs ? { folder: docs.folder, documents: docs.count, indexing: docs.indexing } : null,
         caches: sources.caches().filter((c) => c !== null).map((c) => c.stats()),
         cacheLimits: { memoryMb: sources.cacheLimits.memoryMb, diskMb: sources.cacheLimits.diskMb },

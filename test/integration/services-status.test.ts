@@ -60,3 +60,17 @@ test('the admin API refuses a scope naming no server (400, nothing stored); the 
   assert.match(cli.stderr, /--scope: "\.\.\/etc" is not a server name/);
   assert.deepEqual(h.host.tokens.list().map((m) => m.name), ['alice']);
 });
+
+test('GET /admin/status names the address teammates use: HARBOR_PUBLIC_URL (container mode) when set, the tunnel\'s otherwise', async (t) => {
+  const behindProxy = await startTestHost(null, { publicUrl: 'https://mcp.example.com' });
+  t.after(() => behindProxy.close());
+  const plain = await startTestHost(null);
+  t.after(() => plain.close());
+  const status = async (h: typeof plain) =>
+    (await (await fetch(`${h.url}/admin/status`, { headers: { [ADMIN_SECRET_HEADER]: h.host.adminSecret } })).json()) as AssembledStatus;
+
+  const proxied = await status(behindProxy);
+  assert.equal(proxied.host.publicUrl, 'https://mcp.example.com', 'the proxy\'s address, which invites and bundles name too');
+  assert.equal(proxied.share.publicUrl, null, 'no tunnel: the share part still says so');
+  assert.equal((await status(plain)).host.publicUrl, null, 'not shared: no public address');
+});

@@ -3,7 +3,9 @@ import { renderConnectionText } from '../../server/access/connection-bundle.ts';
 import { REVOCATION_CHECK_MS } from '../../server/auth/revocation-watch.ts';
 import { readHostRuntime } from '../../server/admin/runtime-file.ts';
 import { isAlive } from '../../server/supervision/process-tree.ts';
-import { usesSharedStore, withOfflineTeammates } from '../../server/services/offline-services.ts';
+import { describeVia, type ConnectedVia } from '../../server/auth/connected-via.ts';
+import type { TeammateConnection } from '../../server/admin/host-api.ts';
+import { usesSharedStore, withOfflineActivity, withOfflineTeammates } from '../../server/services/offline-services.ts';
 import { scopeProblem } from '../../server/services/teammates.ts';
 import { AdminClient, isNoAnswer } from '../core/admin-client.ts';
 import { date, homePaths, printList, UsageError } from './common.ts';
@@ -57,11 +59,12 @@ export async function token(args: string[]): Promise<void> {
     case 'list': {
       const admin = await AdminClient.connect(paths.home);
       const teammates = admin ? await admin.teammates() : await withOfflineTeammates({ paths }, (t) => t.list());
+      const lastWay = values.json || !teammates.length ? new Map<string, ConnectedVia>() : await lastWaysIn(() => (admin ? admin.connections() : withOfflineActivity({ paths }, (a) => a.connections())));
       printList(teammates, {
         json: values.json,
         empty: 'No teammates yet. Add one with: harbor token add <name>',
-        header: ['NAME', 'CREATED', 'LAST USED', 'CALLS', 'STATUS'],
-        row: (t) => [t.name, date(t.createdAt), date(t.lastUsedAt), String(t.calls), t.revokedAt ? `revoked ${date(t.revokedAt)}` : 'active'],
+        header: ['NAME', 'CREATED', 'LAST USED', 'CALLS', 'LAST CONNECTED', 'STATUS'],
+        row: (t) => [t.name, date(t.createdAt), date(t.lastUsedAt), String(t.calls), describeVia(lastWay.get(t.name)), t.revokedAt ? `revoked ${date(t.revokedAt)}` : 'active'],
       });
       return;
     }
@@ -104,6 +107,21 @@ export async function token(args: string[]): Promise<void> {
 
 /** Exit status of a revocation written to the file while the running host did not answer (as `status` uses 3). */
 const HOST_DID_NOT_ANSWER = 3;
+
+/**
+ * How each teammate made their latest audited call ("token `alice`", "signed in from Claude Code"):
+ * the first of theirs in connections(), which lists the most recent first. A log that cannot be read
+ * (an older host without the route) leaves the column at '-': the list itself is the answer.
+ */
+async function lastWaysIn(read: () => Promise<TeammateConnection[]>): Promise<Map<string, ConnectedVia>> {
+  const ways = new Map<string, ConnectedVia>();
+  try {
+    for (const c of await read()) if (!ways.has(c.teammate)) ways.set(c.teammate, c.via);
+  } catch {
+    // said above: the column stays '-'
+  }
+  return ways;
+}
 
 /** The host's refusal (a taken name, a bad scope), said as the CLI says its own. */
 function asUsageError(error: unknown): never {

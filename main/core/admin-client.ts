@@ -1,5 +1,5 @@
 import { request as httpRequest } from '../../server/node-http.ts';
-import { ADMIN_SECRET_HEADER, type ActivityEntry, type HostApi, type HostStatus, type NewTeammate, type SignInApproval, type Teammate } from '../../server/admin/host-api.ts';
+import { ADMIN_SECRET_HEADER, type ActivityEntry, type HostApi, type HostStatus, type NewTeammate, type SignInApproval, type Teammate, type TeammateConnection } from '../../server/admin/host-api.ts';
 import type { IssueOptions } from '../../server/auth/token-store.ts';
 import type { AssembledStatus, HostMetrics } from '../../server/services/status.ts';
 import { readAdminSecret } from '../../server/admin/admin-secret.ts';
@@ -66,6 +66,11 @@ export class AdminClient implements Pick<HostApi, 'status' | 'teammates' | 'revo
   /** Sign-ins waiting for the owner; refused (501) while sign-in is off (auth "tokens"). */
   async approvals(): Promise<SignInApproval[]> {
     return (await this.request<{ approvals: SignInApproval[] }>('GET', '/admin/approvals')).approvals;
+  }
+
+  /** Per teammate and way in, most recently used first (GET /admin/activity/connections). */
+  async connections(): Promise<TeammateConnection[]> {
+    return (await this.request<{ connections: TeammateConnection[] }>('GET', '/admin/activity/connections')).connections;
   }
 
   /** GET /admin/activity with this query string (teammate, server, limit, before). */

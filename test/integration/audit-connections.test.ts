@@ -82,6 +82,21 @@ test('each audited call says how its caller authenticated: static token or sign-
     const [header, ...lines] = stdout.trim().split('\n');
     assert.match(header!, /TEAMMATE\s+CONNECTED\s+SERVER/);
     assert.ok(lines.length > 0 && lines.every((line) => /bob\s+signed in from Claude Code\s/.test(line)), stdout);
+
+    // `harbor token list`: how each token holder last connected, from the running host, then from the
+    // file with no host (the same log). bob now holds a token too, but his last call was signed in.
+    h.host.tokens.issue('bob');
+    h.host.tokens.issue('carol');
+    const tokenList = async () => {
+      const listed = (await harbor(h.home, 'token', 'list')).stdout;
+      assert.match(listed, /^NAME\s+CREATED\s+LAST USED\s+CALLS\s+LAST CONNECTED\s+STATUS$/m);
+      assert.match(listed, /^alice\s.*\stoken `alice`\s+active$/m, listed);
+      assert.match(listed, /^bob\s.*\ssigned in from Claude Code\s+active$/m, listed);
+      assert.match(listed, /^carol\s.*\s0\s+-\s+active$/m, 'no call yet: -');
+    };
+    await tokenList();
+    await h.host.close();
+    await tokenList();
   } finally {
     await h.close();
   }

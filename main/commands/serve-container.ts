@@ -105,11 +105,20 @@ async function drainAndClose(host: Host, drainMs: number, log: Logger): Promise<
   await host.close();
 }
 
-/** Sign-in on, behind a proxy that Harbor cannot name (or over plain http): said once at start, since teammates would only see a 404. */
+/**
+ * Sign-in on, behind a proxy that Harbor cannot name (or over plain http): what to say once at start,
+ * since teammates would only see a 404; null when sign-in can work (or is off).
+ */
+export function signInAddressWarning(auth: string, publicUrl: string | undefined): string | null {
+  if (auth === 'tokens') return null;
+  if (!publicUrl) return 'sign-in is on but HARBOR_PUBLIC_URL is unset: behind nginx teammates cannot sign in (only this machine\'s loopback can); set it to the URL they reach, e.g. https://mcp.example.com';
+  if (!signInPossibleAt(publicUrl)) return 'sign-in needs HARBOR_PUBLIC_URL to be https:// (OAuth refuses a plain-http issuer other than localhost); static tokens keep working';
+  return null;
+}
+
 function warnAboutSignIn(auth: string, publicUrl: string | undefined, log: Logger): void {
-  if (auth === 'tokens') return;
-  if (!publicUrl) log.warn({ auth }, 'sign-in is on but HARBOR_PUBLIC_URL is unset: behind nginx teammates cannot sign in (only this machine\'s loopback can); set it to the URL they reach, e.g. https://mcp.example.com');
-  else if (!signInPossibleAt(publicUrl)) log.warn({ auth, publicUrl }, 'sign-in needs HARBOR_PUBLIC_URL to be https:// (OAuth refuses a plain-http issuer other than localhost); static tokens keep working');
+  const warning = signInAddressWarning(auth, publicUrl);
+  if (warning) log.warn({ auth, ...(publicUrl ? { publicUrl } : {}) }, warning);
 }
 
 /**

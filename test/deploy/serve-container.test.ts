@@ -81,3 +81,25 @@ test('the admin API answers only with HARBOR_ADMIN_SECRET, and hosted servers ne
     cleanup();
   }
 });
+
+test('sign-in on: a real serve --container warns at start when HARBOR_PUBLIC_URL is unset, and when it is plain http off localhost; not when https', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'harbor-container-warn-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ mcpServers: {}, docs: false, auth: 'both' }));
+  const warningsAt = async (name: string, publicUrl: string | null) => {
+    const replica = await startReplica(name, { home: join(dir, name), config, env: { HARBOR_PUBLIC_URL: publicUrl ?? '' } });
+    try {
+      return replica.lines.filter((l) => l.level === 40 || l.level === 'warn').map((l) => String(l.msg));
+    } finally {
+      assert.equal(await replica.stop(), 0);
+    }
+  };
+  // Said before 'container ready', which startReplica waits for: every line of the start is in.
+  const unset = await warningsAt('warn-unset', null);
+  assert.equal(unset.filter((m) => /^sign-in is on but HARBOR_PUBLIC_URL is unset/.test(m)).length, 1, unset.join('\n'));
+  const plain = await warningsAt('warn-http', 'http://mcp.example.com');
+  assert.equal(plain.filter((m) => /^sign-in needs HARBOR_PUBLIC_URL to be https:\/\//.test(m)).length, 1, plain.join('\n'));
+  const https = await warningsAt('warn-https', 'https://mcp.example.com');
+  assert.deepEqual(https.filter((m) => /HARBOR_PUBLIC_URL/.test(m)), [], 'https: sign-in can work, nothing to say');
+});

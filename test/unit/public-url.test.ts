@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { containerSettings } from '../../main/commands/serve-container.ts';
+import { containerSettings, signInAddressWarning } from '../../main/commands/serve-container.ts';
 import { UsageError } from '../../main/commands/common.ts';
 import { parsePublicUrl, PublicUrlError, signInPossibleAt } from '../../server/access/public-url.ts';
 import { requestOrigin } from '../../server/oauth/oauth-origin.ts';
@@ -75,7 +75,7 @@ test('with a public URL, every request but this machine\'s own is its origin: no
 test('offline `harbor token add` with a malformed HARBOR_PUBLIC_URL stops with a usage error and stores no token nobody was shown', async (t) => {
   const home = await mkdtemp(join(tmpdir(), 'harbor-public-url-'));
   t.after(() => rm(home, { recursive: true, force: true }));
-  const env = { ...process.env, HARBOR_HOME: home };
+  const env: NodeJS.ProcessEnv = { ...process.env, HARBOR_HOME: home };
   delete env.HARBOR_DATABASE_URL;
   const added = await harborResult({ ...env, HARBOR_PUBLIC_URL: 'https://mcp.example.com/harbor' }, ['token', 'add', 'zed']);
   assert.equal(added.code, 2, added.stderr);
@@ -84,4 +84,14 @@ test('offline `harbor token add` with a malformed HARBOR_PUBLIC_URL stops with a
   const listed = await harborResult({ ...env, HARBOR_PUBLIC_URL: '' }, ['token', 'list', '--json']);
   assert.equal(listed.code, 0, listed.stderr);
   assert.deepEqual(JSON.parse(listed.stdout), [], 'no token was stored for zed');
+});
+
+test('the start-up warning about sign-in behind a proxy: unset, or plain http off localhost; nothing when sign-in can work or is off', () => {
+  for (const auth of ['both', 'oauth']) {
+    assert.match(signInAddressWarning(auth, undefined) ?? '', /^sign-in is on but HARBOR_PUBLIC_URL is unset: behind nginx teammates cannot sign in/);
+    for (const plain of ['http://mcp.example.com', 'http://10.0.0.5:8080']) assert.match(signInAddressWarning(auth, plain) ?? '', /^sign-in needs HARBOR_PUBLIC_URL to be https:\/\//, plain);
+    for (const fine of ['https://mcp.example.com', 'http://localhost:8080', 'http://127.0.0.1:7837']) assert.equal(signInAddressWarning(auth, fine), null, fine);
+  }
+  assert.equal(signInAddressWarning('tokens', undefined), null, 'static tokens only: no sign-in to warn about');
+  assert.equal(signInAddressWarning('tokens', 'http://mcp.example.com'), null);
 });

@@ -131,7 +131,7 @@ describe('a newcomer', () => {
     const tokenAdd = await harbor('token', 'add', '--help');
     assert.equal(tokenAdd.code, 0);
     assert.match(tokenAdd.stdout, /--expires-days/);
-    assert.deepEqual(Object.keys(COMMAND_HELP).sort(), ['activity', 'dashboard', 'export', 'serve', 'share', 'status', 'token', 'unshare']);
+    assert.deepEqual(Object.keys(COMMAND_HELP).sort(), ['activity', 'dashboard', 'export', 'logs', 'restart', 'serve', 'share', 'status', 'token', 'unshare']);
   });
 
   it('prints human lines on the terminal and keeps JSON in the log files; stopping frees the home', async () => {

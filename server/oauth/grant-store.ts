@@ -15,6 +15,12 @@ export interface Grant {
   /** RFC 8707 resource the grant is bound to (a server URL, or the origin for all servers). */
   resource: string;
   scopes: string[];
+  /**
+   * The client as the owner approved it (describeClient: a metadata document's claimed name with its
+   * host), stored with the tokens: a document is cached in memory only, and after a restart the audit
+   * log and the grants list would name such a client by its host alone. Null for grants from before.
+   */
+  clientName?: string | null;
 }
 
 export interface CodeGrant extends Grant {
@@ -164,6 +170,8 @@ export function grantMigrations(t: { bytes: string; integer: string }): string[]
      CREATE INDEX oauth_tokens_teammate ON oauth_tokens (teammate);`,
     // A replay between a code's redemption and its tokens' issue must stop the issue (issueTokens).
     `ALTER TABLE oauth_codes ADD COLUMN replayed_at ${t.integer}`,
+    // Grant.clientName; rows from before keep NULL (named from the clients table or the document cache, as before).
+    'ALTER TABLE oauth_tokens ADD COLUMN client_name TEXT',
   ];
 }
 
@@ -192,11 +200,14 @@ export interface TokenRow {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  client_name: string | null;
 }
 
 export interface GrantSummaryRow {
   teammate: string;
   client_id: string;
+  /** The refresh token's stored name (Grant.clientName). */
+  client_name: string | null;
   resource: string;
   created_at: number;
   refreshed_at: number;
@@ -214,15 +225,16 @@ export function codeGrant(row: CodeRow): CodeGrant {
   };
 }
 
+/** A token's grant; its client name goes along, so a rotation keeps it. */
 export function tokenGrant(row: TokenRow): Grant {
-  return { clientId: row.client_id, teammate: row.teammate, resource: row.resource, scopes: JSON.parse(row.scopes) as string[] };
+  return { clientId: row.client_id, teammate: row.teammate, resource: row.resource, scopes: JSON.parse(row.scopes) as string[], clientName: row.client_name ?? null };
 }
 
 export function grantSummary(row: GrantSummaryRow): GrantSummary {
   return {
     teammate: row.teammate,
     clientId: row.client_id,
-    clientName: row.metadata ? ((JSON.parse(row.metadata) as { client_name?: string }).client_name ?? null) : null,
+    clientName: row.client_name ?? (row.metadata ? ((JSON.parse(row.metadata) as { client_name?: string }).client_name ?? null) : null),
     resource: row.resource,
     createdAt: row.created_at,
     lastRefreshedAt: row.refreshed_at === row.created_at ? null : row.refreshed_at,

@@ -112,7 +112,8 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
       // The code is spent before these checks: a code presented with the wrong redirect or audience is gone.
       if (redirectUri !== undefined && redirectUri !== grant.redirectUri) throw new InvalidGrantError('redirect_uri differs from the authorization request');
       if (resource !== undefined && canonicalResource(resource) !== grant.resource) throw new InvalidTargetError('resource differs from the authorization request');
-      return tokenResponse(await redeem(() => ctx.grants.issueTokens(grant, grant.family)));
+      // The name the owner approved goes with the tokens (a metadata document is cached in memory only).
+      return tokenResponse(await redeem(() => ctx.grants.issueTokens({ ...grant, clientName: describeClient(client) }, grant.family)));
     },
 
     async exchangeRefreshToken(client, refreshToken, _scopes, resource): Promise<OAuthTokens> {
@@ -133,8 +134,10 @@ export function harborOAuthProvider(origin: string, ctx: ProviderContext): OAuth
         scopes: access.scopes,
         expiresAt: Math.floor(access.expiresAt / 1000),
         resource: new URL(access.resource),
-        // The client's name goes with the teammate: the audit log records how each call came in.
-        extra: { teammate: access.teammate, clientName: await clientName(access.clientId) },
+        // The client's name goes with the teammate: the audit log records how each call came in. The
+        // name stored with the grant first (what the owner approved, and it survives a restart);
+        // grants from before it was stored: the clients table or the document cache.
+        extra: { teammate: access.teammate, clientName: access.clientName ?? (await clientName(access.clientId)) },
       };
     },
 

@@ -186,7 +186,7 @@ export class SqliteGrantStore implements GrantStore {
   async grants(): Promise<GrantSummary[]> {
     const rows = this.#db
       .prepare(
-        `SELECT t.teammate, t.client_id, t.resource, MIN(f.created_at) AS created_at, MAX(t.created_at) AS refreshed_at, c.metadata
+        `SELECT t.teammate, t.client_id, t.client_name, t.resource, MIN(f.created_at) AS created_at, MAX(t.created_at) AS refreshed_at, c.metadata
            FROM oauth_tokens t
            JOIN oauth_tokens f ON f.family = t.family
            LEFT JOIN oauth_clients c ON c.client_id = t.client_id
@@ -212,13 +212,14 @@ export class SqliteGrantStore implements GrantStore {
     const refreshToken = newSecret(REFRESH_PREFIX);
     const now = this.#now();
     const insert = this.#db.prepare(
-      `INSERT INTO oauth_tokens (token_hash, kind, family, client_id, teammate, resource, scopes, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO oauth_tokens (token_hash, kind, family, client_id, teammate, resource, scopes, created_at, expires_at, client_name)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const scopes = JSON.stringify(grant.scopes);
+    const name = grant.clientName ?? null;
     this.#db.transaction(() => {
-      insert.run(hashToken(accessToken), 'access', family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.accessTtlMs);
-      insert.run(hashToken(refreshToken), 'refresh', family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.refreshTtlMs);
+      insert.run(hashToken(accessToken), 'access', family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.accessTtlMs, name);
+      insert.run(hashToken(refreshToken), 'refresh', family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.refreshTtlMs, name);
     })();
     return { accessToken, refreshToken, expiresIn: Math.floor(this.accessTtlMs / 1000) };
   }

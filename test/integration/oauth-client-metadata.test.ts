@@ -3,7 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { GENEROUS_LIMITS, startTestHost, textOf, type TestHost } from '../helpers/harbor.ts';
+import { startHost, type Host } from '../../server/host.ts';
+import { silentLogger } from '../../server/logger.ts';
+import { connectClient, GENEROUS_LIMITS, startTestHost, textOf, type TestHost } from '../helpers/harbor.ts';
 import { hostStoreBackends, type HostStoreBackend } from '../helpers/host-store-backends.ts';
 import { adminFetch, authorizeUrl, MemoryOAuthClient, openAuthorize, pkcePair, pollWait, submitSignIn, tokenRequest } from '../helpers/oauth-browser.ts';
 import { startDocumentServer, type DocumentServer } from '../helpers/client-document-server.ts';
@@ -96,6 +98,57 @@ const flowCases = (backend: HostStoreBackend) => {
     }
   });
 };
+
+const restartCases = (backend: HostStoreBackend) => {
+  test('after a restart the audit log and the grants list still name the client by its document (stored with the grant), with no fetch', async () => {
+    const h = await documentHost(backend);
+    let restarted: Host | null = null;
+    try {
+      const path = `/clients/restart-${backend.name}.json`;
+      const clientId = docs.serve(path, document('Doc Client'), { 'Cache-Control': 'max-age=600' });
+      const pkce = pkcePair();
+      const page = await openAuthorize(authorizeUrl(h.url, { clientId, challenge: pkce.challenge, resource: `${h.url}/mcp/docs` }));
+      assert.equal((await submitSignIn(h.url, page, { name: 'dora' })).status, 303);
+      assert.equal((await adminFetch(h.url, h.host.adminSecret, 'POST', `/admin/approvals/${page.requestId}/approve`)).status, 200);
+      const code = new URL((await pollWait(h.url, page)).headers.get('location')!).searchParams.get('code')!;
+      const exchanged = await tokenRequest(h.url, { grant_type: 'authorization_code', client_id: clientId, code, code_verifier: pkce.verifier, redirect_uri: REDIRECT });
+      assert.equal(exchanged.status, 200);
+      const { access_token } = (await exchanged.json()) as { access_token: string };
+
+      // The same home (and database) and port: the token's audience is this origin. The document cache starts empty.
+      await h.host.close();
+      restarted = await startHost({ home: h.home, port: new URL(h.url).port ? Number(new URL(h.url).port) : 0, log: silentLogger, signIn: { clientMetadata: { allowLoopback: true, ca: docs.cert } } });
+      const hits = docs.hits(path);
+      const client = await connectClient(restarted.url, 'docs', access_token);
+      await client.callTool({ name: 'list_docs', arguments: {} });
+      await client.close();
+      assert.equal(docs.hits(path), hits, 'nothing fetched: the name came from the store');
+
+      const named = `Doc Client (127.0.0.1:${docs.port})`;
+      const activity = (await (await adminFetch(restarted.url, restarted.adminSecret, 'GET', '/admin/activity?teammate=dora')).json()) as { entries: Array<{ method: string; via?: unknown }> };
+      assert.deepEqual(activity.entries.filter((e) => e.method === 'tools/call').map((e) => e.via), [{ kind: 'sign-in', client: named }]);
+      const grants = (await (await adminFetch(restarted.url, restarted.adminSecret, 'GET', '/admin/invites')).json()) as { signIns: Array<{ teammate: string; clientName: string }> };
+      assert.deepEqual(grants.signIns.map((g) => [g.teammate, g.clientName]), [['dora', named]]);
+    } finally {
+      await restarted?.close();
+      await h.close();
+    }
+  });
+};
+
+for (const backend of hostStoreBackends()) {
+  describe(`Client ID Metadata Documents across a restart on ${backend.name}`, { skip: backend.skip }, () => {
+    before(async () => {
+      docs = await startDocumentServer();
+      await backend.start();
+    });
+    after(() => {
+      backend.stop();
+      return docs.close();
+    });
+    restartCases(backend);
+  });
+}
 
 for (const backend of hostStoreBackends()) {
   describe(`Client ID Metadata Documents: the SDK client flow on ${backend.name}`, { skip: backend.skip }, () => {

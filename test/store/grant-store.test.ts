@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { SignInStores } from '../../server/oauth/sign-in-stores.ts';
 import type { AuthorizationRequest } from '../../server/oauth/sign-in-requests.ts';
-import { openPostgres } from '../../server/store/postgres-database.ts';
+import { hashToken } from '../../server/auth/token-store.ts';
+import { grantMigrations } from '../../server/oauth/grant-store.ts';
+import { migrate, openDatabase } from '../../server/store/sqlite-database.ts';
+import { migratePostgres, openPostgres } from '../../server/store/postgres-database.ts';
 import { waitFor } from '../helpers/harbor.ts';
 import { describeEachBackend, type StoreBackend, type StoreSite } from './store-backends.ts';
 
@@ -41,7 +44,53 @@ async function open(backend: StoreBackend, t: TestContext, options: { ttlMs?: nu
 
 const status = (code: number) => (e: { status?: number }) => e.status === code;
 
+/** The grant tables as the previous schema left them (every shared step but the last), with alice's access token in. */
+async function writeOldGrant(site: StoreSite, accessToken: string): Promise<void> {
+  const row = [hashToken(accessToken), 'access', 'old-family', 'https://docs.example.com/client.json', 'alice', 'http://127.0.0.1:1/mcp/docs', '["mcp"]', Date.now(), Date.now() + 3_600_000];
+  const insert = 'INSERT INTO oauth_tokens (token_hash, kind, family, client_id, teammate, resource, scopes, created_at, expires_at)';
+  if (site.url) {
+    const pool = openPostgres(site.url);
+    try {
+      await migratePostgres(pool, 'oauth-grants', grantMigrations({ bytes: 'BYTEA', integer: 'BIGINT' }).slice(0, -1));
+      await pool.query(`${insert} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, row);
+    } finally {
+      await pool.end();
+    }
+    return;
+  }
+  const db = openDatabase(site.paths.database);
+  try {
+    migrate(db, 'oauth', grantMigrations({ bytes: 'BLOB', integer: 'INTEGER' }).slice(0, -1));
+    db.prepare(`${insert} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...row);
+  } finally {
+    db.close();
+  }
+}
+
 describeEachBackend('grant store', (backend) => {
+  test('the client name the owner approved is stored with the tokens: kept by rotation, read back after a restart; a grant from the previous schema kept', async (t) => {
+    const site = await backend.fresh(t);
+    const oldAccess = 'hoa_' + 'o'.repeat(43);
+    await writeOldGrant(site, oldAccess);
+    const first = await site.open();
+    const grants = (await first.signIn()).grants;
+    const old = await grants.verifyAccess(oldAccess);
+    assert.deepEqual([old?.teammate, old?.clientName], ['alice', null], 'the stored row survives the migration, with no name');
+
+    // A metadata-document client: in no clients table, its document cached in memory only.
+    const doc = { ...GRANT, clientId: 'https://docs.example.com/client.json', clientName: 'Doc Client (docs.example.com)' };
+    const issued = await grants.issueTokens(doc, 'family-doc');
+    assert.equal((await grants.verifyAccess(issued.accessToken))?.clientName, 'Doc Client (docs.example.com)');
+    const { tokens: rotated } = await grants.rotateRefresh(issued.refreshToken, doc.clientId);
+    assert.equal((await grants.verifyAccess(rotated.accessToken))?.clientName, 'Doc Client (docs.example.com)', 'the rotated pair keeps the name');
+    await first.close();
+
+    // A restart: a new store over the same tables.
+    const again = (await (await site.open()).signIn()).grants;
+    assert.equal((await again.verifyAccess(rotated.accessToken))?.clientName, 'Doc Client (docs.example.com)');
+    assert.deepEqual((await again.grants()).map((g) => [g.teammate, g.clientId, g.clientName]), [['alice', doc.clientId, 'Doc Client (docs.example.com)']]);
+  });
+
   test('codes and tokens are stored as SHA-256 hashes only: the database holds no usable secret', async (t) => {
     const { stores: { grants }, rows } = await open(backend, t);
     const code = await grants.issueCode(CODE);

@@ -221,7 +221,7 @@ export class PgGrantStore implements GrantStore {
 
   async grants(): Promise<GrantSummary[]> {
     const { rows } = await this.#pool.query<GrantSummaryRow>(
-      `SELECT t.teammate, t.client_id, t.resource, MIN(f.created_at) AS created_at, MAX(t.created_at) AS refreshed_at, MAX(c.metadata) AS metadata
+      `SELECT t.teammate, t.client_id, t.client_name, t.resource, MIN(f.created_at) AS created_at, MAX(t.created_at) AS refreshed_at, MAX(c.metadata) AS metadata
          FROM oauth_tokens t
          JOIN oauth_tokens f ON f.family = t.family
          LEFT JOIN oauth_clients c ON c.client_id = t.client_id
@@ -250,9 +250,9 @@ export class PgGrantStore implements GrantStore {
     const scopes = JSON.stringify(grant.scopes);
     // One statement for the pair: both rows or neither, without a transaction of its own.
     await client.query(
-      `INSERT INTO oauth_tokens (token_hash, kind, family, client_id, teammate, resource, scopes, created_at, expires_at)
-       VALUES ($1, 'access', $3, $4, $5, $6, $7, $8, $9), ($2, 'refresh', $3, $4, $5, $6, $7, $8, $10)`,
-      [hashToken(accessToken), hashToken(refreshToken), family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.accessTtlMs, now + this.refreshTtlMs],
+      `INSERT INTO oauth_tokens (token_hash, kind, family, client_id, teammate, resource, scopes, created_at, expires_at, client_name)
+       VALUES ($1, 'access', $3, $4, $5, $6, $7, $8, $9, $11), ($2, 'refresh', $3, $4, $5, $6, $7, $8, $10, $11)`,
+      [hashToken(accessToken), hashToken(refreshToken), family, grant.clientId, grant.teammate, grant.resource, scopes, now, now + this.accessTtlMs, now + this.refreshTtlMs, grant.clientName ?? null],
     );
     return { accessToken, refreshToken, expiresIn: Math.floor(this.accessTtlMs / 1000) };
   }

@@ -215,20 +215,13 @@ export function teamSection(context: SectionContext): Section {
     }
   }
 
-  /** Live sign-ins; none with sign-in off ("auth": "tokens") or on a host without the endpoint. */
-  async function loadSignIns(): Promise<LiveSignIn[]> {
+  /**
+   * A list a host may not offer: how each teammate connected (an older host shows the list without),
+   * live sign-ins (none with sign-in off, "auth": "tokens").
+   */
+  async function noneIfMissing<T>(read: () => Promise<T[]>): Promise<T[]> {
     try {
-      return await context.api.signIns();
-    } catch (error) {
-      if (isMissingEndpoint(error)) return [];
-      throw error;
-    }
-  }
-
-  /** How each teammate connected, from the audit log; an older host without it shows the list without. */
-  async function loadConnections(): Promise<TeammateConnection[]> {
-    try {
-      return await context.api.connections();
+      return await read();
     } catch (error) {
       if (isMissingEndpoint(error)) return [];
       throw error;
@@ -238,7 +231,7 @@ export function teamSection(context: SectionContext): Section {
   async function load(): Promise<void> {
     const approvals = loadApprovals();
     try {
-      const [teammates, connections, signIns] = await Promise.all([context.api.teammates(), loadConnections(), loadSignIns()]);
+      const [teammates, connections, signIns] = await Promise.all([context.api.teammates(), noneIfMissing(() => context.api.connections()), noneIfMissing(() => context.api.signIns())]);
       render(teammates, connections, signIns);
     } catch (error) {
       replace(list, errorLine(`Teammates: ${(error as Error).message}`));

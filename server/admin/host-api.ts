@@ -156,8 +156,8 @@ export interface SignInApproval {
 
 /**
  * A live sign-in (`GET /admin/invites` signIns: a family with a live refresh token), for the Team tab to
- * tell a teammate who can still connect from one the audit log only remembers. Restated from
- * server/oauth/grant-store.ts's GrantSummary, for the same reason as SignInApproval.
+ * tell a teammate who can still connect from one the audit log only remembers. server/oauth/ names it
+ * GrantSummary and imports it from here, as it does SignInApproval.
  */
 export interface LiveSignIn {
   teammate: string;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { LiveSignIn } from '../admin/host-api.ts';
 
 /**
  * What Sign in with Harbor keeps about its grants: registered clients, authorization codes and
@@ -40,14 +41,8 @@ export interface VerifiedAccess extends Grant {
   expiresAt: number;
 }
 
-export interface GrantSummary {
-  teammate: string;
-  clientId: string;
-  clientName: string | null;
-  resource: string;
-  createdAt: number;
-  lastRefreshedAt: number | null;
-}
+/** A live sign-in as the admin API lists it (the contract's LiveSignIn: admin/ never imports oauth/). */
+export type GrantSummary = LiveSignIn;
 
 export interface GrantStoreOptions {
   /** Milliseconds since the epoch; injectable for tests. */

@@ -48,6 +48,19 @@ const document = (name: string, extra: object = {}) => (url: string) => ({
   ...extra,
 });
 
+/** The browser's and the client's steps by hand for a URL client_id: sign in as `name`, the owner approves, the code is exchanged; the access token. */
+async function signInByHand(h: TestHost, clientId: string, name: string): Promise<string> {
+  const pkce = pkcePair();
+  const page = await openAuthorize(authorizeUrl(h.url, { clientId, challenge: pkce.challenge, resource: `${h.url}/mcp/docs` }));
+  assert.equal(page.status, 200);
+  assert.equal((await submitSignIn(h.url, page, { name })).status, 303);
+  assert.equal((await adminFetch(h.url, h.host.adminSecret, 'POST', `/admin/approvals/${page.requestId}/approve`)).status, 200);
+  const code = new URL((await pollWait(h.url, page)).headers.get('location')!).searchParams.get('code')!;
+  const exchanged = await tokenRequest(h.url, { grant_type: 'authorization_code', client_id: clientId, code, code_verifier: pkce.verifier, redirect_uri: REDIRECT });
+  assert.equal(exchanged.status, 200);
+  return ((await exchanged.json()) as { access_token: string }).access_token;
+}
+
 const flowCases = (backend: HostStoreBackend) => {
   before(() => backend.start());
   after(() => backend.stop());
@@ -106,18 +119,11 @@ const restartCases = (backend: HostStoreBackend) => {
     try {
       const path = `/clients/restart-${backend.name}.json`;
       const clientId = docs.serve(path, document('Doc Client'), { 'Cache-Control': 'max-age=600' });
-      const pkce = pkcePair();
-      const page = await openAuthorize(authorizeUrl(h.url, { clientId, challenge: pkce.challenge, resource: `${h.url}/mcp/docs` }));
-      assert.equal((await submitSignIn(h.url, page, { name: 'dora' })).status, 303);
-      assert.equal((await adminFetch(h.url, h.host.adminSecret, 'POST', `/admin/approvals/${page.requestId}/approve`)).status, 200);
-      const code = new URL((await pollWait(h.url, page)).headers.get('location')!).searchParams.get('code')!;
-      const exchanged = await tokenRequest(h.url, { grant_type: 'authorization_code', client_id: clientId, code, code_verifier: pkce.verifier, redirect_uri: REDIRECT });
-      assert.equal(exchanged.status, 200);
-      const { access_token } = (await exchanged.json()) as { access_token: string };
+      const access_token = await signInByHand(h, clientId, 'dora');
 
       // The same home (and database) and port: the token's audience is this origin. The document cache starts empty.
       await h.host.close();
-      restarted = await startHost({ home: h.home, port: new URL(h.url).port ? Number(new URL(h.url).port) : 0, log: silentLogger, signIn: { clientMetadata: { allowLoopback: true, ca: docs.cert } } });
+      restarted = await startHost({ home: h.home, port: Number(new URL(h.url).port), log: silentLogger, signIn: { clientMetadata: { allowLoopback: true, ca: docs.cert } } });
       const hits = docs.hits(path);
       const client = await connectClient(restarted.url, 'docs', access_token);
       await client.callTool({ name: 'list_docs', arguments: {} });
@@ -272,15 +278,7 @@ describe('Client ID Metadata Documents: what is refused', () => {
         else res.writeHead(503).end();
       });
       const clientId = `${docs.origin}${path}`;
-      const pkce = pkcePair();
-      const page = await openAuthorize(authorizeUrl(ticking.url, { clientId, challenge: pkce.challenge, resource: `${ticking.url}/mcp/docs` }));
-      assert.equal(page.status, 200);
-      assert.equal((await submitSignIn(ticking.url, page, { name: 'fay' })).status, 303);
-      assert.equal((await adminFetch(ticking.url, ticking.host.adminSecret, 'POST', `/admin/approvals/${page.requestId}/approve`)).status, 200);
-      const code = new URL((await pollWait(ticking.url, page)).headers.get('location')!).searchParams.get('code')!;
-      const exchanged = await tokenRequest(ticking.url, { grant_type: 'authorization_code', client_id: clientId, code, code_verifier: pkce.verifier, redirect_uri: REDIRECT });
-      assert.equal(exchanged.status, 200);
-      const { access_token } = (await exchanged.json()) as { access_token: string };
+      const access_token = await signInByHand(ticking, clientId, 'fay');
 
       up = false;
       clock.now += 25 * 60 * 60_000; // past the longest a document is kept

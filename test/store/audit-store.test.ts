@@ -3,10 +3,8 @@ import { test } from 'node:test';
 import { AuditLog } from '../../server/access/audit-log.ts';
 import type { AuditEntry } from '../../server/access/audit-store.ts';
 import { AUDIT_MIGRATIONS } from '../../server/access/sqlite-audit-store.ts';
-import { migrate, openDatabase } from '../../server/store/sqlite-database.ts';
-import { migratePostgres, openPostgres } from '../../server/store/postgres-database.ts';
 import { PG_AUDIT_MIGRATIONS } from '../../server/store/postgres/pg-audit-store.ts';
-import { describeEachBackend, type StoreSite } from './store-backends.ts';
+import { describeEachBackend, writeAtSchema, type StoreSite } from './store-backends.ts';
 
 const entry = (at: number, teammate: string, extra: Partial<AuditEntry> = {}): AuditEntry => ({
   at,
@@ -101,24 +99,8 @@ describeEachBackend('audit store', (backend) => {
 });
 
 /** An audit log as the previous schema left it (every step but the last), with one row in it. */
-async function writeOldLog(site: StoreSite): Promise<void> {
+function writeOldLog(site: StoreSite): Promise<void> {
   const row = [Date.now() - 1000, 'alice', 'git', 'tools/call', 'log', 7, 0, 'old boom', 'replica-a'];
-  const insert = 'INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error, replica)';
-  if (site.url) {
-    const pool = openPostgres(site.url);
-    try {
-      await migratePostgres(pool, 'audit-log', PG_AUDIT_MIGRATIONS.slice(0, -1));
-      await pool.query(`${insert} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, row);
-    } finally {
-      await pool.end();
-    }
-    return;
-  }
-  const db = openDatabase(site.paths.database);
-  try {
-    migrate(db, 'audit-log', AUDIT_MIGRATIONS.slice(0, -1));
-    db.prepare(`${insert} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...row);
-  } finally {
-    db.close();
-  }
+  const schema = { component: 'audit-log', sqlite: AUDIT_MIGRATIONS.slice(0, -1), postgres: PG_AUDIT_MIGRATIONS.slice(0, -1) };
+  return writeAtSchema(site, schema, 'INSERT INTO audit_log (at, teammate, server, method, tool, duration_ms, ok, error, replica)', row);
 }

@@ -4,10 +4,9 @@ import type { SignInStores } from '../../server/oauth/sign-in-stores.ts';
 import type { AuthorizationRequest } from '../../server/oauth/sign-in-requests.ts';
 import { hashToken } from '../../server/auth/token-store.ts';
 import { grantMigrations } from '../../server/oauth/grant-store.ts';
-import { migrate, openDatabase } from '../../server/store/sqlite-database.ts';
-import { migratePostgres, openPostgres } from '../../server/store/postgres-database.ts';
+import { openPostgres } from '../../server/store/postgres-database.ts';
 import { waitFor } from '../helpers/harbor.ts';
-import { describeEachBackend, type StoreBackend, type StoreSite } from './store-backends.ts';
+import { describeEachBackend, writeAtSchema, type StoreBackend, type StoreSite } from './store-backends.ts';
 
 /**
  * Sign in with Harbor's stores (grants, invites, waiting sign-in requests) on both backends: the home's
@@ -45,26 +44,14 @@ async function open(backend: StoreBackend, t: TestContext, options: { ttlMs?: nu
 const status = (code: number) => (e: { status?: number }) => e.status === code;
 
 /** The grant tables as the previous schema left them (every shared step but the last), with alice's access token in. */
-async function writeOldGrant(site: StoreSite, accessToken: string): Promise<void> {
+function writeOldGrant(site: StoreSite, accessToken: string): Promise<void> {
   const row = [hashToken(accessToken), 'access', 'old-family', 'https://docs.example.com/client.json', 'alice', 'http://127.0.0.1:1/mcp/docs', '["mcp"]', Date.now(), Date.now() + 3_600_000];
-  const insert = 'INSERT INTO oauth_tokens (token_hash, kind, family, client_id, teammate, resource, scopes, created_at, expires_at)';
-  if (site.url) {
-    const pool = openPostgres(site.url);
-    try {
-      await migratePostgres(pool, 'oauth-grants', grantMigrations({ bytes: 'BYTEA', integer: 'BIGINT' }).slice(0, -1));
-      await pool.query(`${insert} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, row);
-    } finally {
-      await pool.end();
-    }
-    return;
-  }
-  const db = openDatabase(site.paths.database);
-  try {
-    migrate(db, 'oauth', grantMigrations({ bytes: 'BLOB', integer: 'INTEGER' }).slice(0, -1));
-    db.prepare(`${insert} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...row);
-  } finally {
-    db.close();
-  }
+  const schema = {
+    component: site.url ? 'oauth-grants' : 'oauth',
+    sqlite: grantMigrations({ bytes: 'BLOB', integer: 'INTEGER' }).slice(0, -1),
+    postgres: grantMigrations({ bytes: 'BYTEA', integer: 'BIGINT' }).slice(0, -1),
+  };
+  return writeAtSchema(site, schema, 'INSERT INTO oauth_tokens (token_hash, kind, family, client_id, teammate, resource, scopes, created_at, expires_at)', row);
 }
 
 describeEachBackend('grant store', (backend) => {

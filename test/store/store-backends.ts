@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, type TestContext } from 'node:test';
 import { harborPaths, type HarborPaths } from '../../server/harbor-home.ts';
 import { openStore, type HarborStore } from '../../server/open-store.ts';
+import { migratePostgres, openPostgres } from '../../server/store/postgres-database.ts';
+import { migrate, openDatabase } from '../../server/store/sqlite-database.ts';
 import { postgresMissing, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 
 /**
@@ -92,5 +94,34 @@ export function describeEachBackend(title: string, cases: (backend: StoreBackend
       after(() => backend.stop());
       cases(backend);
     });
+  }
+}
+
+/**
+ * For migration tests: brings `site`'s tables to an older schema (the component's steps given, run by
+ * the backend's own runner) and inserts one row there, as a store of that version would have left it.
+ */
+export async function writeAtSchema(
+  site: StoreSite,
+  schema: { component: string; sqlite: readonly string[]; postgres: readonly string[] },
+  insert: string,
+  row: readonly unknown[],
+): Promise<void> {
+  if (site.url) {
+    const pool = openPostgres(site.url);
+    try {
+      await migratePostgres(pool, schema.component, schema.postgres);
+      await pool.query(`${insert} VALUES (${row.map((_, i) => `$${i + 1}`).join(', ')})`, [...row]);
+    } finally {
+      await pool.end();
+    }
+    return;
+  }
+  const db = openDatabase(site.paths.database);
+  try {
+    migrate(db, schema.component, schema.sqlite);
+    db.prepare(`${insert} VALUES (${row.map(() => '?').join(', ')})`).run(...(row as never[]));
+  } finally {
+    db.close();
   }
 }

@@ -121,6 +121,13 @@ export interface Host {
 }
 
 /**
+ * PostgreSQL's modules load only with a database URL (open-store.ts): this one too. At module level,
+ * not inside startHost: tsc leaves the .ts of a dynamic import unrewritten inside a function that uses
+ * `await using` (test/unit/emitted-imports.test.ts), and dist/ then fails to start.
+ */
+const loadReplicaDirectory = () => import('./store/postgres/pg-replica-directory.ts');
+
+/**
  * Builds and starts the host from its parts (server/host/), each complete when built and put on one
  * stack: close() closes them last opened first, and so does a start failing half-way (a port taken).
  */
@@ -154,8 +161,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const { url, port } = await http.server.listen(options.port ?? config.port);
   address.url = url;
   if (stores.store.replicas) {
-    // PostgreSQL's modules load only with a database URL (open-store.ts): this one too.
-    const { defaultReplicaUrl } = await import('./store/postgres/pg-replica-directory.ts');
+    const { defaultReplicaUrl } = await loadReplicaDirectory();
     await stores.store.replicas.register(options.replicaUrl ?? defaultReplicaUrl(options.bindHost ?? config.host, port));
   }
   opened.defer(() => observability.stop());

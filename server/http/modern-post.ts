@@ -12,6 +12,7 @@ import type { ContinuationForwarder } from '../modern/continuation-forward.ts';
 import { dispatchModern, unavailable, type ModernExchangeOptions, type ModernOutcome } from '../modern/modern-exchange.ts';
 import { sendError, sendJson } from './http-errors.ts';
 import { SseStream, type Heartbeat } from './sse-stream.ts';
+import type { TeammateStreams } from './teammate-streams.ts';
 
 /**
  * A modern call unanswered this long switches to SSE. Later than the 2025 path's second: modern
@@ -33,6 +34,8 @@ export interface ModernPostContext {
   allowStream: boolean;
   /** How this request's caller authenticated, for the call's audit row. */
   via?: ConnectedVia;
+  /** Where a response that turns into a stream is held, so revoking its teammate ends it. */
+  streams?: TeammateStreams;
 }
 
 /**
@@ -91,7 +94,7 @@ function serveHere(req: IncomingMessage, res: ServerResponse, port: ModernPort, 
   // MODERN_SSE_AFTER_MS: then an SSE stream scoped to it, so the status of a refusal stays a real 4xx
   // and a long call still sends bytes (and keep-alives) that no proxy cuts.
   let stream: SseStream | null = null;
-  const upgrade = (): SseStream => (stream ??= openStream(res, ctx));
+  const upgrade = (): SseStream => (stream ??= openStream(res, ctx, teammate));
   const canStream = ctx.allowStream && acceptsEventStream(req);
   const sink: NotificationSink | null = canStream ? (notification) => void upgrade().send(JSON.stringify(notification)) : null;
   const deadline = canStream && isRequest(message) ? sseUpgrades.add(upgrade) : undefined;
@@ -137,7 +140,8 @@ function acceptsEventStream(req: IncomingMessage): boolean {
   return /text\/event-stream|\*\/\*/i.test(req.headers.accept ?? '');
 }
 
-function openStream(res: ServerResponse, ctx: ModernPostContext): SseStream {
+function openStream(res: ServerResponse, ctx: ModernPostContext, teammate: string): SseStream {
+  ctx.streams?.hold(teammate, res);
   return new SseStream(res, { heartbeat: ctx.heartbeat, maxBufferedBytes: ctx.maxStreamBufferBytes, log: ctx.log });
 }
 
@@ -149,7 +153,7 @@ function openListen(
   stream: SseStream | null,
   ctx: ModernPostContext,
 ): void {
-  const sse = stream ?? openStream(res, ctx);
+  const sse = stream ?? openStream(res, ctx, teammate);
   const bridge = new ListenBridge({
     teammate,
     subscriptionId: outcome.request.id,

@@ -1,6 +1,7 @@
 import type { ClientPeer } from '../gateway/client-peer.ts';
 import type { HostedServer } from '../gateway/hosted-server.ts';
 import type { Logger } from '../logger.ts';
+import { TeammateStreams } from './teammate-streams.ts';
 
 /** What the registry needs of a session, whichever transport it came by. */
 export interface HostSession extends ClientPeer {
@@ -26,6 +27,8 @@ export class SessionRegistry {
   readonly #ttlMs: number;
   readonly #log: Logger;
   #sweep: NodeJS.Timeout | null = null;
+  /** The 2026-07-28 era's open streams: no session holds them, revocation ends them with the sessions. */
+  readonly streams = new TeammateStreams();
   onClosed: (session: HostSession, reason: string) => void = () => {};
 
   constructor(options: { ttlMs: number; log: Logger }) {
@@ -73,11 +76,16 @@ export class SessionRegistry {
     return true;
   }
 
-  /** Ends every session of a teammate (revocation): their open streams close at once. */
+  /**
+   * Ends every session of a teammate (revocation): their open streams close at once, the 2026-07-28
+   * era's too. Returns the sessions and modern streams ended.
+   */
   async endTeammate(teammate: string, reason: string): Promise<number> {
     const ids = [...this.#sessions.values()].filter((s) => s.teammate === teammate).map((s) => s.id);
+    const streams = this.streams.end(teammate);
+    if (streams > 0) this.#log.info({ teammate, streams, reason }, 'modern streams ended');
     await Promise.all(ids.map((id) => this.end(id, reason)));
-    return ids.length;
+    return ids.length + streams;
   }
 
   /** Ends sessions idle longer than the TTL. A session with an open stream is not idle. */

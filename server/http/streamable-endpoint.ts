@@ -93,7 +93,7 @@ export async function handleStreamablePost(
     const { modern, heartbeat, log, limits } = ctx;
     const { maxStreamBufferBytes } = limits;
     const allowStream = ctx.responseMode() !== 'json';
-    await handleModernPost(req, res, hosted, caller.teammate, messages[0]!, { modern, heartbeat, log, maxStreamBufferBytes, allowStream, via: caller.via });
+    await handleModernPost(req, res, hosted, caller.teammate, messages[0]!, { modern, heartbeat, log, maxStreamBufferBytes, allowStream, via: caller.via, streams: ctx.registry.streams });
     return;
   }
   const initialize = messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === 'initialize');

@@ -66,6 +66,58 @@ describe('team access', () => {
     }
   });
 
+  test("revoking a teammate ends their 2026-07-28 streams: a listen stream and a call streaming progress, which is cancelled upstream", async () => {
+    const h = await startTestHost(everythingConfig());
+    try {
+      const bob = h.host.tokens.issue('bob').token;
+      const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+      const open = async (method: string, params: Record<string, unknown>, name?: string) => {
+        const response = await fetch(`${h.url}/everything/mcp`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${bob}`,
+            'Content-Type': 'application/json',
+            Accept: 'application/json, text/event-stream',
+            'MCP-Protocol-Version': '2026-07-28',
+            'Mcp-Method': method,
+            ...(name ? { 'Mcp-Name': name } : {}),
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: method, method, params: { ...params, _meta: { ...meta, ...(params._meta as object) } } }),
+        });
+        assert.equal(response.status, 200, method);
+        assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/, method);
+        const reader = response.body!.getReader();
+        await reader.read(); // the first event (or keep-alive): the stream is open
+        return reader;
+      };
+      const listen = await open('subscriptions/listen', { notifications: { toolsListChanged: true } });
+      // 60 steps of 1 s: still running when bob is revoked; its first progress event opens the stream.
+      const call = await open('tools/call', { name: 'trigger-long-running-operation', arguments: { duration: 60, steps: 60 }, _meta: { progressToken: 'p1' } }, 'trigger-long-running-operation');
+
+      const res = await admin(h.url, h.host.adminSecret, 'DELETE', '/admin/teammates/bob');
+      assert.equal(res.status, 200);
+      assert.ok(((await res.json()) as { sessionsClosed: number }).sessionsClosed >= 2);
+      const drained = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
+        const read = async () => {
+          try {
+            for (;;) if ((await reader.read()).done) return 'ended';
+          } catch {
+            return 'ended'; // a destroyed response can surface as a terminated body
+          }
+        };
+        // Bounded: a stream revocation missed stays open (keep-alives every 15 s), and the test says so.
+        const open = new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 20_000).unref());
+        return Promise.race([read(), open]);
+      };
+      assert.deepEqual(await Promise.all([drained(listen), drained(call)]), ['ended', 'ended']);
+      // The call was cancelled upstream (notifications/cancelled): nothing is left in flight on the server,
+      // 58 s before the operation would have ended.
+      await waitFor(() => h.host.servers.get('everything')!.status().upstreams[0]!.inFlight === 0, 10_000, 'the call to leave the upstream');
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a scoped token reaches only its servers; an expired token is refused', async () => {
     const h = await startTestHost({ docs: { folder: 'docs' }, mcpServers: { everything: everythingConfig().mcpServers.everything } });
     try {

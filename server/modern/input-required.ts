@@ -52,7 +52,6 @@ export class InputRequiredTranslator {
   /** Calls between rounds; sweep it (pending.startSweeping()) so abandoned ones expire. */
   readonly pending: PendingCalls<ModernCall>;
   readonly #pending: PendingCalls<ModernCall>;
-  readonly #routers = new WeakMap<ModernCall, RouterPort>();
   readonly #timing: RoundTiming;
 
   constructor(options: TranslatorOptions) {
@@ -68,7 +67,7 @@ export class InputRequiredTranslator {
   }
 
   #expire(call: ModernCall): void {
-    const router = this.#routers.get(call);
+    const router = call.router;
     if (!router) return;
     const seconds = Math.round(this.#pending.ttlMs / 1000);
     this.#abandon(call, router, `the caller did not provide this input within ${seconds}s`);
@@ -96,7 +95,7 @@ export class InputRequiredTranslator {
     if (request.params?.requestState !== undefined) return this.#resume(router, caller, request, sink, cancel, reply);
     const call = new ModernCall(caller.teammate, caller.envelope.clientCapabilities, request, this.#timing);
     call.via = caller.via;
-    call.refuse = (upstreamRequest, why) => router.fromClient(call, errorResponse(upstreamRequest.id, ErrorCode.MethodNotFound, why));
+    call.router = router;
     // mrtr "Supported Requests": only tools/call, prompts/get and resources/read may answer input_required.
     call.acceptsInput = INPUT_REQUIRED_METHODS.has(request.method);
     router.attach(call);
@@ -161,16 +160,17 @@ export class InputRequiredTranslator {
       this.#abandon(call, router, 'the caller cancelled the request');
       return errorResponse(clientId, ErrorCode.InternalError, 'request cancelled by the caller');
     }
-    if (call.final) {
+    const final = call.final;
+    if (final) {
       this.#finish(call, router);
       // A legacy server that was refused a capability and then failed needed it (basic/index "_meta":
       // -32021); one that coped (asked something else, or answered anyway) keeps its answer.
-      if (call.missing && failed(call.final)) {
+      if (call.missing && failed(final)) {
         return errorResponse(clientId, ModernErrorCode.MissingRequiredClientCapability, `Missing required client capability: ${call.missing}`, {
           requiredCapabilities: { [call.missing]: {} },
         });
       }
-      return { ...call.final, id: clientId };
+      return { ...final, id: clientId };
     }
     if (call.pendingId === undefined) {
       const parked = this.#pending.add(call);
@@ -179,9 +179,6 @@ export class InputRequiredTranslator {
         return errorResponse(clientId, ErrorCode.LimitExceeded, 'too many calls are waiting for input on this Harbor; try again later');
       }
       call.pendingId = parked.id;
-      // Only parked calls can expire: remembered here, not for every call (a WeakMap entry per call was
-      // measurable garbage-collector work on the modern path, bench/echo-eras.ts).
-      this.#routers.set(call, router);
     }
     const expiresAt = this.#pending.renew(call.pendingId)!;
     const requestState = this.#codec.mint({
@@ -189,7 +186,7 @@ export class InputRequiredTranslator {
       round: call.round,
       teammate: caller.teammate,
       server: caller.server,
-      request: requestDigest(call.request.method, call.request.params),
+      request: requestDigest(call.method, { name: call.target }),
       expiresAt,
       ...(this.#replica !== undefined ? { replica: this.#replica } : {}),
     });
@@ -201,6 +198,7 @@ export class InputRequiredTranslator {
   #finish(call: ModernCall, router: RouterPort): void {
     if (call.pendingId !== undefined) this.#pending.delete(call.pendingId);
     router.detach(call);
+    call.release();
   }
 
   /** The upstream's open requests get an error, the call is cancelled upstream, the peer detached. */
@@ -213,6 +211,7 @@ export class InputRequiredTranslator {
     if (call.pendingId !== undefined) this.#pending.delete(call.pendingId);
     // detach sends notifications/cancelled for the call still in flight upstream.
     router.detach(call);
+    call.release();
   }
 }
 

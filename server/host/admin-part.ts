@@ -14,7 +14,7 @@ import { teammatesService } from '../services/teammates.ts';
 import type { AdminEvents } from './admin-events.ts';
 import type { DocsPart } from './docs-part.ts';
 import { teammateBaseUrl, type HostAddress } from './host-address.ts';
-import { serverLogTail, tailFile } from './log-tail.ts';
+import { hostLogTail, serverLogTail } from './log-tail.ts';
 import type { HostStores } from './stores.ts';
 import type { serverAdmin } from './server-admin.ts';
 
@@ -44,7 +44,7 @@ export function adminRoute(parts: {
   // Its own beat for /admin/events, at the host's interval (a timer only while a stream is open).
   const heartbeat = new Heartbeat(parts.heartbeatMs);
   const activity = activityService(stores.audit);
-  const logs = (name: string, lines: number, copy: number | undefined) => (name === 'host' ? tailFile(parts.paths.hostLog, lines) : serverLogTail(servers.get(name), lines, copy));
+  const logs = (name: string, lines: number, copy: number | undefined) => (name === 'host' ? hostLogTail(parts.paths.hostLog, lines, copy) : serverLogTail(servers.get(name), lines, copy));
   const deps = (sessions: SessionRegistry): AdminDeps => {
     const status = statusService({
       url: () => address.url, share: () => address.share, publicUrl: () => address.publicUrl ?? address.share.publicUrl, servers: () => servers.values(), sessions: () => sessions, docs: () => parts.docs.current(),

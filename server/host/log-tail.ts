@@ -12,6 +12,12 @@ export function serverLogTail(hosted: HostedServer | undefined, lines: number, c
   return hosted.logTail(lines, copy);
 }
 
+/** The host's own log: one process, so copy 0 at most; another copy is a 404, as on a one-process server. */
+export function hostLogTail(file: string, lines: number, copy: number | undefined): ReturnType<typeof tailFile> {
+  if (copy !== undefined && copy > 0) throw new AdminStatusError(`the host runs 1 process (copy 0); there is no copy ${copy}`, 404);
+  return tailFile(file, lines);
+}
+
 /** The last lines of a log file the supervisor above this process writes (bounded: 1 MiB read). */
 export function tailFile(file: string, lines: number): Array<{ at: number; stream: string; line: string }> {
   try {

@@ -54,7 +54,8 @@ export function serverAdmin(parts: {
     },
     restart: async (name, copy) => {
       const hosted = servers.get(name);
-      if (!hosted) throw new AdminInputError(`no server named "${name}"`);
+      // 404 as for GET /admin/logs?process=<name> and DELETE: the name names nothing (not a malformed request).
+      if (!hosted) throw new AdminStatusError(`no server named "${name}"`, 404);
       const problem = copy === undefined ? null : hosted.copyProblem(copy);
       if (problem) throw new AdminStatusError(problem, 404);
       await hosted.restart(copy === undefined ? 'restarted by the user' : `copy ${copy} restarted by the user`, copy);

@@ -71,6 +71,18 @@ describe('admin API refusals', () => {
     assert.equal((await admin('POST', '/admin/teammates', '{"name":')).status, 400);
     assert.equal((await admin('GET', '/admin/status')).status, 200);
   });
+
+  test('restart and logs of something that does not exist → 404: an unknown server, a copy the host does not have', async () => {
+    const restart = await admin('POST', '/admin/servers/nosuch/restart');
+    assert.equal(restart.status, 404, restart.text);
+    assert.match(restart.text, /no server named \\"nosuch\\"/);
+    assert.equal((await admin('GET', '/admin/logs?process=nosuch')).status, 404);
+    // The host is one process: copy 0 is its log, any other copy names nothing (as on a one-process server).
+    assert.equal((await admin('GET', '/admin/logs?process=host&copy=0')).status, 200);
+    const hostCopy = await admin('GET', '/admin/logs?process=host&copy=1');
+    assert.equal(hostCopy.status, 404, hostCopy.text);
+    assert.match(hostCopy.text, /the host runs 1 process \(copy 0\); there is no copy 1/);
+  });
 });
 
 describe('share calls waiting on the supervisor (host-main)', () => {

@@ -39,7 +39,11 @@ export function jsonDepth(text: string, limit = Number.POSITIVE_INFINITY): numbe
 
 /** JSON.parse that refuses nesting deeper than `maxDepth` with a reason instead of a value that crashes later. */
 export function parseBoundedJson(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): BoundedParse {
-  if (jsonDepth(text, maxDepth) > maxDepth) {
+  // JSON nested d deep holds d opening and d closing brackets: a text shorter than that cannot pass the
+  // bound as JSON, and broken, JSON.parse refuses it (iteratively: no depth overflows it). So the scan,
+  // a loop over every character of every POST body and upstream line, runs for longer texts only; the
+  // cost: a short broken text of unclosed brackets is a parse error, not "nested deeper".
+  if (text.length > 2 * maxDepth + 1 && jsonDepth(text, maxDepth) > maxDepth) {
     return { ok: false, tooDeep: true, reason: `JSON nested deeper than ${maxDepth} levels` };
   }
   try {

@@ -31,3 +31,13 @@ test('valueDepth walks an in-memory value without recursion and agrees with json
   assert.equal(valueDepth(sample), jsonDepth(JSON.stringify(sample)));
   assert.equal(valueDepth(null), 0);
 });
+
+test('parseBoundedJson: a text too short to be nested past the bound is parsed without the scan, and still refused when broken', () => {
+  assert.equal(parseBoundedJson(nested(3), 3).ok, true);
+  const tooDeep = parseBoundedJson(nested(4), 3);
+  assert.equal(!tooDeep.ok && tooDeep.tooDeep, true);
+  // 4 unclosed brackets: shorter than JSON 4 deep can be, so not judged deep; JSON.parse refuses it.
+  const unclosed = parseBoundedJson('[[[[', 3);
+  assert.equal(unclosed.ok, false);
+  assert.equal(!unclosed.ok && unclosed.tooDeep, false);
+});

@@ -151,16 +151,23 @@ function answered(options: ModernExchangeOptions, server: ModernServerPort, mess
     return done({ kind: 'response', status, response });
   }
   if ((response.result as { resultType?: unknown } | undefined)?.resultType === 'input_required') return done({ kind: 'response', status: 200, response });
-  // The translator answers with a response of its own making (never the router's shared one): the
-  // decorated result is set on it rather than copied, one object less per call (bench/echo-eras.ts).
-  withInitializeResult(server, message.id, done, (init) => {
-    response.result = decorateResult(response.result, {
-      method: message.method,
-      policy: { ttlMs: options.ttlMs, cacheScope: cacheScopeFor(message.method, server.isolated) },
-      serverInfo: init.serverInfo,
-    });
-    return { kind: 'response', status: 200, response };
+  // The upstream's initialize result is cached once it answered a call: no closure then (per call).
+  const cached = server.initialized?.();
+  if (cached) return done(decorated(options, server, message, response, cached));
+  withInitializeResult(server, message.id, done, (init) => decorated(options, server, message, response, init));
+}
+
+/**
+ * The translator answers with a response of its own making (never the router's shared one): the
+ * decorated result is set on it rather than copied, one object less per call (bench/echo-eras.ts).
+ */
+function decorated(options: ModernExchangeOptions, server: ModernServerPort, message: JsonRpcRequest, response: JsonRpcResponse, init: UpstreamInitializeResult): ModernOutcome {
+  response.result = decorateResult(response.result, {
+    method: message.method,
+    policy: { ttlMs: options.ttlMs, cacheScope: cacheScopeFor(message.method, server.isolated) },
+    serverInfo: init.serverInfo,
   });
+  return { kind: 'response', status: 200, response };
 }
 
 /**

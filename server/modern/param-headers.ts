@@ -1,6 +1,6 @@
 import type { ModernRefusal } from './envelope.ts';
 import { ModernErrorCode } from './protocol.ts';
-import { decodeHeaderValue, type HeaderBag } from './request-headers.ts';
+import { decodeHeaderValue, withoutOws, type HeaderBag } from './request-headers.ts';
 
 /**
  * `Mcp-Param-{Name}` headers (2026-07-28 transports/streamable-http, "Custom headers", SEP-2243): a tool
@@ -75,7 +75,7 @@ function mirrored(value: unknown): string | undefined {
 function firstValue(headers: HeaderBag, name: string): string | undefined {
   const value = headers[name];
   const one = Array.isArray(value) ? value[0] : value;
-  return one?.replace(/^[\t ]+|[\t ]+$/g, '');
+  return one === undefined ? undefined : withoutOws(one);
 }
 
 function mismatch(header: string, message: string): ModernRefusal {

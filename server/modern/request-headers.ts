@@ -20,8 +20,19 @@ const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
 function first(headers: HeaderBag, name: string): string | undefined {
   const value = headers[name];
   const one = Array.isArray(value) ? value[0] : value;
-  // RFC 9110 section 5.5: optional whitespace around a value is not part of it.
-  return one?.replace(/^[\t ]+|[\t ]+$/g, '');
+  return one === undefined ? undefined : withoutOws(one);
+}
+
+/**
+ * RFC 9110 section 5.5: optional whitespace around a value is not part of it. The regex runs only when
+ * there is some (Node's parser already strips it around a header line): three headers per modern call.
+ */
+export function withoutOws(value: string): string {
+  if (value === '') return value;
+  const head = value.charCodeAt(0);
+  const tail = value.charCodeAt(value.length - 1);
+  const ows = (c: number) => c === 0x20 || c === 0x09;
+  return ows(head) || ows(tail) ? value.replace(/^[\t ]+|[\t ]+$/g, '') : value;
 }
 
 /**

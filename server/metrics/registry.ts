@@ -174,7 +174,7 @@ export class HarborMetrics {
     });
     this.#errorsTotal = new Counter({
       name: 'harbor_errors_total',
-      help: 'Failed requests: HTTP 5xx answers and JSON-RPC error responses.',
+      help: 'Failed requests by kind: http_5xx (HTTP 5xx answers), jsonrpc (JSON-RPC errors and failed tool calls), rate_limited (refused by a teammate\'s rate, HTTP 429; not in the error rate).',
       labelNames: ['server', 'kind'],
       registers,
     });
@@ -267,7 +267,10 @@ export class HarborMetrics {
     this.#requests.inc({ server, method });
     if (observation.error) this.#errorsTotal.inc({ server, kind: observation.error });
     this.latency.observe(latencyKey(server, method, toolName), ms, now);
-    this.errors.record(server || HOST_SERVER, Boolean(observation.error), now);
+    // A teammate's refusals (429, a full queue) stay out of the error rate, numerator and denominator:
+    // DESIGN.md's rate is 5xx + JSON-RPC errors, and one runaway loop must not fire (or, counted as
+    // successes, mask) the server's "error rate > 5 %" alert for everyone. harbor_errors_total has them.
+    if (observation.error !== 'rate_limited') this.errors.record(server || HOST_SERVER, Boolean(observation.error), now);
   }
 
   /** From the supervisor's memory watchdog; `limitBytes` null when the process has no limit. */

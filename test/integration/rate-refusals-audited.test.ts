@@ -28,6 +28,11 @@ test("requests refused by a teammate's rate (429) are audited (who, server, the 
     }
     assert.deepEqual(statuses, [200, 200, 429, 429, 429, 429]);
     assert.match(await h.host.observability.metrics.metricsText(), /harbor_errors_total\{server="docs",kind="rate_limited"\} 4\n/);
+    // Counted, but out of the server's error rate (DESIGN.md: 5xx + JSON-RPC errors): one teammate's loop
+    // must not fire the "error rate > 5 %" alert for everyone, nor dilute it as successes.
+    const rate = h.host.observability.metrics.json().errors.byServer['docs'] ?? { requests: 0, errors: 0 };
+    assert.equal(rate.errors, 0, 'no refusal in the error rate');
+    assert.ok(rate.requests <= 2, `only the answered requests in its denominator (${rate.requests})`);
     await h.host.audit.flush();
     const refused = (await h.host.audit.query({ teammate: 'alice', limit: 50 })).filter((r) => !r.ok);
     // The window's first refusal at once; the other three are summed when the window closes (unit test below).

@@ -14,6 +14,8 @@ export interface CallEvent {
   toolErrorText?: string | undefined;
   /** Answered from the tool-result cache. */
   cached: boolean;
+  /** Refused before it reached the server, by a full queue: audited once per window (call-recorder.ts), counted each. */
+  refused?: 'queue_full';
 }
 
 /** The event of a call the upstream answered (or Harbor answered for it), for metrics and the audit log. */

@@ -265,7 +265,7 @@ export class UpstreamPool {
     call.cancelDeadline = this.#schedule(() => this.#expire(call), this.#options.requestTimeoutMs);
     if (this.#queue.submit(session.teammate, call)) return;
     const { running, maxQueued } = this.#queue.stats();
-    // Refused like any failed call: the caller, the audit log and the error metrics all hear of it.
+    // Refused like any failed call: the caller and the error metrics hear of each, the audit log once per window (call-recorder.ts).
     this.#finish(
       call,
       errorResponse(
@@ -273,6 +273,7 @@ export class UpstreamPool {
         ErrorCode.LimitExceeded,
         `server "${this.name}" has ${maxQueued} calls waiting (maxQueuedCalls ${maxQueued}) behind ${running} running; try again shortly`,
       ),
+      'queue_full',
     );
   }
 
@@ -319,12 +320,14 @@ export class UpstreamPool {
   }
 
   /** The caller's answer to a tool call, reported once, timed from its arrival. */
-  #finish(call: PoolCall, response: JsonRpcResponse): void {
+  #finish(call: PoolCall, response: JsonRpcResponse, refused?: CallEvent['refused']): void {
     call.cancelDeadline();
     const calls = this.#calls.get(call.session);
     if (calls?.get(call.request.id) === call) calls.delete(call.request.id);
     call.session.deliver(response, call.request.id);
-    this.#options.onCallDone?.(answeredCallEvent({ session: call.session, method: 'tools/call', tool: call.tool }, response, this.#callClock() - call.arrivedAt));
+    if (!this.#options.onCallDone) return;
+    const event = answeredCallEvent({ session: call.session, method: 'tools/call', tool: call.tool }, response, this.#callClock() - call.arrivedAt);
+    this.#options.onCallDone(refused ? { ...event, refused } : event);
   }
 
   #start(call: PoolCall, waitedMs: number): void {

@@ -421,6 +421,43 @@ describe('queue wait, timeouts and refusals as a teammate sees them', () => {
       s.cleanup();
     }
   });
+  test('a batch overflowing a full queue: every refusal counted, a bounded number of audit rows', async () => {
+    const s = scratch();
+    const h = await startTestHost({ mcpServers: { api: countingServer(s, { maxConcurrentCalls: 1, maxQueuedCalls: 1 }, { COUNTING_KEY: 'solo' }) }, limits: GENEROUS_LIMITS });
+    const client = await connectClient(h.url, 'api', h.token);
+    const headers = { Authorization: `Bearer ${h.token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    try {
+      await prime(client, s, 1);
+      const init = await fetch(`${h.url}/mcp/api`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+      });
+      await init.arrayBuffer();
+      const session = { ...headers, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+      await (await fetch(`${h.url}/mcp/api`, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).arrayBuffer();
+      // 100 calls in one POST: the first runs (held), the second waits, 98 are refused at once.
+      const batch = Array.from({ length: 100 }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'tools/call', params: { name: 'work', arguments: { label: `b${i}`, hold: 'go' } } }));
+      const answered = fetch(`${h.url}/mcp/api`, { method: 'POST', headers: { ...session, Accept: 'application/json' }, body: JSON.stringify(batch) }).then((r) => r.json());
+      await waitFor(() => pool(h, 'api').queue.queued === 1, 20_000, 'the line to fill');
+      s.release();
+      const answers = (await answered) as Array<{ id: number; error?: { code: number } }>;
+      assert.equal(answers.length, 100);
+      const refused = answers.filter((a) => a.error?.code === -32002).length;
+      assert.equal(refused, 98);
+      assert.match(await h.host.observability.metrics.metricsText(), new RegExp(`harbor_errors_total\\{server="api",kind="jsonrpc"\\} ${refused}\\n`));
+      await h.host.audit.flush();
+      const rows = (await h.host.audit.query({ teammate: 'alice', server: 'api', limit: 500 })).filter((r) => r.method === 'tools/call' && !r.ok);
+      // The window's first refusal at once; the rest are one row with their count when the window closes (10 s).
+      assert.equal(rows.length, 1, `${rows.length} audit rows for ${refused} refusals`);
+      assert.match(rows[0]!.error!, /server "api" has 1 calls waiting \(maxQueuedCalls 1\)/);
+    } finally {
+      s.release();
+      await client.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
 });
 
 describe('admin restart and logs over every copy', () => {

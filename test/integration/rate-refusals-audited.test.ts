@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { AuditLog } from '../../server/access/audit-log.ts';
 import type { RateRefusal } from '../../server/http/access-guards.ts';
-import { recordRateRefusals } from '../../server/host/call-recorder.ts';
+import { recordCalls, recordRateRefusals } from '../../server/host/call-recorder.ts';
 import { startTestHost } from '../helpers/harbor.ts';
 
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
@@ -76,4 +76,30 @@ test('a window of refusals is one row at once and one row with the count of the 
   record(refusal('alice', 'github'));
   await audit.flush();
   assert.equal((await audit.query({ teammate: 'alice', server: 'github', limit: 50 })).length, 3);
+});
+
+test("calls a full queue refused: each observed, audited one row per window plus one with the count; answered calls a row each", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'harbor-refusals-'));
+  const audit = new AuditLog(join(dir, 'harbor.db'), { flushIntervalMs: 3_600_000 });
+  t.after(async () => {
+    await audit.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const timers: Array<() => void> = [];
+  const observed: Array<string | null | undefined> = [];
+  const record = recordCalls(audit, { observe: (call) => observed.push(call.error) }, { windowMs: 10_000, schedule: (run) => (timers.push(run), () => {}) });
+  const session = { id: 's', teammate: 'alice', via: { kind: 'token' as const, token: 'alice' }, capabilities: {}, deliver: () => {} };
+  const event = (refused: boolean) => ({ session, method: 'tools/call', tool: 'work', durationMs: 1, error: refused ? 'server "api" has 1 calls waiting' : undefined, toolError: false, cached: false, ...(refused ? { refused: 'queue_full' as const } : {}) });
+  for (let i = 0; i < 5; i++) record('api', event(true));
+  record('api', event(false));
+  assert.deepEqual(observed, ['jsonrpc', 'jsonrpc', 'jsonrpc', 'jsonrpc', 'jsonrpc', null], 'every refusal counted');
+  assert.equal(timers.length, 1);
+  for (const run of timers.splice(0)) run();
+  await audit.flush();
+  const rows = (await audit.query({ limit: 50 })).map((r) => `${r.ok} ${r.tool ?? '-'} ${r.error ?? ''}`).sort();
+  assert.deepEqual(rows, [
+    'false - 4 more calls refused in the next 10s: server "api" has 1 calls waiting',
+    'false work server "api" has 1 calls waiting',
+    'true work ',
+  ]);
 });

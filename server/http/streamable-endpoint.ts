@@ -93,7 +93,10 @@ export async function handleStreamablePost(
     const { modern, heartbeat, log, limits } = ctx;
     const { maxStreamBufferBytes } = limits;
     const allowStream = ctx.responseMode() !== 'json';
-    await handleModernPost(req, res, hosted, caller.teammate, messages[0]!, { modern, heartbeat, log, maxStreamBufferBytes, allowStream, via: caller.via, streams: ctx.registry.streams });
+    // Awaited only when it is a promise (a replica asked first): `await undefined` still suspended and
+    // resumed this function, a promise and a microtask per modern call (bench/alloc-per-call.ts).
+    const forwarding = handleModernPost(req, res, hosted, caller.teammate, messages[0]!, { modern, heartbeat, log, maxStreamBufferBytes, allowStream, via: caller.via, streams: ctx.registry.streams });
+    if (forwarding) await forwarding;
     return;
   }
   const initialize = messages.find((m): m is JsonRpcRequest => isRequest(m) && m.method === 'initialize');

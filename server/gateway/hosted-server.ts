@@ -6,6 +6,7 @@ import type { ClientPeer } from './client-peer.ts';
 import { ErrorCode, errorResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.ts';
 import type { Upstream } from './upstream.ts';
 import type { ToolResultCache } from './tool-cache.ts';
+import { scheduleUnref } from './unref-timer.ts';
 import { UpstreamRouter, type CallEvent } from './upstream-router.ts';
 import { UpstreamPool, type PoolStatus, type UpstreamPoolOptions } from './upstream-pool.ts';
 
@@ -200,18 +201,37 @@ export class HostedServer {
 
   /**
    * Restarts the shared process, or every copy of a pool (only `copy` when given); nothing to restart
-   * in isolated mode or in process. A pool's copies restart one after another, each back online (or
-   * given up on by its supervisor) before the next goes down: the others carry the calls meanwhile, at
-   * the cost of a restart taking as long as N starts.
+   * in isolated mode or in process. A pool of several copies restarts them one after another
+   * (#rollOver), so the others carry the calls meanwhile, at the cost of a restart taking as long as N
+   * drains and starts.
    */
   async restart(reason: string, copy?: number): Promise<void> {
-    const upstreams = this.#copyUpstreams();
-    const picked = copy === undefined ? upstreams : upstreams.slice(copy, copy + 1);
-    for (const upstream of picked) {
-      if (!upstream.restart) continue;
-      await upstream.restart(reason);
-      // A copy that does not come back is its supervisor's to retry (status shows it); the next one still restarts.
-      if (picked.length > 1) await upstream.start().catch(() => {});
+    const pool = this.#sharedPool();
+    if (pool && pool.routers.length > 1) return this.#rollOver(pool, reason, copy);
+    for (const upstream of this.#copyUpstreams()) await upstream.restart?.(reason);
+  }
+
+  /**
+   * Each picked copy in turn: out of the pool's pick, its calls in flight left to finish (at most the
+   * call timeout, requestTimeoutSeconds: a call still running then has been answered as timed out),
+   * restarted, and back in the pick once its router has the new process's initialize result (within a
+   * minute, as a start is given, or the call timeout if shorter): a stdio copy counts as up when its process spawns, long before it can answer. A copy
+   * that does not come back is its supervisor's to retry (status shows it); the next one still restarts.
+   */
+  async #rollOver(pool: UpstreamPool, reason: string, copy: number | undefined): Promise<void> {
+    const bound = this.#options.requestTimeoutMs;
+    const picked = copy === undefined ? pool.routers.map((_, k) => k) : [copy];
+    for (const k of picked) {
+      const router = pool.routers[k]!;
+      if (!router.upstream.restart) continue;
+      const putBack = pool.hold(k);
+      try {
+        await idle(router, bound);
+        await router.upstream.restart(reason);
+        await settledWithin(router.initializeResult(), Math.min(bound, START_BOUND_MS));
+      } finally {
+        putBack();
+      }
     }
   }
 
@@ -286,4 +306,27 @@ export class HostedServer {
 /** The copies' tails as one, oldest first (by time, each copy's own order kept on a tie), the last `lines`. */
 function mergeCopyTails(tails: LogLine[][], lines: number): LogLine[] {
   return tails.flat().sort((a, b) => a.at - b.at).slice(-lines);
+}
+
+/** A restarted copy's wait for its initialize result: StdioUpstream.start's own bound. */
+const START_BOUND_MS = 60_000;
+
+/**
+ * When `router` has no call in flight, or after `ms`. Polled: the router raises no event for it (its
+ * calls are tool calls and lists alike), and a drain is rare and short.
+ */
+function idle(router: UpstreamRouter, ms: number, pollMs = 25): Promise<void> {
+  const deadline = performance.now() + ms;
+  return new Promise((resolve) => {
+    const check = () => (router.inFlightCount === 0 || performance.now() >= deadline ? resolve() : void setTimeout(check, pollMs).unref());
+    check();
+  });
+}
+
+/** Waits for `work` to settle (either way) or for `ms`, whichever comes first; never rejects. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let cancel = () => {};
+  const timeUp = new Promise<void>((resolve) => (cancel = scheduleUnref(resolve, ms)));
+  await Promise.race([work.then(() => {}, () => {}), timeUp]);
+  cancel();
 }

@@ -53,7 +53,8 @@ export interface UpstreamPoolOptions {
 
 export interface PoolStatus {
   queue: FairCallQueueStats;
-  copies: Array<{ restingForMs: number | null; rateLimited: number; calls: number }>;
+  /** held: out of the pick while a rolling restart drains it. */
+  copies: Array<{ restingForMs: number | null; rateLimited: number; calls: number; held?: boolean }>;
 }
 
 interface PoolCall {
@@ -73,6 +74,8 @@ interface Copy {
   rest: CopyRest;
   /** Tool calls of this pool running on it (the pool's own count: the router's also holds lists). */
   calls: number;
+  /** Taken out of the pick for a rolling restart (hold): nothing new starts on it. */
+  held: boolean;
 }
 
 /**
@@ -119,6 +122,7 @@ export class UpstreamPool {
       router,
       rest: createCopyRest({ ...(options.now ? { now: options.now } : {}), ...(options.random ? { random: options.random } : {}) }),
       calls: 0,
+      held: false,
     }));
     this.#queue = new FairCallQueue<PoolCall>({
       maxConcurrent: options.maxConcurrentCalls,
@@ -182,7 +186,7 @@ export class UpstreamPool {
       if (message.method === 'tools/call') this.#enqueue(session, message);
       else if (message.method === 'resources/subscribe' || message.method === 'resources/unsubscribe') this.#onEveryCopy(session, peers, message);
       else {
-        const k = this.#pick() ?? this.#leastBusy(this.#copies.map((_, i) => i));
+        const k = this.#pick() ?? this.#leastBusy(this.#unheld());
         this.#copies[k]!.router.fromClient(peers[k]!, message);
       }
       return;
@@ -222,7 +226,20 @@ export class UpstreamPool {
   status(): PoolStatus {
     return {
       queue: this.#queue.stats(),
-      copies: this.#copies.map((c) => ({ restingForMs: c.rest.remainingMs() || null, rateLimited: c.rest.limited, calls: c.calls })),
+      copies: this.#copies.map((c) => ({ restingForMs: c.rest.remainingMs() || null, rateLimited: c.rest.limited, calls: c.calls, held: c.held })),
+    };
+  }
+
+  /**
+   * Takes copy k out of the pick (a rolling restart drains it: hosted-server.ts) until the returned
+   * function puts it back. Calls running on it finish there; new ones go to the other copies, or wait.
+   */
+  hold(k: number): () => void {
+    const copy = this.#copies[k]!;
+    copy.held = true;
+    return () => {
+      copy.held = false;
+      this.#queue.pump();
     };
   }
 
@@ -344,12 +361,19 @@ export class UpstreamPool {
     this.#copies[k]!.router.fromClient(peers[k]!, call.request);
   }
 
-  /** The copy a tool call starts on: fewest calls, not resting, up copies before ones (re)starting. */
+  /** The copy a tool call starts on: fewest calls, not resting nor held, up copies before ones (re)starting. */
   #pick(): number | null {
-    const open = this.#copies.flatMap((c, k) => (c.rest.remainingMs() === 0 && c.calls < this.#options.maxPerCopy ? [k] : []));
+    const open = this.#copies.flatMap((c, k) => (!c.held && c.rest.remainingMs() === 0 && c.calls < this.#options.maxPerCopy ? [k] : []));
     if (open.length === 0) return null;
     const up = open.filter((k) => this.#copies[k]!.router.upstream.up);
     return this.#leastBusy(up.length > 0 ? up : open);
+  }
+
+  /** Every copy not held, or every copy when all are (a list or a read must go somewhere). */
+  #unheld(): number[] {
+    const all = this.#copies.map((_, k) => k);
+    const unheld = all.filter((k) => !this.#copies[k]!.held);
+    return unheld.length > 0 ? unheld : all;
   }
 
   #leastBusy(candidates: number[]): number {

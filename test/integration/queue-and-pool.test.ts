@@ -532,4 +532,49 @@ describe('admin restart and logs over every copy', () => {
       s.cleanup();
     }
   });
+
+  test('a rolling restart drains each copy first: the calls running on every copy finish, and calls made meanwhile all succeed', async () => {
+    const s = scratch();
+    const h = await startTestHost({ mcpServers: { api: countingServer(s, { replicas: 2, replicaEnv: { COUNTING_KEY: ['k1', 'k2'] } }) }, limits: GENEROUS_LIMITS });
+    const client = await connectClient(h.url, 'api', h.token);
+    const copies = () => pool(h, 'api').copies;
+    try {
+      await prime(client, s, 2);
+      const before = pids(h);
+      // A write (never replayed by a planned restart) in flight on each copy.
+      const running = [0, 1].map((i) => client.callTool({ name: 'work', arguments: { label: `running-${i}`, hold: 'slow' } }));
+      await waitFor(() => s.stats('k1')?.inFlight === 1 && s.stats('k2')?.inFlight === 1, 20_000, 'a call running on each copy');
+      const restarted = adminFetch(h.url, h.host.adminSecret, 'POST', '/admin/servers/api/restart');
+      let done = false;
+      void restarted.finally(() => (done = true));
+      // Copy 0 is taken out of the pick, not killed (without the fix it goes down at once: its pid changes).
+      await waitFor(() => copies()[0]!.held === true || pids(h)[0] !== before[0], 20_000, 'copy 0 to leave the pick');
+      const meanwhile = await Promise.all([0, 1, 2].map((i) => client.callTool({ name: 'work', arguments: { label: `meanwhile-${i}` } })));
+      for (const result of meanwhile) assert.equal(answer(result).key, 'k2', 'served by the copy still in the pick');
+      assert.equal(pids(h)[0], before[0], 'copy 0 still runs its call');
+      s.release('slow');
+      for (const result of await Promise.all(running)) assert.equal(result.isError, undefined, 'the running calls finished');
+      // Every moment of the restart, some copy serves: bounded by count as well as by the restart's end.
+      let during = 0;
+      while (!done && during < 500) {
+        const result = await client.callTool({ name: 'work', arguments: { label: `during-${during}` } });
+        assert.equal(result.isError, undefined);
+        during++;
+      }
+      assert.equal((await restarted).status, 200);
+      const after = pids(h);
+      after.forEach((pid, k) => assert.notEqual(pid, before[k], `copy ${k} restarted`));
+      assert.ok(copies().every((c) => c.held === false), 'both copies back in the pick');
+      const spread = [0, 1].map((i) => client.callTool({ name: 'work', arguments: { label: `after-${i}`, hold: 'after' } }));
+      await waitFor(() => s.stats('k1')?.inFlight === 1 && s.stats('k2')?.inFlight === 1, 20_000, 'a call on each restarted copy');
+      s.release('after');
+      await Promise.all(spread);
+    } finally {
+      s.release('slow');
+      s.release('after');
+      await client.close();
+      await h.close();
+      s.cleanup();
+    }
+  });
 });

@@ -80,11 +80,25 @@ export async function restart(args: string[]): Promise<void> {
   const name = onlyServerName(positionals, 'restart');
   const admin = await runningHost();
   const query = values.copy !== undefined ? `?copy=${encodeURIComponent(values.copy)}` : '';
-  // A pool restarts its copies one at a time, each waited for: allow a minute per copy.
-  const restarted = await admin.request<HostedServerStatus>('POST', `/admin/servers/${encodeURIComponent(name)}/restart${query}`, undefined, 120_000);
+  const server = (await admin.status()).servers.find((s) => s.name === name);
+  const restarted = await admin.request<HostedServerStatus>('POST', `/admin/servers/${encodeURIComponent(name)}/restart${query}`, undefined, restartTimeoutMs(server, values.copy !== undefined));
   const pids = restarted.upstreams.map((u) => u.pid ?? '-').join(', ');
   process.stdout.write(`${values.copy !== undefined ? `Copy ${values.copy} of ${name}` : name} restarted (pid${restarted.upstreams.length > 1 ? 's' : ''} ${pids}).\n`);
 }
+
+/**
+ * How long `harbor restart` waits: a pool restarts its copies one at a time, each drained (at most its
+ * call timeout), stopped (a few seconds' grace) and initialised (at most a minute): that much per copy
+ * restarted. An unknown server is the host's 404 to tell, at once.
+ */
+export function restartTimeoutMs(server: Pick<HostedServerStatus, 'requestTimeoutSeconds' | 'pool'> | undefined, oneCopy: boolean): number {
+  const copies = oneCopy ? 1 : Math.max(1, server?.pool?.copies.length ?? 1);
+  const perCopyMs = ((server?.requestTimeoutSeconds ?? 300) + 60 + 30) * 1000;
+  return copies * perCopyMs;
+}
+
+/** The most lines the host answers (GET /admin/logs caps there). */
+const MAX_LOG_LINES = 2000;
 
 /** `harbor logs <process> [--copy N] [--lines 200] [--json]`: a pooled server's lines say their copy. */
 export async function logs(args: string[]): Promise<void> {
@@ -95,6 +109,8 @@ export async function logs(args: string[]): Promise<void> {
     strict: true,
   });
   const name = onlyServerName(positionals, 'logs');
+  const count = /^\d+$/.test(values.lines) ? Number(values.lines) : NaN;
+  if (!(count >= 1 && count <= MAX_LOG_LINES)) throw new UsageError(`--lines must be a whole number from 1 to ${MAX_LOG_LINES}, got "${values.lines}"`);
   const admin = await runningHost();
   const query = new URLSearchParams({ process: name, lines: values.lines });
   if (values.copy !== undefined) query.set('copy', values.copy);

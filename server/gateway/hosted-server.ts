@@ -37,6 +37,8 @@ export interface HostedServerOptions {
 export interface HostedServerStatus {
   name: string;
   mode: ServerMode;
+  /** A call's deadline (its config's requestTimeoutSeconds): also how long a rolling restart waits for a copy's calls. */
+  requestTimeoutSeconds: number;
   sessions: number;
   upstreams: Array<{
     pid: number | undefined;
@@ -136,6 +138,7 @@ export class HostedServer {
       ...(this.#pool ? { pool: this.#pool.status() } : {}),
       name: this.name,
       mode: this.mode,
+      requestTimeoutSeconds: this.#options.requestTimeoutMs / 1000,
       sessions: this.#routers.size + this.#pooled.size,
       upstreams: [...routers].map((r) => ({
         pid: r.upstream.pid,

@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, GENEROUS_LIMITS, ROOT, startTestHost, textOf, waitFor, type TestHost } from '../helpers/harbor.ts';
-import { harbor } from '../helpers/harbor-cli.ts';
+import { harbor, harborResult } from '../helpers/harbor-cli.ts';
 import { adminFetch } from '../helpers/oauth-browser.ts';
 
 const COUNTING = join(ROOT, 'test/fixtures/servers/counting-server.ts');
@@ -509,6 +509,14 @@ describe('admin restart and logs over every copy', () => {
       const cliLogs = await harbor(h.home, 'logs', 'api', '--copy', '2');
       assert.match(cliLogs.stdout, /\[copy 2\] counting server with key k3 up/);
       assert.doesNotMatch(cliLogs.stdout, /\[copy [01]\]/);
+      // A bad --lines is a usage error (exit 2), not the default 200 lines the host would answer.
+      for (const bad of ['0', 'abc', '-3', '2.5', '5000']) {
+        const refused = await harborResult({ ...process.env, HARBOR_HOME: h.home }, ['logs', 'api', `--lines=${bad}`]);
+        assert.equal(refused.code, 2, `--lines ${bad}: ${refused.stderr}`);
+        assert.match(refused.stderr, /--lines must be a whole number from 1 to 2000/);
+        assert.equal(refused.stdout, '');
+      }
+      assert.equal((await harbor(h.home, 'logs', 'api', '--lines', '1')).stdout.trim().split('\n').length, 1);
       assert.match((await harbor(h.home, 'restart', 'api', '--copy', '0')).stdout, /^Copy 0 of api restarted \(pids \d+, \d+, \d+\)\.$/m);
       await waitFor(() => allUp(h), 20_000, 'copy 0 back up');
       const afterCli = pids(h);

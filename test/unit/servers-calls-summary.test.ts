@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { HostedServerStatus } from '../../server/gateway/hosted-server.ts';
 import { callsSummary } from '../../renderer/sections/server-calls.ts';
 
-const base: HostedServerStatus = { name: 'api', mode: 'shared', sessions: 2, upstreams: [] };
+const base: HostedServerStatus = { name: 'api', mode: 'shared', requestTimeoutSeconds: 300, sessions: 2, upstreams: [] };
 const queue = { queued: 3, running: 5, maxConcurrent: 5, maxQueued: 500, waitingKeys: 1, waitP95Ms: 1234 };
 
 test('the Servers tab calls column: running of the cap, waiting, p95 wait, copies ready', () => {

@@ -5,10 +5,10 @@
  * allocation is the same run after run, and what the collector does follows from it. Use it to judge
  * a change to either era's path before `npm run bench -- eras` measures CPU.
  *
- *   node bench/alloc-per-call.ts [--calls 20000] [--warmup 3000] [--clients 25] [--rounds 3] [--eras legacy,modern]
+ *   npm run bench -- alloc [--calls 20000] [--warmup 3000] [--clients 25] [--rounds 3] [--eras legacy,modern] [--verbose]
  *
- * The host runs in a child process from the built dist/ (bench/echo/measured-host.ts; rebuild first:
- * `npx tsc -p tsconfig.json`), with the heap flags the app gives it; the callers are the bench's own
+ * The host runs in a child process from the built dist/ (bench/echo/measured-host.ts; `npm run bench`
+ * rebuilds it, `node bench/alloc-per-call.ts` does not), with the heap flags the app gives it; the callers are the bench's own
  * (McpHttpSession: 2025-11-25 sessions, McpModernCaller: 2026-07-28 requests), each era with 1 caller
  * and --clients callers, eras alternating round by round; the median round is printed (all rounds with
  * --verbose). Writes nothing.

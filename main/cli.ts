@@ -39,7 +39,7 @@ Commands:
                                      Who called which tool, when, how long, and whether it failed.
   restart <server> [--copy N]        Restart a hosted server: every copy of a pool (replicas), one after
                                      another, or copy N only.
-  logs <server|host> [--copy N] [--lines 200] [--json]
+  logs <server|host> [--copy N] [--lines 200] [--json] [--server]
                                      The last lines a process wrote; a pool's lines name their copy.
   export <dir> [--config PATH] [--with-tokens] [--force]
                                      Write a container deployment of the host: Dockerfile, compose.yaml

@@ -73,11 +73,12 @@ another, each back online before the next goes down (the others keep serving); -
 copy N only (0 is the first). Calls running on a copy as it goes down fail, except read-only ones,
 which are replayed.
 `,
-  logs: `Usage: harbor logs <server|host> [--copy N] [--lines 200] [--json]
+  logs: `Usage: harbor logs <server|host> [--copy N] [--lines 200] [--json] [--server]
 
-The last lines (at most 2000) a process of the running host wrote: a hosted server's stdout/stderr and
+The last lines (1 to 2000) a process of the running host wrote: a hosted server's stdout/stderr and
 its supervisor's notes, or the host's own log. A server with replicas shows every copy's lines, oldest
-first, each marked [copy N]; --copy N shows one copy's.
+first, each marked [copy N]; --copy N shows one copy's. "host" is Harbor's host; --server reads the
+name as a hosted server's (for a server called host).
 `,
   status: `Usage: harbor status [--json]
 

@@ -100,11 +100,14 @@ export function restartTimeoutMs(server: Pick<HostedServerStatus, 'requestTimeou
 /** The most lines the host answers (GET /admin/logs caps there). */
 const MAX_LOG_LINES = 2000;
 
-/** `harbor logs <process> [--copy N] [--lines 200] [--json]`: a pooled server's lines say their copy. */
+/**
+ * `harbor logs <process> [--copy N] [--lines 200] [--json] [--server]`: a pooled server's lines say their
+ * copy. `host` is Harbor's host; `--server` reads the name as a hosted server's (one called "host").
+ */
 export async function logs(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
-    options: { copy: { type: 'string' }, lines: { type: 'string', default: '200' }, json: { type: 'boolean', default: false } },
+    options: { copy: { type: 'string' }, lines: { type: 'string', default: '200' }, json: { type: 'boolean', default: false }, server: { type: 'boolean', default: false } },
     allowPositionals: true,
     strict: true,
   });
@@ -112,7 +115,7 @@ export async function logs(args: string[]): Promise<void> {
   const count = /^\d+$/.test(values.lines) ? Number(values.lines) : NaN;
   if (!(count >= 1 && count <= MAX_LOG_LINES)) throw new UsageError(`--lines must be a whole number from 1 to ${MAX_LOG_LINES}, got "${values.lines}"`);
   const admin = await runningHost();
-  const query = new URLSearchParams({ process: name, lines: values.lines });
+  const query = new URLSearchParams({ [values.server ? 'server' : 'process']: name, lines: values.lines });
   if (values.copy !== undefined) query.set('copy', values.copy);
   const { lines } = await admin.request<{ lines: LogLine[] }>('GET', `/admin/logs?${query}`);
   if (values.json) return void process.stdout.write(JSON.stringify(lines) + '\n');

@@ -41,8 +41,11 @@ export interface AdminDeps {
   activity?: (params: URLSearchParams) => Promise<ActivityEntry[]>;
   /** The same log summed per teammate and way in (GET /admin/activity/connections). */
   connections?: () => Promise<TeammateConnection[]>;
-  /** `copy`: one copy of a pooled server; absent: every copy's lines, labelled. Null: no such process. */
-  logs?: (process: string, lines: number, copy: number | undefined) => unknown | null;
+  /**
+   * `copy`: one copy of a pooled server; absent: every copy's lines, labelled. Null: no such process.
+   * `process` "host" is Harbor's own host; `server` names a hosted server only (one called "host" too).
+   */
+  logs?: (process: { host: true } | { server: string }, lines: number, copy: number | undefined) => unknown | null;
   share?: {
     get: () => ShareState;
     start: (request: Record<string, unknown>) => Promise<ShareState>;
@@ -154,9 +157,12 @@ const ROUTES: Array<[string, RegExp, Handler]> = [
     deps.connections ? sendJson(res, 200, { connections: await deps.connections() }) : notAvailable(res, 'activity')],
   ['GET', /^\/admin\/logs$/, (_req, res, _p, url, deps) => {
     if (!deps.logs) return notAvailable(res, 'logs');
-    const name = url.searchParams.get('process') ?? 'host';
+    const server = url.searchParams.get('server');
+    if (server !== null && url.searchParams.has('process')) return sendError(res, 400, 'give process or server, not both');
+    // process=host is always Harbor's host process: a hosted server named "host" is read with server=host.
+    const name = server ?? url.searchParams.get('process') ?? 'host';
     const lines = Math.min(Math.max(Number(url.searchParams.get('lines') ?? 200) || 200, 1), 2000);
-    const tail = deps.logs(name, lines, copyParam(url));
+    const tail = deps.logs(server === null && name === 'host' ? { host: true } : { server: name }, lines, copyParam(url));
     if (tail === null) return sendError(res, 404, `no process named "${name}"`);
     sendJson(res, 200, { process: name, lines: tail });
   }],

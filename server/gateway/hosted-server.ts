@@ -32,6 +32,8 @@ export interface HostedServerOptions {
   liveness?: Partial<LivenessOptions> | undefined;
   /** Restarts an upstream the probe found frozen; without it a frozen server is only reported. */
   restartUpstream?: (upstream: Upstream, reason: string) => void;
+  /** After close() has closed every router: what the owner shares among the upstreams (a log) goes. */
+  onClosed?: () => Promise<void>;
 }
 
 export interface HostedServerStatus {
@@ -255,6 +257,7 @@ export class HostedServer {
     if (this.#pool) await this.#pool.close(); // closes its copies' routers, #shared among them
     this.#pool = null;
     await Promise.all([...routers].map((r) => r.close()));
+    await this.#options.onClosed?.();
   }
 
   #sharedRouter(): UpstreamRouter {

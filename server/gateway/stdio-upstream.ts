@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from '../logger.ts';
-import type { LogLine } from '../supervision/rotating-log.ts';
+import type { LogLine, RotatingLog } from '../supervision/rotating-log.ts';
 import { Supervisor, type SupervisorInfo } from '../supervision/supervisor.ts';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder, type DecodedLine } from './line-decoder.ts';
 import type { JsonRpcMessage } from './jsonrpc.ts';
@@ -21,6 +21,12 @@ export interface StdioUpstreamOptions {
   logDir?: string | undefined;
   /** Which copy of a pooled server this is: copies after the first log to `<name>@<copy>.log` (no server name holds an @). */
   copy?: number;
+  /**
+   * A log several upstreams write through (an isolated server's session processes: one file, one
+   * writer, so they neither interleave inside a line nor rotate it under each other); its owner closes it.
+   * Instead of `logDir`.
+   */
+  sharedLog?: RotatingLog;
   log: Logger;
   /** Longest stdout line accepted; the rest of a longer one is dropped as it streams. */
   maxLineBytes?: number;
@@ -67,7 +73,7 @@ export class StdioUpstream implements Upstream {
       maxCrashes: options.maxCrashes,
       windowMs: options.windowMs,
       memory: { limitBytes: options.memoryLimitBytes, ...(options.memorySampleMs ? { sampleMs: options.memorySampleMs } : {}) },
-      log: options.logDir ? { file: join(options.logDir, logFileName(options.name, options.copy ?? 0)) } : {},
+      log: options.sharedLog ?? (options.logDir ? { file: join(options.logDir, logFileName(options.name, options.copy ?? 0)) } : {}),
       logger: options.log,
     });
     this.supervisor.on('spawn', (child) => {
@@ -190,9 +196,20 @@ export class StdioUpstream implements Upstream {
   }
 }
 
-/** Each copy its own file: two supervisors appending to and rotating one file would interleave and lose lines. */
-function logFileName(name: string, copy: number): string {
-  return `${safeFileName(name)}${copy > 0 ? `@${copy}` : ''}.log`;
+/**
+ * The log files Harbor's own processes write beside the servers' (harbor-home.ts hostLog, serve.ts,
+ * the shell's logging.ts), lower-cased: a file system may not tell `Host.log` from `host.log`.
+ */
+const HARBOR_OWN_LOGS = new Set(['host', 'harbor', 'main', 'main.old']);
+
+/**
+ * Each copy its own file: two supervisors appending to and rotating one file would interleave and lose
+ * lines. Copy 0 is `<name>.log`, or `<name>@0.log` for a server named like one of Harbor's own logs
+ * (a server called "host" must not write into the host's log); no server name holds an @.
+ */
+export function logFileName(name: string, copy: number): string {
+  const file = safeFileName(name);
+  return `${file}${copy > 0 || HARBOR_OWN_LOGS.has(file.toLowerCase()) ? `@${copy}` : ''}.log`;
 }
 
 function safeFileName(name: string): string {

@@ -44,7 +44,8 @@ export function adminRoute(parts: {
   // Its own beat for /admin/events, at the host's interval (a timer only while a stream is open).
   const heartbeat = new Heartbeat(parts.heartbeatMs);
   const activity = activityService(stores.audit);
-  const logs = (name: string, lines: number, copy: number | undefined) => (name === 'host' ? hostLogTail(parts.paths.hostLog, lines, copy) : serverLogTail(servers.get(name), lines, copy));
+  const logs = (process: { host: true } | { server: string }, lines: number, copy: number | undefined) =>
+    'host' in process ? hostLogTail(parts.paths.hostLog, lines, copy) : serverLogTail(servers.get(process.server), lines, copy);
   const deps = (sessions: SessionRegistry): AdminDeps => {
     const status = statusService({
       url: () => address.url, share: () => address.share, publicUrl: () => address.publicUrl ?? address.share.publicUrl, servers: () => servers.values(), sessions: () => sessions, docs: () => parts.docs.current(),

@@ -1,8 +1,9 @@
+import { join } from 'node:path';
 import type { BoundedCache } from '../cache/bounded-cache.ts';
 import type { HarborConfig, StdioServerConfig } from '../config/config-schema.ts';
 import { HostedServer } from '../gateway/hosted-server.ts';
 import type { LivenessOptions } from '../gateway/liveness-probe.ts';
-import { StdioUpstream } from '../gateway/stdio-upstream.ts';
+import { logFileName, StdioUpstream } from '../gateway/stdio-upstream.ts';
 import { ToolResultCache } from '../gateway/tool-cache.ts';
 import type { Upstream } from '../gateway/upstream.ts';
 import type { CallEvent } from '../gateway/upstream-router.ts';
@@ -11,6 +12,7 @@ import { copyEnv, hostedPoolOptions } from '../hosted-pool-config.ts';
 import type { SessionRegistry } from '../http/session-registry.ts';
 import type { Logger } from '../logger.ts';
 import type { HostObservability } from '../metrics/host-observability.ts';
+import { RotatingLog } from '../supervision/rotating-log.ts';
 import type { Supervisor } from '../supervision/supervisor.ts';
 
 /** The sessions a removed server's teammates hold: the HTTP server's, handed to the admin API per request. */
@@ -79,6 +81,9 @@ export function stdioServers(parts: StdioServersParts): StdioServers {
 /** One entry of `mcpServers`: its processes supervised under its limits, observed, cached and pooled as configured. */
 function stdioServer(name: string, entry: StdioServerConfig, parts: StdioServersParts, supervisors: WeakMap<Upstream, Supervisor>): HostedServer {
   const { paths, log, toolCache, observability } = parts;
+  // Isolated: one process per session, every one copy 0; they write through one log (one writer, one
+  // rotation) rather than a file each, which would pile up a file per session ever opened.
+  const sessionsLog = entry.mode === 'isolated' ? new RotatingLog({ file: join(paths.logs, logFileName(name, 0)) }) : null;
   return new HostedServer({
     name,
     mode: entry.mode,
@@ -95,8 +100,7 @@ function stdioServer(name: string, entry: StdioServerConfig, parts: StdioServers
         maxCrashes: entry.restart.maxCrashes,
         windowMs: entry.restart.windowSeconds * 1000,
         maxLineBytes: entry.maxLineBytes,
-        logDir: paths.logs,
-        copy,
+        ...(sessionsLog ? { sharedLog: sessionsLog } : { logDir: paths.logs, copy }),
         log,
         ...(parts.memorySampleMs ? { memorySampleMs: parts.memorySampleMs } : {}),
       });
@@ -105,6 +109,7 @@ function stdioServer(name: string, entry: StdioServerConfig, parts: StdioServers
       return upstream;
     },
     log,
+    ...(sessionsLog ? { onClosed: () => sessionsLog.close() } : {}),
     onCallDone: parts.onCallDone,
     liveness: parts.liveness,
     // A server frozen past the probe's bound holds every caller until the per-call timeout (300 s):

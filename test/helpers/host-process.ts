@@ -28,7 +28,7 @@ export interface HostProcess {
   stop(): Promise<void>;
 }
 
-export async function startHostProcess(config: object, options: { readyTimeoutMs?: number; inspect?: boolean } = {}): Promise<HostProcess> {
+export async function startHostProcess(config: object, options: { readyTimeoutMs?: number; inspect?: boolean; execArgv?: string[] } = {}): Promise<HostProcess> {
   const { home, cleanup } = tempHome();
   writeFileSync(join(home, 'config.json'), JSON.stringify(config));
   const secret = randomBytes(24).toString('hex');
@@ -36,7 +36,7 @@ export async function startHostProcess(config: object, options: { readyTimeoutMs
     env: { ...process.env, HARBOR_ADMIN_SECRET: secret, HARBOR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     // As the supervisor runs it (main/core/host-controller.ts): memory figures compare with production.
-    execArgv: ['--max-semi-space-size=2', ...(options.inspect ? ['--inspect=127.0.0.1:0'] : [])],
+    execArgv: ['--max-semi-space-size=2', ...(options.inspect ? ['--inspect=127.0.0.1:0'] : []), ...(options.execArgv ?? [])],
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => {

@@ -9,6 +9,7 @@ import type { ExportRequest, ExportResult } from './admin/host-api.ts';
 import { SupervisorRequests } from './admin/supervisor-requests.ts';
 import { startHost, type Host, type ShareControl, type ShareState } from './host.ts';
 import { createLogger } from './logger.ts';
+import { logUnhandledRejections } from './unhandled-rejections.ts';
 
 export const EXIT_CONFIG_ERROR = 2;
 export const EXIT_PORT_IN_USE = 3;
@@ -25,14 +26,7 @@ const { values } = parseArgs({
   strict: true,
 });
 const log = createLogger({ name: 'harbor-host' });
-// A rejected promise nobody handled is a bug in one request's path (a callback answering a call, a
-// timer's work): logged loudly, not fatal. Node's default would end the process, and with it every
-// teammate's sessions and calls, for one request's fault. An uncaught exception still ends it (the
-// state it interrupted may be half-changed); the supervisor restarts the host.
-process.on('unhandledRejection', (reason) => {
-  const err = reason instanceof Error ? { message: reason.message, stack: reason.stack } : { message: String(reason) };
-  log.error({ err }, 'unhandled rejection (a bug in Harbor): logged, the host carries on');
-});
+logUnhandledRejections(log);
 
 /** Messages between the host child and its supervisor about sharing (the supervisor runs cloudflared). */
 export type ShareIpc =

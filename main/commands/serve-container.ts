@@ -7,6 +7,7 @@ import { HashedTokensSchema } from '../../server/auth/token-transfer.ts';
 import { describeIssues, parseConfigFile } from '../../server/config/load-config.ts';
 import { startHost, type Host } from '../../server/host.ts';
 import { createLogger, type Logger } from '../../server/logger.ts';
+import { logUnhandledRejections } from '../../server/unhandled-rejections.ts';
 import { importTeammates } from '../../server/open-store.ts';
 import { homePaths, UsageError } from './common.ts';
 
@@ -134,6 +135,7 @@ export async function serveContainer(options: { config?: string; port?: number }
   const paths = homePaths();
   const configFile = options.config ?? paths.config;
   const log = createLogger({ name: 'harbor', stdout: true }).child({ replica: settings.replica });
+  logUnhandledRejections(log);
   // store.url is read here only when HARBOR_DATABASE_URL is unset (it wins, as in the host).
   const configUrl = process.env.HARBOR_DATABASE_URL || !existsSync(configFile) ? undefined : parseConfigFile(configFile).config.store.url;
   await importTokens(process.env.HARBOR_TOKENS_FILE ?? join(dirname(configFile), 'tokens.json'), { paths, configUrl }, log);

@@ -1,19 +1,12 @@
 import type { ConnectedVia } from '../auth/connected-via.ts';
-import type { ClientPeer } from '../gateway/client-peer.ts';
-import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
+import { ErrorCode, errorResponse, type JsonRpcId, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import type { Envelope } from './envelope.ts';
 import { scheduleUnref, type Schedule } from '../gateway/unref-timer.ts';
 import { DEFAULT_COALESCE_MS, ModernCall, type CallCancel, type NotificationSink, type RoundTiming } from './modern-call.ts';
 import { PendingCalls } from './pending-calls.ts';
+import type { RouterPort } from './router-port.ts';
 import { ENVELOPE_KEYS, INPUT_REQUIRED_METHODS, ModernErrorCode } from './protocol.ts';
 import { requestDigest, type RequestStateCodec } from './request-state.ts';
-
-/** What the translator needs of an upstream router (UpstreamRouter has exactly these). */
-export interface RouterPort {
-  attach(peer: ClientPeer): void;
-  detach(peer: ClientPeer): void;
-  fromClient(peer: ClientPeer, message: JsonRpcMessage): void;
-}
 
 export interface ModernCaller {
   teammate: string;

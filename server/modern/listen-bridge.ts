@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ClientCapabilities, ClientPeer } from '../gateway/client-peer.ts';
 import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification } from '../gateway/jsonrpc.ts';
-import type { RouterPort } from './input-required.ts';
+import type { RouterPort } from './router-port.ts';
 import { META_KEYS } from './protocol.ts';
 
 /** What a subscriptions/listen caller opts in to (basic/patterns/subscriptions, "Notification Filter"). */

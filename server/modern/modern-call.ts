@@ -2,7 +2,7 @@ import type { ConnectedVia } from '../auth/connected-via.ts';
 import type { ClientCapabilities, ClientPeer } from '../gateway/client-peer.ts';
 import { ErrorCode, errorResponse, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import type { Schedule } from '../gateway/unref-timer.ts';
-import type { RouterPort } from './input-required.ts';
+import type { RouterPort } from './router-port.ts';
 
 /** One server→client request of the upstream, waiting for the modern caller's answer. */
 export interface OutstandingInput {

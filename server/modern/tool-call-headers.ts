@@ -1,6 +1,7 @@
 import type { JsonRpcRequest, JsonRpcResponse } from '../gateway/jsonrpc.ts';
 import type { ModernRefusal } from './envelope.ts';
-import type { InputRequiredTranslator, ModernCaller, RouterPort } from './input-required.ts';
+import type { InputRequiredTranslator, ModernCaller } from './input-required.ts';
+import type { RouterPort } from './router-port.ts';
 import type { CallCancel } from './modern-call.ts';
 import { checkParamHeaders, paramHeadersOf } from './param-headers.ts';
 import type { HeaderBag } from './request-headers.ts';

@@ -73,6 +73,8 @@ export function createHostServer(options: HostServerOptions): HostServer {
   let responseMode = options.responseMode;
   const ctx = endpointContext(options, registry, heartbeat, () => responseMode);
   capSessions(options.access, registry);
+  const translator = options.modern?.translator;
+  if (translator) registry.onTeammateEnded = (teammate, reason) => translator.abandonTeammate(teammate, `the teammate's access ended (${reason})`);
   const server = httpServer(options, hostRoutes(options, registry, guard, ctx));
   return {
     server,

@@ -30,6 +30,8 @@ export class SessionRegistry {
   /** The 2026-07-28 era's open streams: no session holds them, revocation ends them with the sessions. */
   readonly streams = new TeammateStreams();
   onClosed: (session: HostSession, reason: string) => void = () => {};
+  /** Ends what else a revoked teammate holds outside sessions (the 2026-07-28 era's parked calls); returns how many. */
+  onTeammateEnded: (teammate: string, reason: string) => number = () => 0;
 
   constructor(options: { ttlMs: number; log: Logger }) {
     this.#ttlMs = options.ttlMs;
@@ -78,14 +80,15 @@ export class SessionRegistry {
 
   /**
    * Ends every session of a teammate (revocation): their open streams close at once, the 2026-07-28
-   * era's too. Returns the sessions and modern streams ended.
+   * era's too, and its calls parked between input_required rounds. Returns how many of each ended.
    */
   async endTeammate(teammate: string, reason: string): Promise<number> {
     const ids = [...this.#sessions.values()].filter((s) => s.teammate === teammate).map((s) => s.id);
     const streams = this.streams.end(teammate);
-    if (streams > 0) this.#log.info({ teammate, streams, reason }, 'modern streams ended');
+    const parked = this.onTeammateEnded(teammate, reason);
+    if (streams + parked > 0) this.#log.info({ teammate, streams, parked, reason }, 'modern streams and parked calls ended');
     await Promise.all(ids.map((id) => this.end(id, reason)));
-    return ids.length + streams;
+    return ids.length + streams + parked;
   }
 
   /** Ends sessions idle longer than the TTL. A session with an open stream is not idle. */

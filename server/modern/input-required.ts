@@ -66,6 +66,17 @@ export class InputRequiredTranslator {
     this.#abandon(call, router, `the caller did not provide this input within ${seconds}s`);
   }
 
+  /**
+   * Revocation: every call of `teammate` parked between rounds is abandoned now (the upstream's open
+   * requests get an error, the call is cancelled upstream), not left to its expiry; their retry would
+   * be refused at the door anyway. Returns how many.
+   */
+  abandonTeammate(teammate: string, why: string): number {
+    const theirs = [...this.#pending.values()].filter((call) => call.teammate === teammate && call.router);
+    for (const call of theirs) this.#abandon(call, call.router!, why);
+    return theirs.length;
+  }
+
   /** begin() as a promise: the tool-schema fetch (tool-call-headers.ts) and tests. */
   serve(router: RouterPort, caller: ModernCaller, request: JsonRpcRequest, sink: NotificationSink | null, cancel?: CallCancel): Promise<JsonRpcResponse> {
     return new Promise((resolve) => this.begin(router, caller, request, sink, cancel, resolve));

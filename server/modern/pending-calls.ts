@@ -84,6 +84,11 @@ export class PendingCalls<T> {
     return this.#slots.delete(id);
   }
 
+  /** The calls still waiting (expired ones included until the next sweep or read). */
+  *values(): IterableIterator<T> {
+    for (const slot of this.#slots.values()) yield slot.value;
+  }
+
   /** Expires every call past its time. */
   sweep(): number {
     const now = this.#now();

@@ -118,6 +118,36 @@ describe('team access', () => {
     }
   });
 
+  test('revoking a teammate abandons their 2026-07-28 call parked for input: the upstream request gets an error at once, not after 5 min', async () => {
+    const h = await startTestHost(everythingConfig());
+    try {
+      const bob = h.host.tokens.issue('bob').token;
+      const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { sampling: {} } };
+      const sampling = await fetch(`${h.url}/everything/mcp`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${bob}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+          'MCP-Protocol-Version': '2026-07-28',
+          'Mcp-Method': 'tools/call',
+          'Mcp-Name': 'trigger-sampling-request',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 }, _meta: meta } }),
+      });
+      assert.equal(((await sampling.json()) as { result?: { resultType?: string } }).result?.resultType, 'input_required');
+      const upstream = () => h.host.servers.get('everything')!.status().upstreams[0]!;
+      assert.equal(upstream().inFlight, 1, 'the call waits upstream for its sampling answer');
+
+      const res = await admin(h.url, h.host.adminSecret, 'DELETE', '/admin/teammates/bob');
+      assert.equal(res.status, 200);
+      assert.ok(((await res.json()) as { sessionsClosed: number }).sessionsClosed >= 1);
+      await waitFor(() => upstream().inFlight === 0, 10_000, 'the parked call to leave the upstream');
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a scoped token reaches only its servers; an expired token is refused', async () => {
     const h = await startTestHost({ docs: { folder: 'docs' }, mcpServers: { everything: everythingConfig().mcpServers.everything } });
     try {

@@ -239,3 +239,24 @@ test('closing the caller stream (abort) cancels the call upstream and answers an
     await t.close();
   }
 });
+
+test("revoking a teammate abandons their parked calls at once (the upstream request fails, the call is cancelled); another teammate's stays", async () => {
+  const t = setup();
+  try {
+    const bobs = interim(await t.translator.serve(t.router, t.caller('bob'), t.call('greet'), null));
+    const alices = interim(await t.translator.serve(t.router, t.caller('alice'), t.call('greet'), null));
+    assert.equal(t.translator.pending.size, 2);
+    assert.equal(t.translator.abandonTeammate('bob', "the teammate's access ended (token revoked)"), 1);
+    assert.equal(t.translator.pending.size, 1);
+    await waitFor(() => t.events.find((e) => e.startsWith('elicitation failed')), 5000, "the upstream to see bob's call end");
+    assert.match(t.events.find((e) => e.startsWith('elicitation failed'))!, /access ended \(token revoked\)/);
+    const late = await t.translator.serve(t.router, t.caller('bob'), t.call('greet', { inputResponses: {}, requestState: bobs.requestState }), null);
+    assert.equal(late.error?.code, -32602, 'a retry of the abandoned round is refused');
+    const key = Object.keys(alices.inputRequests)[0]!;
+    const done = await t.translator.serve(t.router, t.caller('alice'), t.call('greet', { inputResponses: { [key]: { action: 'accept', content: { name: 'Alice' } } }, requestState: alices.requestState }), null);
+    assert.equal(text(done), 'Hello, Alice!');
+    assert.equal(t.translator.abandonTeammate('bob', 'again'), 0);
+  } finally {
+    await t.close();
+  }
+});

@@ -21,6 +21,12 @@ export interface FixedDelaySweepOptions {
   now?: () => number;
   /** Starts the repeating sweep, returns its stop; injectable for tests (default: an unref'd setInterval). */
   every?: (run: () => void, ms: number) => () => void;
+  /**
+   * A deadline's `run` threw: the others due still run, and the sweep keeps going (a throw out of the
+   * interval would end the process and every call with it). Default: a process warning (stderr: the
+   * host's log).
+   */
+  onError?: (error: unknown) => void;
 }
 
 /** One pending deadline; pass it to `cancel`. */
@@ -51,12 +57,14 @@ export class FixedDelaySweep {
   #size = 0;
   #stop: (() => void) | null = null;
   readonly #sweep = (): void => this.#runDue();
+  readonly #onError: (error: unknown) => void;
 
   constructor(options: FixedDelaySweepOptions) {
     this.#delayMs = options.delayMs;
     this.#tickMs = options.tickMs;
     this.#now = options.now ?? (() => performance.now());
     this.#every = options.every ?? everyUnref;
+    this.#onError = options.onError ?? ((error) => process.emitWarning(`a deadline's work failed: ${(error as Error)?.stack ?? String(error)}`));
   }
 
   /** Runs `run` once, `delayMs` (to `delayMs + tickMs`) from now, unless cancelled first. */
@@ -98,7 +106,11 @@ export class FixedDelaySweep {
       const node = this.#head;
       const run = node.run!;
       this.#unlink(node);
-      run();
+      try {
+        run();
+      } catch (error) {
+        this.#onError(error);
+      }
     }
     if (this.#size === 0) {
       this.#stop?.();

@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import { FixedDelaySweep } from '../../server/modern/fixed-delay-sweep.ts';
 
 /** A hand-driven clock and repeating timer: `tick()` runs the sweep as its interval would. */
-function manualSweep(delayMs: number, tickMs: number) {
+function manualSweep(delayMs: number, tickMs: number, onError?: (error: unknown) => void) {
   const clock = { now: 0 };
   const state = { run: null as (() => void) | null, starts: 0, stops: 0 };
   const sweep = new FixedDelaySweep({
     delayMs,
     tickMs,
     now: () => clock.now,
+    ...(onError ? { onError } : {}),
     every: (run, ms) => {
       assert.equal(ms, tickMs);
       state.run = run;
@@ -77,4 +78,21 @@ test('one repeating timer serves many deadlines, and stops once a sweep finds no
   tick(11_000);
   assert.deepEqual(ran, ['later']);
   assert.equal(state.stops, 2);
+});
+
+test('a deadline whose work throws is reported; the others due still run and the sweep goes on', () => {
+  const errors: unknown[] = [];
+  const { sweep, state, tick } = manualSweep(10_000, 1000, (error) => errors.push(error));
+  const ran: string[] = [];
+  sweep.add(() => {
+    throw new Error('writeHead after the socket closed');
+  });
+  sweep.add(() => ran.push('b'));
+  assert.doesNotThrow(() => tick(10_000));
+  assert.deepEqual(ran, ['b']);
+  assert.match(String(errors[0]), /writeHead/);
+  sweep.add(() => ran.push('c'));
+  tick(20_000);
+  assert.deepEqual(ran, ['b', 'c']);
+  assert.equal(state.run === null, true, 'stopped once empty');
 });

@@ -24,10 +24,4 @@ export interface ClientPeer {
   deliver(message: JsonRpcMessage, relatedRequestId?: JsonRpcId): void;
   /** The upstream asked this peer for something its capabilities lack (the router refuses it upstream). */
   missingCapability?(capability: string, method: string): void;
-  /**
-   * Present (null until attached) on a peer that lives for one call, not a session (a 2026-07-28 call:
-   * modern/modern-call.ts): the router it is attached to, written by that router only. See
-   * UpstreamRouter.attach for what such a peer gets and why it is not kept with the sessions.
-   */
-  attachedTo?: object | null;
 }

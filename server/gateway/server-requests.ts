@@ -20,10 +20,8 @@ export interface ServerRequestsOptions<P extends ClientPeer> {
   attribution: RequestAttribution<P>;
   /** The router's id space: a request is delivered under a new gateway id, beside the client id of the call that sent it. */
   calls: Pick<IdSpace<P>, 'next' | 'get'>;
-  /** Sessions attached to the upstream (one-call peers are not: see UpstreamRouter.attach). */
+  /** Sessions attached to the upstream. */
   sessions: ReadonlySet<P>;
-  /** Whether a peer is still attached, a session or a one-call peer; default: it is in `sessions`. */
-  attached?: (peer: P) => boolean;
   /** Writes to the upstream; returns why a message was refused. */
   send: (message: JsonRpcMessage) => string | undefined;
 }
@@ -114,7 +112,7 @@ export class ServerRequests<P extends ClientPeer> {
 
   /** Delivered to the proven session, or refused upstream (no provable origin, its client gone, or a capability it lacks). */
   #deliver(request: JsonRpcRequest, decision: Decision<P>): void {
-    if (decision.kind === 'refuse' || !(this.#options.attached?.(decision.peer) ?? this.#options.sessions.has(decision.peer))) {
+    if (decision.kind === 'refuse' || !this.#options.sessions.has(decision.peer)) {
       this.#refuse(request, decision.kind === 'refuse' ? decision.reason : 'its client went away');
       return;
     }

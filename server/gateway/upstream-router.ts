@@ -49,10 +49,7 @@ export interface RouterOptions {
 export class UpstreamRouter {
   readonly upstream: Upstream;
   readonly #options: RouterOptions;
-  /** Client sessions (and Harbor's long-lived peers, such as the listen bridge); not one-call peers. */
   readonly #sessions = new Set<ClientPeer>();
-  /** One-call peers attached now (each marked by its attachedTo): see attach. */
-  #oneCallPeers = 0;
   readonly #calls: IdSpace<ClientPeer>;
   readonly #own: OwnRequests;
   readonly #init: InitHandshake;
@@ -87,8 +84,7 @@ export class UpstreamRouter {
       fail: ({ session, request }, why) => session.deliver(errorResponse(request.id, ErrorCode.UpstreamUnavailable, `server "${serverName}" is not available: ${why}`), request.id),
     });
     const sessions = this.#sessions;
-    const attached = (peer: ClientPeer) => this.#attached(peer);
-    this.#serverRequests = new ServerRequests({ serverName, log, attribution: this.#attribution, calls, sessions, attached, send: (m) => this.#sendUpstream(m) });
+    this.#serverRequests = new ServerRequests({ serverName, log, attribution: this.#attribution, calls, sessions, send: (m) => this.#sendUpstream(m) });
     this.#routes = { serverName, log, sessions, calls, subscriptions: this.#subscriptions, serverRequests: this.#serverRequests };
     upstream.onMessage = (message) => this.#fromUpstream(message);
     upstream.onUnreadable = (line) => this.#unreadable(line);
@@ -99,9 +95,8 @@ export class UpstreamRouter {
     this.#liveness = watchLiveness(options.liveness ?? {}, { serverName, log, calls, ping, onStuck: options.onStuck });
   }
 
-  /** Peers attached: sessions and one-call peers. */
   get sessionCount(): number {
-    return this.#sessions.size + this.#oneCallPeers;
+    return this.#sessions.size;
   }
 
   get inFlightCount(): number {
@@ -118,27 +113,13 @@ export class UpstreamRouter {
     return this.#replay.retrySafeTool(tool);
   }
 
-  /**
-   * A session, or a one-call peer (ClientPeer.attachedTo: a 2026-07-28 call, attached for its rounds).
-   * A one-call peer gets what its call needs: its answer, its progress, the server→client requests
-   * proven to be its call's, and its own messages taken; attribution sees its calls in flight like any
-   * other. It is no session, so it is not in the session set: no list_changed broadcast (the modern era
-   * has the listen bridge, a session, for that; a round's stream never asked for it), and it is not
-   * "the only session attached" that proves who caused a message sent while no call is in flight (a
-   * one-call peer with no call in flight caused nothing). Kept out by a mark on the peer rather than a
-   * second Set: a V8 Set that empties shrinks its table and grows a new one on the next add, and one
-   * attach and detach per call made the session Set churn and promote (bench/alloc-per-call.ts).
-   */
   attach(session: ClientPeer): void {
-    if (session.attachedTo === undefined) return void this.#sessions.add(session);
-    if (session.attachedTo === this) return;
-    session.attachedTo = this;
-    this.#oneCallPeers++;
+    this.#sessions.add(session);
   }
 
   /** Forgets a session: its calls in flight are cancelled upstream, its subscriptions released. */
   detach(session: ClientPeer): void {
-    if (!this.#forget(session)) return;
+    if (!this.#sessions.delete(session)) return;
     this.#waiting.dropSession(session);
     // hasCalls first: a modern call detaches once per call, nearly always with nothing in flight (no array then).
     if (this.#calls.hasCalls(session)) {
@@ -150,19 +131,6 @@ export class UpstreamRouter {
     this.#serverRequests.sessionEnded(session);
     for (const uri of this.#subscriptions.release(session)) this.#own.send('resources/unsubscribe', { uri }).catch(() => {});
     this.#waiting.pump();
-  }
-
-  /** Whether the peer was attached (then it no longer is). */
-  #forget(peer: ClientPeer): boolean {
-    if (peer.attachedTo === undefined) return this.#sessions.delete(peer);
-    if (peer.attachedTo !== this) return false;
-    peer.attachedTo = null;
-    this.#oneCallPeers--;
-    return true;
-  }
-
-  #attached(peer: ClientPeer): boolean {
-    return peer.attachedTo === this || this.#sessions.has(peer);
   }
 
   /** The upstream's initialize result (cached; initialises the upstream first if needed): server/discover republishes it. */
@@ -187,7 +155,7 @@ export class UpstreamRouter {
 
   /** A message from a client session (anything but initialize). */
   fromClient(session: ClientPeer, message: JsonRpcMessage): void {
-    const attached = this.#attached(session);
+    const attached = this.#sessions.has(session);
     if (isRequest(message)) {
       const refusal = !attached ? errorResponse(message.id, ErrorCode.InvalidRequest, 'session is not initialised') : this.#clientRequest(session, message);
       if (refusal) session.deliver(refusal, message.id);
@@ -200,11 +168,6 @@ export class UpstreamRouter {
     this.#closed = true;
     this.#liveness.stop();
     for (const session of [...this.#sessions]) this.detach(session);
-    // One-call peers with calls in flight too (their calls are cancelled upstream, as a session's).
-    for (const id of this.#calls.ids()) {
-      const peer = this.#calls.get(id)?.session;
-      if (peer?.attachedTo === this) this.detach(peer);
-    }
     await this.upstream.close();
   }
 
@@ -224,7 +187,7 @@ export class UpstreamRouter {
 
   /** A cacheable call: answered from the cache, or forwarded and its answer kept. */
   async #fromCache(session: ClientPeer, request: JsonRpcRequest, key: string): Promise<void> {
-    const done = await this.#cached.answer(session, request, key, () => this.#attached(session));
+    const done = await this.#cached.answer(session, request, key, () => this.#sessions.has(session));
     if (!done) this.#waiting.push({ session, request, cacheKey: key });
   }
 
@@ -242,7 +205,7 @@ export class UpstreamRouter {
   }
 
   #forward({ session, request, cacheKey, replayed }: WaitingCall<ClientPeer>): void {
-    if (!this.#attached(session)) return;
+    if (!this.#sessions.has(session)) return;
     const forwarded = this.#calls.open(session, request, cacheKey ?? null, replayed === true);
     this.#attribution.started(forwarded.id, session, attributionKey(request.method, request.params));
     const refused = this.#sendUpstream(forwarded);
@@ -330,7 +293,7 @@ export class UpstreamRouter {
 
   #upstreamUp(): void {
     // A restart after a crash: re-initialise at once if anyone is waiting or connected.
-    if (this.#closed || this.#init.begun || (this.sessionCount === 0 && this.#waiting.size === 0)) return;
+    if (this.#closed || this.#init.begun || (this.#sessions.size === 0 && this.#waiting.size === 0)) return;
     void this.#init.ensure().then(() => this.#waiting.pump(), (error: Error) => {
       this.#options.log.warn({ server: this.#options.serverName, err: error.message }, 're-initialise after restart failed');
     });

@@ -93,8 +93,6 @@ export class ModernCall implements ClientPeer {
   readonly target: unknown;
   /** The router the call goes through (set by the translator): refusals and expiry go there. */
   router: RouterPort | undefined;
-  /** Written by the router while the call is attached (ClientPeer.attachedTo): a one-call peer, not a session. */
-  attachedTo: object | null = null;
   /** Set once the call is parked in PendingCalls. */
   pendingId: string | undefined;
   round = 1;

@@ -30,10 +30,4 @@ export class TeammateStreams {
     for (const res of held) res.destroy();
     return held.size;
   }
-
-  get size(): number {
-    let n = 0;
-    for (const held of this.#open.values()) n += held.size;
-    return n;
-  }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { AuditLog } from '../../server/access/audit-log.ts';
 import type { RateRefusal } from '../../server/http/access-guards.ts';
 import { recordCalls, recordRateRefusals } from '../../server/host/call-recorder.ts';
@@ -46,13 +46,19 @@ test("requests refused by a teammate's rate (429) are audited (who, server, the 
   }
 });
 
-test('a window of refusals is one row at once and one row with the count of the rest; each teammate and server its own window', async (t) => {
+/** An audit log in a temp folder that flushes only when asked, closed and removed after the test. */
+function scratchAudit(t: TestContext): AuditLog {
   const dir = mkdtempSync(join(tmpdir(), 'harbor-refusals-'));
   const audit = new AuditLog(join(dir, 'harbor.db'), { flushIntervalMs: 3_600_000 });
   t.after(async () => {
     await audit.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  return audit;
+}
+
+test('a window of refusals is one row at once and one row with the count of the rest; each teammate and server its own window', async (t) => {
+  const audit = scratchAudit(t);
   const timers: Array<() => void> = [];
   const observed: string[] = [];
   const record = recordRateRefusals(audit, { observe: (call) => observed.push(`${call.server} ${call.error}`) }, { windowMs: 10_000, schedule: (run) => (timers.push(run), () => {}) });
@@ -79,12 +85,7 @@ test('a window of refusals is one row at once and one row with the count of the 
 });
 
 test("calls a full queue refused: each observed, audited one row per window plus one with the count; answered calls a row each", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'harbor-refusals-'));
-  const audit = new AuditLog(join(dir, 'harbor.db'), { flushIntervalMs: 3_600_000 });
-  t.after(async () => {
-    await audit.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const audit = scratchAudit(t);
   const timers: Array<() => void> = [];
   const observed: Array<string | null | undefined> = [];
   const record = recordCalls(audit, { observe: (call) => observed.push(call.error) }, { windowMs: 10_000, schedule: (run) => (timers.push(run), () => {}) });

@@ -33,9 +33,9 @@ test('every relative import in the emitted JavaScript names a .js file (dist/ ru
   ];
   const left: string[] = [];
   let files = 0;
-  for (const [config, files_] of builds) {
+  for (const [config, paths] of builds) {
     const compilerOptions = options(config);
-    for (const file of files_) {
+    for (const file of paths) {
       files++;
       const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions, fileName: file });
       for (const match of outputText.matchAll(RELATIVE_TS)) left.push(`${relative(ROOT, file)}: ${match[2]}`);

@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- <name> [options]]`: runs one benchmark in its own Node process, so each parses
  * its own options and starts from a clean heap. Names: echo (default), eras (echo in both protocol eras), alloc
- * (what an echo call allocates in each era, alloc-per-call.ts), cache, replicas, rate-limit, footprint.
+ * (what an echo call allocates in each era, alloc-per-call.ts), instructions (an era's instructions per call under
+ * callgrind, instructions-per-call.ts), cache, replicas, rate-limit, footprint.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ const BENCHES: Record<string, string> = {
   echo: 'echo.ts',
   eras: 'echo-eras.ts',
   alloc: 'alloc-per-call.ts',
+  instructions: 'instructions-per-call.ts',
   cache: 'cache.ts',
   replicas: 'replicas.ts',
   'rate-limit': 'rate-limit.ts',
@@ -27,7 +29,7 @@ if (!file) {
 }
 
 // Harbor is measured as users run it: the built JavaScript (dist/), rebuilt now so it is never stale.
-if (name === 'echo' || name === 'eras' || name === 'alloc' || name === 'replicas' || name === 'footprint') {
+if (name === 'echo' || name === 'eras' || name === 'alloc' || name === 'instructions' || name === 'replicas' || name === 'footprint') {
   const built = spawnSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', fileURLToPath(new URL('../tsconfig.json', import.meta.url))], { stdio: 'inherit' });
   if (built.status !== 0) process.exit(built.status ?? 1);
 }

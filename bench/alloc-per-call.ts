@@ -17,7 +17,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { serverUrl } from '../server/access/server-url.ts';
 import type { HostMark } from './echo/measured-host.ts';
-import { checkEcho, McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
+import { callEcho } from './echo/call-echo.ts';
+import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
 import { McpModernCaller } from './echo/mcp-modern-caller.ts';
 
 const { values: args } = parseArgs({
@@ -89,18 +90,6 @@ class MeasuredHost {
   }
 }
 
-/** `total` echo calls shared by the callers, each waiting for its answer before the next. */
-async function callEcho(callers: Array<McpHttpSession | McpModernCaller>, era: Era, total: number): Promise<void> {
-  let left = total;
-  await Promise.all(
-    callers.map(async (caller, index) => {
-      while (left-- > 0) {
-        const message = `${era}-${index}-${left}`;
-        checkEcho(await caller.callTool('echo', { message }), message);
-      }
-    }),
-  );
-}
 
 async function measure(host: MeasuredHost, target: HttpTarget, era: Era, callers: number, round: number): Promise<PerCall> {
   const opened: Array<McpHttpSession | McpModernCaller> = [];

@@ -24,7 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serverUrl } from '../server/access/server-url.ts';
-import { checkEcho, McpHttpSession } from './echo/mcp-http-session.ts';
+import { callEcho } from './echo/call-echo.ts';
+import { McpHttpSession } from './echo/mcp-http-session.ts';
 import { McpModernCaller } from './echo/mcp-modern-caller.ts';
 
 const { values: args, positionals } = parseArgs({
@@ -48,18 +49,6 @@ const child = fork(new URL('./echo/measured-host.ts', import.meta.url), {
 
 type Caller = McpHttpSession | McpModernCaller;
 
-async function callEcho(callers: Caller[], total: number): Promise<void> {
-  let left = total;
-  await Promise.all(
-    callers.map(async (caller, index) => {
-      while (left-- > 0) {
-        const message = `${era}-${index}-${left}`;
-        checkEcho(await caller.callTool('echo', { message }), message);
-      }
-    }),
-  );
-}
-
 /** Inclusive instructions of the function named `symbol` in the newest dump. */
 function inclusive(file: string, symbol: string): number {
   const text = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { maxBuffer: 1 << 28 }).toString();
@@ -78,9 +67,9 @@ try {
     callers.push(caller);
     await caller.open();
   }
-  await callEcho(callers, Number(args.warmup));
+  await callEcho(callers, era, Number(args.warmup));
   execFileSync('callgrind_control', ['--zero', String(child.pid)], { stdio: 'ignore' });
-  await callEcho(callers, CALLS);
+  await callEcho(callers, era, CALLS);
   execFileSync('callgrind_control', ['--dump', String(child.pid)], { stdio: 'ignore' });
   const dump = join(dir, readdirSync(dir).filter((f) => /^cg\.\d+\.\d+$/.test(f)).sort().at(-1)!);
   const per = (n: number) => Math.round(n / CALLS);

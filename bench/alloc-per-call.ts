@@ -17,7 +17,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { serverUrl } from '../server/access/server-url.ts';
 import type { HostMark } from './echo/measured-host.ts';
-import { callEcho } from './echo/call-echo.ts';
+import { callEcho, type EchoCaller } from './echo/call-echo.ts';
 import { McpHttpSession, type HttpTarget } from './echo/mcp-http-session.ts';
 import { McpModernCaller } from './echo/mcp-modern-caller.ts';
 
@@ -90,9 +90,8 @@ class MeasuredHost {
   }
 }
 
-
 async function measure(host: MeasuredHost, target: HttpTarget, era: Era, callers: number, round: number): Promise<PerCall> {
-  const opened: Array<McpHttpSession | McpModernCaller> = [];
+  const opened: EchoCaller[] = [];
   try {
     for (let i = 0; i < callers; i++) {
       const caller = era === 'legacy' ? new McpHttpSession(target) : new McpModernCaller(target);

@@ -7,7 +7,7 @@
  *   npm run bench -- instructions legacy|modern [--callers 1] [--calls 3000] [--warmup 6000]
  *
  * Reads the built dist/ (bench/echo/measured-host.ts; `npm run bench` rebuilds it). Under
- * callgrind a call costs ~4 ms, so the defaults take ~1 min of warm-up (JIT) and ~15 s measured.
+ * callgrind a warm call costs ~4.5 ms (early ones, before the JIT, ~12 ms): the defaults take ~2.5 min.
  * Prints JSON: instructions per call of the host's main thread (the event loop, inclusive: JS, V8's
  * runtime and builtins, libuv, llhttp, SQLite), and of the whole process (adds the collector's and
  * compiler's threads). Needs valgrind (Debian `valgrind`); writes only to a temporary folder.
@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serverUrl } from '../server/access/server-url.ts';
-import { callEcho } from './echo/call-echo.ts';
+import { callEcho, type EchoCaller } from './echo/call-echo.ts';
 import { McpHttpSession } from './echo/mcp-http-session.ts';
 import { McpModernCaller } from './echo/mcp-modern-caller.ts';
 
@@ -47,18 +47,17 @@ const child = fork(new URL('./echo/measured-host.ts', import.meta.url), {
   stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
 });
 
-type Caller = McpHttpSession | McpModernCaller;
-
-/** Inclusive instructions of the function named `symbol` in the newest dump. */
-function inclusive(file: string, symbol: string): number {
-  const text = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { maxBuffer: 1 << 28 }).toString();
-  const line = text.split('\n').find((l) => l.includes(symbol));
-  const match = line && /^\s*([\d,]+)/.exec(line);
-  if (!match) throw new Error(`${symbol} not in ${file}`);
-  return Number(match[1]!.replaceAll(',', ''));
+/** The dump's inclusive instruction counts, one annotate pass; `of(symbol)` reads the line naming it. */
+function inclusiveCounts(file: string): (symbol: string) => number {
+  const lines = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { maxBuffer: 1 << 28 }).toString().split('\n');
+  return (symbol) => {
+    const match = /^\s*([\d,]+)/.exec(lines.find((l) => l.includes(symbol)) ?? '');
+    if (!match) throw new Error(`${symbol} not in ${file}`);
+    return Number(match[1]!.replaceAll(',', ''));
+  };
 }
 
-const callers: Caller[] = [];
+const callers: EchoCaller[] = [];
 try {
   const ready = (await new Promise((resolve) => child.once('message', resolve))) as { url: string; token: string };
   const target = { url: serverUrl(ready.url, 'everything'), headers: { authorization: `Bearer ${ready.token}` } };
@@ -72,14 +71,15 @@ try {
   await callEcho(callers, era, CALLS);
   execFileSync('callgrind_control', ['--dump', String(child.pid)], { stdio: 'ignore' });
   const dump = join(dir, readdirSync(dir).filter((f) => /^cg\.\d+\.\d+$/.test(f)).sort().at(-1)!);
-  const per = (n: number) => Math.round(n / CALLS);
+  const count = inclusiveCounts(dump);
+  const per = (symbol: string) => Math.round(count(symbol) / CALLS);
   console.log(
     JSON.stringify({
       era,
       callers: callers.length,
       calls: CALLS,
-      mainThreadInstructionsPerCall: per(inclusive(dump, 'node::SpinEventLoopInternal')),
-      processInstructionsPerCall: per(inclusive(dump, 'PROGRAM TOTALS')),
+      mainThreadInstructionsPerCall: per('node::SpinEventLoopInternal'),
+      processInstructionsPerCall: per('PROGRAM TOTALS'),
     }),
   );
 } finally {

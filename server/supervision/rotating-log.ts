@@ -32,10 +32,15 @@ export interface RotatingLogOptions {
 }
 
 /*
- * After a failed write (ENOSPC, EIO, a vanished folder) the file is tried again on the first line written
- * after logRetryDelay (backoff.ts), growing while it keeps failing; lines in between are dropped and counted,
- * and the count is the first thing written once the disk takes lines again. A timer is not needed: nothing
- * to write, nothing to retry.
+ * After a failed write (ENOSPC, EIO, a vanished folder) the file is tried again after logRetryDelay
+ * (backoff.ts), growing while it keeps failing. Lines written in between wait in memory (within
+ * maxPendingBytes) for that retry, which an unref'd timer makes when no later line does: a line logged once,
+ * right after space returned (say "audit backlog written"), used to be dropped for falling inside the delay,
+ * and nothing brought it back. Dropped are the lines waiting when a write fails (a retry included: keeping
+ * them across failures would hold maxPendingBytes per log for as long as the disk stays full) and those
+ * beyond the bound; their count is the first thing written once the disk takes lines again. The timer asks
+ * the injectable clock whether the delay has passed, so a test with its own clock decides when the retry
+ * comes (a clock that never moves only re-arms the unref'd timer until close).
  */
 
 /**
@@ -63,6 +68,7 @@ export class RotatingLog {
   /** Consecutive failed attempts, and when the next one may be made. */
   #failures = 0;
   #retryAt = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
   #dropReason = 'disk too slow';
   readonly #now: () => number;
 
@@ -80,17 +86,14 @@ export class RotatingLog {
     if (this.file === undefined || this.#closed) return;
     const text = clip(`${new Date(at).toISOString()} ${stream} ${line}`, this.maxBytes - 64) + '\n';
     const bytes = Buffer.byteLength(text);
-    if (this.#failed && this.#now() < this.#retryAt) {
-      this.#dropped += 1;
-      return;
-    }
     if (this.#pendingBytes + bytes > this.maxPendingBytes) {
       this.#dropped += 1;
       return;
     }
     this.#pending.push(text);
     this.#pendingBytes += bytes;
-    this.#kick();
+    if (this.#waitingToRetry()) this.#scheduleRetry();
+    else this.#kick();
   }
 
   /** The last `n` lines (all kept lines when `n` is absent), oldest first. */
@@ -122,7 +125,11 @@ export class RotatingLog {
     while (this.#flushing) await this.#flushing;
   }
 
+  /** Writes what is pending, one last attempt even within a retry delay, and closes the file. */
   async close(): Promise<void> {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    if (this.#pending.length > 0) this.#kick();
     await this.flush();
     this.#closed = true;
     const handle = this.#handle;
@@ -137,6 +144,23 @@ export class RotatingLog {
     }
     this.#ring[this.#ringStart] = entry;
     this.#ringStart = (this.#ringStart + 1) % this.tailLines;
+  }
+
+  #waitingToRetry(): boolean {
+    return this.#failed !== null && this.#now() < this.#retryAt;
+  }
+
+  /** One timer at a time; it drains once the delay has passed by the clock, else waits for the rest of it. */
+  #scheduleRetry(): void {
+    if (this.#retryTimer || this.#closed) return;
+    const wait = Math.max(1, this.#retryAt - this.#now());
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      if (this.#pending.length === 0 || this.#closed) return;
+      if (this.#waitingToRetry()) this.#scheduleRetry();
+      else this.#kick();
+    }, wait);
+    this.#retryTimer.unref();
   }
 
   /**

@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { forEachLine } from '../../server/supervision/line-splitter.ts';
 import { RotatingLog } from '../../server/supervision/rotating-log.ts';
+import { waitFor } from '../helpers/harbor.ts';
 import { mountSmallDisk } from '../helpers/tmpfs.ts';
 
 let dir = '';
@@ -86,11 +87,15 @@ describe('RotatingLog', () => {
     log.write('x'.repeat(8_000)); // more than the last free page: ENOSPC
     await log.flush();
     assert.equal((log.error as NodeJS.ErrnoException | null)?.code, 'ENOSPC');
-    for (let i = 0; i < 50; i++) log.write(`while full ${i}`);
+    for (let i = 0; i < 50; i++) log.write(`while full ${i}`); // within the retry delay: they wait
     // This used to spin forever on a settled promise (the 100 % CPU stop); it must settle.
     await log.flush();
-    assert.equal(log.dropped, 51);
+    assert.equal(log.dropped, 1, 'only the line a write failed for');
     assert.deepEqual(log.tail(1).map((l) => l.line), ['while full 49'], 'the in-memory tail keeps working');
+    now += 100; // the first retry, still full: the waiting lines go with it
+    log.write('retried while full');
+    await log.flush();
+    assert.equal(log.dropped, 52);
 
     disk.free();
     now += 60_000; // past the retry delay
@@ -100,7 +105,7 @@ describe('RotatingLog', () => {
     assert.equal(log.dropped, 0);
     const text = await readFile(file, 'utf8');
     assert.match(text, /before the disk filled\n/);
-    assert.match(text, /supervisor \[51 lines dropped: write failed, ENOSPC\]\n\S+ stdout space is back\n$/);
+    assert.match(text, /supervisor \[52 lines dropped: write failed, ENOSPC\]\n\S+ stdout space is back\n$/);
     await log.close();
   });
 
@@ -117,19 +122,53 @@ describe('RotatingLog', () => {
     assert.ok(log.error);
     log.write('within the delay');
     await log.flush();
-    assert.equal(log.dropped, 2, 'dropped without touching the disk');
+    assert.equal(log.dropped, 1, 'it waits without touching the disk');
     now += 100; // the first delay
     log.write('retried');
     await log.flush();
-    assert.equal(log.dropped, 3, 'a retry that failed again');
+    assert.equal(log.dropped, 3, 'a retry that failed again, with the line that waited for it');
     now += 150; // the delay doubled: still waiting
     log.write('within the longer delay');
-    assert.equal(log.dropped, 4);
+    assert.equal(log.dropped, 3);
     disk.free();
     now += 100;
     log.write('recovered');
     await log.close();
-    assert.match(await readFile(file, 'utf8'), /\[4 lines dropped: write failed, ENOSPC\]\n\S+ stdout recovered\n$/);
+    assert.match(await readFile(file, 'utf8'), /\[3 lines dropped: write failed, ENOSPC\]\n\S+ stdout within the longer delay\n\S+ stdout recovered\n$/);
+  });
+
+  it('a line that waits out the retry delay reaches the file once space is back, with no later line to bring it', async (t) => {
+    const disk = mountSmallDisk(256 * 1024);
+    if ('skip' in disk) return t.skip(disk.skip);
+    t.after(() => disk.unmount());
+    const file = join(disk.dir, 'host.log');
+    const log = new RotatingLog({ file, maxBytes: 64 * 1024 }); // the real clock: the retry timer decides
+    t.after(() => log.close());
+    disk.fill();
+    log.write('z'.repeat(8_000));
+    await log.flush();
+    assert.equal((log.error as NodeJS.ErrnoException | null)?.code, 'ENOSPC');
+    log.write('audit backlog written'); // the one line, logged as space returns
+    disk.free();
+    await waitFor(async () => /stdout audit backlog written\n$/.test(await readFile(file, 'utf8').catch(() => '')), 10_000, 'the waiting line in the file');
+    assert.equal(log.error, null);
+    assert.match(await readFile(file, 'utf8'), /\[1 lines dropped: write failed, ENOSPC\]\n/);
+  });
+
+  it('close makes one last attempt for lines waiting out a retry delay', async (t) => {
+    const disk = mountSmallDisk(256 * 1024);
+    if ('skip' in disk) return t.skip(disk.skip);
+    t.after(() => disk.unmount());
+    const now = 0; // a clock that never moves: only close can bring the line
+    const file = join(disk.dir, 'host.log');
+    const log = new RotatingLog({ file, maxBytes: 64 * 1024, now: () => now });
+    disk.fill();
+    log.write('w'.repeat(8_000));
+    await log.flush();
+    log.write('stopping');
+    disk.free();
+    await log.close();
+    assert.match(await readFile(file, 'utf8'), /\[1 lines dropped: write failed, ENOSPC\]\n\S+ stdout stopping\n$/);
   });
 
   it('names its files', () => {

@@ -10,7 +10,11 @@
  *   node bench/echo-eras.ts [--duration 6] [--warmup 2] [--clients 25] [--rounds 3] [--only legacy|modern] [--out FILE]
  *                           [--harbor-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
- * The eras alternate in order round by round; the median round is reported, all rounds are kept.
+ * The eras alternate in order round by round; the median round is reported, all rounds are kept. The
+ * machine's speed drifts over a run here (the same era's CPU per call moved by 1.8x between rounds of one
+ * run, 2026-12-02), more than the eras differ: the median of each round's own modern/legacy ratio
+ * (`pairedCpuRatio`, the two eras back to back, their order swapped every round) cancels the drift that
+ * the ratio of the two medians (`cpuPerCallRatio`) keeps.
  * Writes bench/results/echo-eras.json (not with --only or --harbor-node-options unless --out is given).
  */
 import { cpus, loadavg, release } from 'node:os';
@@ -97,6 +101,16 @@ async function runEra(gateway: RunningGateway, era: Era, callers: number, round:
   }
 }
 
+/** Each round's modern/legacy CPU per call at `callers`, rounded to 3 places, in round order. */
+function pairedCpuRatios(runs: EraRun[], callers: number): number[] {
+  const ratios: number[] = [];
+  for (const legacy of runs.filter((r) => r.era === 'legacy' && r.callers === callers)) {
+    const modern = runs.find((r) => r.era === 'modern' && r.callers === callers && r.round === legacy.round);
+    if (modern) ratios.push(Math.round((modern.harborCpuMsPerCall / legacy.harborCpuMsPerCall) * 1000) / 1000);
+  }
+  return ratios;
+}
+
 function median<T>(runs: T[], by: (run: T) => number): T {
   return [...runs].sort((a, b) => by(a) - by(b))[Math.floor((runs.length - 1) / 2)]!;
 }
@@ -107,8 +121,9 @@ async function main(): Promise<void> {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const eras = (round % 2 === 1 ? (['legacy', 'modern'] as const) : (['modern', 'legacy'] as const)).filter((era) => !args.only || era === args.only);
-      for (const era of eras) {
-        for (const callers of [1, CLIENTS]) {
+      // Callers outside, eras inside: the two runs a paired ratio compares come back to back.
+      for (const callers of [1, CLIENTS]) {
+        for (const era of eras) {
           const run = await runEra(gateway, era, callers, round);
           runs.push(run);
           process.stderr.write(
@@ -126,6 +141,7 @@ async function main(): Promise<void> {
     const pick = (era: Era) => median(runs.filter((r) => r.era === era && r.callers === callers), (r) => r.harborCpuMsPerCall);
     const legacy = pick('legacy');
     const modern = pick('modern');
+    const pairedRatios = pairedCpuRatios(runs, callers);
     const brief = (r: EraRun) => ({ throughputPerSecond: r.throughputPerSecond, latencyMs: r.latencyMs, harborCpuMsPerCall: r.harborCpuMsPerCall, upstreamCpuMsPerCall: r.upstreamCpuMsPerCall, errors: r.errors, round: r.round });
     return {
       callers,
@@ -133,6 +149,9 @@ async function main(): Promise<void> {
       modern: brief(modern),
       /** Harbor's CPU per call, modern over legacy (below 1: the modern era costs less). */
       cpuPerCallRatio: Math.round((modern.harborCpuMsPerCall / legacy.harborCpuMsPerCall) * 1000) / 1000,
+      /** The median of the rounds' own modern/legacy ratios (drift cancelled), and the ratios round by round. */
+      pairedCpuRatio: median(pairedRatios, (r) => r),
+      pairedRatios,
       throughputRatio: Math.round((modern.throughputPerSecond / legacy.throughputPerSecond) * 1000) / 1000,
     };
   });
@@ -142,7 +161,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, model: cpus()[0]?.model, kernel: release(), node: process.version, loadAverageAfter: loadavg() },
     settings: { durationMs: DURATION_MS, warmupMs: WARMUP_MS, clients: CLIENTS, rounds: ROUNDS, harborNodeOptions: args['harbor-node-options'] ?? null },
     command: gateway.command,
-    method: 'closed loop; Harbor CPU = utime+stime of the serve supervisor and host (/proc), over the whole run divided by every call; median round per era',
+    method: 'closed loop; Harbor CPU = utime+stime of the serve supervisor and host (/proc), over the whole run divided by every call; median round per era, and the median of the rounds\' own ratios',
     summary,
     runs,
   };

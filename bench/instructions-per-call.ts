@@ -4,7 +4,9 @@
  * CPU time (tens of percent between identical runs here). Use it to judge a change to either era's
  * path before `npm run bench -- eras` measures CPU; run the two eras side by side (one core each).
  *
- *   npm run bench -- instructions legacy|modern [--callers 1] [--calls 3000] [--warmup 6000]
+ *   npm run bench -- instructions legacy|modern [--callers 1] [--calls 3000] [--warmup 6000] [--keep]
+ *
+ * --keep leaves the callgrind dump in its temporary folder (the JSON names it) for callgrind_annotate.
  *
  * Reads the built dist/ (bench/echo/measured-host.ts; `npm run bench` rebuilds it). Under
  * callgrind a warm call costs ~4.5 ms (early ones, before the JIT, ~12 ms): the defaults take ~2.5 min.
@@ -34,10 +36,11 @@ const { values: args, positionals } = parseArgs({
     callers: { type: 'string', default: '1' },
     calls: { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '6000' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const era = positionals[0];
-if (era !== 'legacy' && era !== 'modern') throw new Error('usage: node bench/instructions-per-call.ts legacy|modern [--callers N] [--calls N] [--warmup N]');
+if (era !== 'legacy' && era !== 'modern') throw new Error('usage: node bench/instructions-per-call.ts legacy|modern [--callers N] [--calls N] [--warmup N] [--keep]');
 const CALLS = Number(args.calls);
 
 const dir = mkdtempSync(join(tmpdir(), 'harbor-callgrind-'));
@@ -80,10 +83,11 @@ try {
       calls: CALLS,
       mainThreadInstructionsPerCall: per('node::SpinEventLoopInternal'),
       processInstructionsPerCall: per('PROGRAM TOTALS'),
+      ...(args.keep ? { dump } : {}),
     }),
   );
 } finally {
   await Promise.all(callers.map((caller) => caller.close().catch(() => undefined)));
   child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  if (!args.keep) rmSync(dir, { recursive: true, force: true });
 }

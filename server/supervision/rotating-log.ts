@@ -120,7 +120,7 @@ export class RotatingLog {
     return this.#dropped;
   }
 
-  /** Resolves once everything written so far is on disk. */
+  /** Resolves once everything written so far is on disk, or waits in memory for a retry after a failed write. */
   async flush(): Promise<void> {
     while (this.#flushing) await this.#flushing;
   }

@@ -100,6 +100,8 @@ function writeOverride(bundle: string): void {
   writeFileSync(join(bundle, 'compose.host-network.yaml'), exported.toString());
 }
 
+// Its own bound, not the runner's 120 s per test: on a machine without the images it makes a Debian
+// root with debootstrap and builds two images (158 s on a slow day here), each step bounded itself.
 before(async () => {
   if (skip) return;
   const started = Date.now();
@@ -126,7 +128,7 @@ before(async () => {
   compose(['up', '-d', '--no-build']);
   await until('every service healthy', 120_000, allHealthy(['postgres', 'harbor-1', 'harbor-2', 'nginx']));
   say(`compose healthy after ${Math.round((Date.now() - started) / 1000)} s`);
-});
+}, { timeout: 20 * 60_000 });
 
 after(async () => {
   if (dir && !skip) {

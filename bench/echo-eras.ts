@@ -20,7 +20,7 @@
 import { cpus, loadavg, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { listDescendants } from '../server/supervision/process-tree.ts';
-import { reportPath, writeReport } from './echo/bench-report.ts';
+import { ratio, reportPath, writeReport } from './echo/bench-report.ts';
 import { argvOf, isUpstream, processCpuMs } from './echo/proc-stats.ts';
 import { runClosedLoop, type LoadResult } from './echo/closed-loop.ts';
 import { runBenchMain, startGateway, type RunningGateway } from './echo/gateways.ts';
@@ -106,7 +106,8 @@ function pairedCpuRatios(runs: EraRun[], callers: number): number[] {
   const ratios: number[] = [];
   for (const legacy of runs.filter((r) => r.era === 'legacy' && r.callers === callers)) {
     const modern = runs.find((r) => r.era === 'modern' && r.callers === callers && r.round === legacy.round);
-    if (modern) ratios.push(Math.round((modern.harborCpuMsPerCall / legacy.harborCpuMsPerCall) * 1000) / 1000);
+    const paired = ratio(modern?.harborCpuMsPerCall, legacy.harborCpuMsPerCall, 3);
+    if (paired !== null) ratios.push(paired);
   }
   return ratios;
 }
@@ -148,11 +149,11 @@ async function main(): Promise<void> {
       legacy: brief(legacy),
       modern: brief(modern),
       /** Harbor's CPU per call, modern over legacy (below 1: the modern era costs less). */
-      cpuPerCallRatio: Math.round((modern.harborCpuMsPerCall / legacy.harborCpuMsPerCall) * 1000) / 1000,
+      cpuPerCallRatio: ratio(modern.harborCpuMsPerCall, legacy.harborCpuMsPerCall, 3),
       /** The median of the rounds' own modern/legacy ratios (drift cancelled), and the ratios round by round. */
       pairedCpuRatio: median(pairedRatios, (r) => r),
       pairedRatios,
-      throughputRatio: Math.round((modern.throughputPerSecond / legacy.throughputPerSecond) * 1000) / 1000,
+      throughputRatio: ratio(modern.throughputPerSecond, legacy.throughputPerSecond, 3),
     };
   });
   const report = {

@@ -19,10 +19,11 @@ export function gitHead(): { commit: string; dirtyHarborFiles: string[] } | null
   }
 }
 
-/** a / b to two decimals for a report's ratios; null where either side is missing or b is 0. */
-export function ratio(a: number | undefined, b: number | undefined): number | null {
+/** a / b to `decimals` places (two unless said) for a report's ratios; null where either side is missing or b is 0. */
+export function ratio(a: number | undefined, b: number | undefined, decimals = 2): number | null {
   if (a === undefined || b === undefined || b === 0) return null;
-  return Math.round((a / b) * 100) / 100;
+  const scale = 10 ** decimals;
+  return Math.round((a / b) * scale) / scale;
 }
 
 export interface ReportArgs {
